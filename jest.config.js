@@ -1,0 +1,18 @@
+// Two projects: fast unit tests of the pure core and the server, and end-to-end tests against a real control plane.
+const tsJest = [
+  'ts-jest',
+  { useESM: true, isolatedModules: true, tsconfig: 'tsconfig.json' },
+];
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': tsJest },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+  ],
+};

@@ -1,0 +1,109 @@
+// The edge around the pure core: decode, look the namespace up, decide, record, answer.
+// Fail closed for agents (an explicit allowed:false), never for anyone else.
+import type { Logger } from 'pino';
+import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
+import { refusedOnError, type Decision, type Judge } from '../core/decide.js';
+import { objectName, resourceLabel } from '../core/describe.js';
+import { isClusterScoped } from '../core/environment.js';
+import type { Metrics } from '../observability/metrics.js';
+import { decodeReview, decodeReviewText } from './decode.js';
+import { reviewResponse } from './response.js';
+import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, KubeObject } from './types.js';
+
+export interface ReviewDeps {
+  /** The judge for the policy serving right now (it changes on reload). */
+  judge: () => Judge;
+  namespaces: NamespaceDirectory;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+export type HandledReview = { status: 200; body: AdmissionReviewResponse } | { status: 400; body: { error: string } };
+
+function toResponse(uid: string, decision: Decision): AdmissionResponse {
+  const response: AdmissionResponse = { uid, allowed: decision.allowed };
+  if (decision.status !== undefined) response.status = decision.status;
+  if (decision.warnings.length > 0) response.warnings = decision.warnings;
+  if (Object.keys(decision.auditAnnotations).length > 0) response.auditAnnotations = decision.auditAnnotations;
+  return response;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function lookupNamespace(request: AdmissionRequest, namespaces: NamespaceDirectory): Promise<KubeObject | undefined> {
+  if (isClusterScoped(request)) return undefined;
+  if (!namespaces.isReady()) throw new Error('the cluster picture (Namespaces) has not synced yet');
+  return namespaces.get(request.namespace ?? '');
+}
+
+async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {
+  try {
+    const namespace = await lookupNamespace(request, deps.namespaces);
+    return judge.decide(namespace === undefined ? { request } : { request, namespace });
+  } catch (error: unknown) {
+    const requester = { isAgent: true, username: request.userInfo.username, groups: request.userInfo.groups };
+    deps.log.error({ err: error, uid: request.uid }, 'cannot judge an agent request; refusing it');
+    return refusedOnError({ requester, environment: 'unknown', dryRun: request.dryRun === true, rule: 'internal-error' }, errorText(error));
+  }
+}
+
+function decideOther(request: AdmissionRequest, judge: Judge, log: Logger): Decision {
+  try {
+    return judge.decide({ request });
+  } catch (error: unknown) {
+    // Never block a human or a controller because of our own failure.
+    log.error({ err: error, uid: request.uid }, 'internal error on a non-agent request; allowing it');
+    const requester = { isAgent: false, username: request.userInfo.username, groups: request.userInfo.groups };
+    return { allowed: true, tier: 'allow', rule: 'non-agent', environment: '', requester, dryRun: false, warnings: [], auditAnnotations: {}, fired: [], errored: true };
+  }
+}
+
+function environmentLabel(decision: Decision, known: readonly string[]): string {
+  if (decision.environment === '') return 'none';
+  return known.includes(decision.environment) ? decision.environment : 'other';
+}
+
+interface Outcome {
+  request: AdmissionRequest;
+  decision: Decision;
+  seconds: number;
+  knownEnvironments: readonly string[];
+}
+
+function record({ request, decision, seconds, knownEnvironments: known }: Outcome, deps: ReviewDeps): void {
+  const outcome = decision.allowed ? 'allowed' : 'denied';
+  const resource = resourceLabel(request);
+  deps.metrics?.decisions.inc({
+    decision: outcome, tier: decision.tier, operation: request.operation, resource,
+    environment: environmentLabel(decision, known), rule: decision.rule, dry_run: String(decision.dryRun),
+  });
+  deps.metrics?.decisionSeconds.observe({ decision: outcome }, seconds);
+  if (decision.errored) deps.metrics?.reviewErrors.inc({ reason: 'internal' });
+  deps.log.info({
+    msg: 'decision', uid: request.uid, requester: request.userInfo.username, agent: decision.requester.isAgent,
+    operation: request.operation, resource, namespace: request.namespace ?? '', name: objectName(request),
+    environment: decision.environment, rule: decision.rule, tier: decision.tier, decision: outcome,
+    dryRun: decision.dryRun, fired: decision.fired, latencyMs: Math.round(seconds * 1e6) / 1e3,
+    ...(decision.digest === undefined ? {} : { digest: decision.digest }),
+    ...(decision.errored ? { error: decision.status?.message } : {}),
+  });
+}
+
+/** Handles one AdmissionReview body: raw JSON text, or an already parsed value. */
+export async function handleReview(body: unknown, deps: ReviewDeps): Promise<HandledReview> {
+  const started = process.hrtime.bigint();
+  const decoded = typeof body === 'string' ? decodeReviewText(body) : decodeReview(body);
+  if (!decoded.ok) {
+    deps.metrics?.reviewErrors.inc({ reason: 'decode' });
+    deps.log.warn({ msg: 'malformed AdmissionReview', error: decoded.message });
+    return { status: 400, body: { error: decoded.message } };
+  }
+  const { request } = decoded;
+  const judge = deps.judge();
+  const decision = judge.isAgent(request) ? await decideAgent(request, judge, deps) : decideOther(request, judge, deps.log);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  record({ request, decision, seconds, knownEnvironments: judge.policy.config.environments.known }, deps);
+  return { status: 200, body: reviewResponse(toResponse(request.uid, decision)) };
+}

@@ -1,0 +1,109 @@
+// Command-line flags to settings: defaults, then flags, then one validation that lists every problem.
+import { accessSync, constants } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
+
+export class UsageError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'UsageError';
+  }
+}
+
+export interface ServeSettings {
+  config?: string;
+  address: string;
+  port: number;
+  tlsCert: string;
+  tlsKey: string;
+  cluster?: string;
+  kubeconfig?: string;
+  logLevel: LogLevel;
+  reloadIntervalMs: number;
+}
+
+export interface EvaluateSettings {
+  review: string;
+  cluster?: string;
+  config?: string;
+}
+
+export const SERVE_DEFAULTS = { address: '0.0.0.0', port: 8443, logLevel: 'info' as LogLevel, reloadIntervalMs: 2000 };
+
+function readable(path: string | undefined, flag: string, problems: string[]): void {
+  if (path === undefined) return;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    problems.push(`${flag}: cannot read ${path}`);
+  }
+}
+
+function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, string | undefined> {
+  try {
+    const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return values as Record<string, string | undefined>;
+  } catch (error: unknown) {
+    throw new UsageError([error instanceof Error ? error.message : String(error)]);
+  }
+}
+
+function wholeNumber(text: string | undefined, flag: string, range: [number, number], problems: string[]): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < range[0] || value > range[1]) {
+    problems.push(`${flag}: must be a whole number from ${range[0]} to ${range[1]} (got ${JSON.stringify(text)})`);
+    return undefined;
+  }
+  return value;
+}
+
+function checkServeFiles(v: Record<string, string | undefined>, problems: string[]): void {
+  if (v['tls-cert'] === undefined) problems.push('--tls-cert: required (the apiserver only calls webhooks over HTTPS)');
+  if (v['tls-key'] === undefined) problems.push('--tls-key: required');
+  if (v.cluster !== undefined && v.kubeconfig !== undefined) problems.push('--cluster and --kubeconfig: choose one');
+  for (const flag of ['config', 'tls-cert', 'tls-key', 'cluster', 'kubeconfig']) readable(v[flag], `--${flag}`, problems);
+}
+
+export function parseServeArgs(argv: string[]): ServeSettings {
+  const v = parse(argv, {
+    config: { type: 'string' }, address: { type: 'string' }, port: { type: 'string' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, cluster: { type: 'string' },
+    kubeconfig: { type: 'string' }, 'log-level': { type: 'string' }, 'reload-interval-ms': { type: 'string' },
+  });
+  const problems: string[] = [];
+  const port = wholeNumber(v.port, '--port', [0, 65535], problems) ?? SERVE_DEFAULTS.port;
+  const reloadIntervalMs = wholeNumber(v['reload-interval-ms'], '--reload-interval-ms', [100, 600_000], problems) ?? SERVE_DEFAULTS.reloadIntervalMs;
+  const logLevel = (v['log-level'] ?? SERVE_DEFAULTS.logLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`--log-level: must be one of ${LOG_LEVELS.join(', ')}`);
+  checkServeFiles(v, problems);
+  if (problems.length > 0) throw new UsageError(problems);
+  return {
+    ...(v.config === undefined ? {} : { config: v.config }),
+    ...(v.cluster === undefined ? {} : { cluster: v.cluster }),
+    ...(v.kubeconfig === undefined ? {} : { kubeconfig: v.kubeconfig }),
+    address: v.address ?? SERVE_DEFAULTS.address,
+    port, tlsCert: v['tls-cert'] ?? '', tlsKey: v['tls-key'] ?? '', logLevel, reloadIntervalMs,
+  };
+}
+
+export function parseEvaluateArgs(argv: string[]): EvaluateSettings {
+  const v = parse(argv, { review: { type: 'string' }, cluster: { type: 'string' }, config: { type: 'string' } });
+  const problems: string[] = [];
+  if (v.review === undefined) problems.push('--review: required (a file holding an AdmissionReview, or - for stdin)');
+  if (v.review !== '-') readable(v.review, '--review', problems);
+  readable(v.cluster, '--cluster', problems);
+  readable(v.config, '--config', problems);
+  if (problems.length > 0) throw new UsageError(problems);
+  return {
+    review: v.review ?? '-',
+    ...(v.cluster === undefined ? {} : { cluster: v.cluster }),
+    ...(v.config === undefined ? {} : { config: v.config }),
+  };
+}
+
+export function parseCheckArgs(argv: string[]): { config: string } {
+  const v = parse(argv, { config: { type: 'string' } });
+  if (v.config === undefined) throw new UsageError(['--config: required']);
+  return { config: v.config };
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Countersign's command line: serve, evaluate, check.
+import '../cel/guards.js';
+import { readFileSync } from 'node:fs';
+import { parseCheckArgs, parseEvaluateArgs, parseServeArgs, UsageError } from './args.js';
+
+const USAGE = `Usage:
+  countersign serve [--config FILE] [--address ADDR] [--port N] --tls-cert FILE --tls-key FILE
+                    [--cluster FILE | --kubeconfig FILE] [--log-level LEVEL] [--reload-interval-ms N]
+  countersign evaluate --review FILE|- [--cluster FILE] [--config FILE]
+  countersign check --config FILE
+  countersign version`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { serve } = await import('./serve.js');
+      await serve(parseServeArgs(rest));
+      return;
+    }
+    case 'evaluate': {
+      const { evaluate } = await import('./evaluate.js');
+      process.stdout.write(`${await evaluate(parseEvaluateArgs(rest))}\n`);
+      return;
+    }
+    case 'check': {
+      const { loadConfigFile } = await import('../config/load.js');
+      const { config } = parseCheckArgs(rest);
+      const result = await loadConfigFile(config);
+      if (!result.ok) throw new UsageError(result.errors);
+      process.stdout.write(`${config}: ok (${result.policy.rules.length} rules)\n`);
+      return;
+    }
+    case 'version':
+      process.stdout.write(`${version()}\n`);
+      return;
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      throw new UsageError([`unknown command ${JSON.stringify(command)}`, USAGE]);
+  }
+}
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`countersign: ${error.problems.join('\n  ')}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  process.stderr.write(`countersign: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

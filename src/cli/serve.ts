@@ -1,0 +1,58 @@
+// `countersign serve`: wires configuration, the cluster picture, the app and the reloaders, and owns the socket.
+import type { Server } from 'node:https';
+import type { Logger } from 'pino';
+import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
+import { staticNamespaceDirectory } from '../cluster/namespace-directory.js';
+import { readClusterSnapshot } from '../cluster/snapshot.js';
+import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import { buildApp } from '../server/app.js';
+import { watchFiles } from '../server/file-watch.js';
+import { policyHolder } from '../server/policy-holder.js';
+import { readKeyPair, reloadTls } from '../server/tls-reloader.js';
+import type { ServeSettings } from './args.js';
+import { UsageError } from './args.js';
+
+async function namespaceDirectory(settings: ServeSettings, log: Logger): Promise<NamespaceDirectory> {
+  if (settings.cluster !== undefined) return staticNamespaceDirectory(await readClusterSnapshot(settings.cluster));
+  // Loaded only when needed: client-node is heavy and unused for snapshot runs.
+  const kube = await import('../cluster/kube-namespace-directory.js');
+  return kube.kubeNamespaceDirectory(kube.loadKubeConfig(settings.kubeconfig), log);
+}
+
+export async function serve(settings: ServeSettings): Promise<void> {
+  const log = createLogger(settings.logLevel);
+  const metrics = createMetrics();
+  const source = settings.config ?? DEFAULT_CONFIG_URL;
+  const loaded = await loadConfigFile(source);
+  if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
+  metrics.policyLoads.inc({ result: 'ok' });
+  const policies = policyHolder(loaded.policy, source, log, metrics);
+  const namespaces = await namespaceDirectory(settings, log);
+  const tls = { certFile: settings.tlsCert, keyFile: settings.tlsKey };
+  const app = buildApp(
+    { judge: () => policies.judge(), namespaces, log, metrics, ready: () => namespaces.isReady() },
+    await readKeyPair(tls),
+  );
+  await app.listen({ host: settings.address, port: settings.port });
+  const server = app.server as unknown as Server;
+  const watchers = [watchFiles([settings.tlsCert, settings.tlsKey], settings.reloadIntervalMs, async () => { await reloadTls(server, tls, log, metrics); })];
+  if (settings.config !== undefined) {
+    watchers.push(watchFiles([settings.config], settings.reloadIntervalMs, async () => { await policies.reload(); }));
+  }
+  const address = server.address();
+  log.info({ address, rules: loaded.policy.rules.length, config: String(source) }, 'countersign serving');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down; finishing requests in flight');
+    for (const watcher of watchers) watcher.stop();
+    void app.close().then(() => namespaces.close()).finally(() => { process.exit(0); });
+  };
+  process.once('SIGTERM', () => { stop('SIGTERM'); });
+  process.once('SIGINT', () => { stop('SIGINT'); });
+  process.on('SIGHUP', () => { void policies.reload(); });
+}

@@ -1,0 +1,60 @@
+// Namespaces watched through the Kubernetes API (kubeconfig or in-cluster). A cache miss is answered by a live
+// read, so a namespace created a moment ago is judged by its real labels, not by a guess.
+import { CoreV1Api, KubeConfig, makeInformer, type V1Namespace } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { KubeObject } from '../admission/types.js';
+import type { NamespaceDirectory } from './namespace-directory.js';
+
+export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export function kubeNamespaceDirectory(kc: KubeConfig, log: Logger, restartDelayMs = 2000): NamespaceDirectory {
+  const api = kc.makeApiClient(CoreV1Api);
+  const informer = makeInformer<V1Namespace>(kc, '/api/v1/namespaces', () => api.listNamespace());
+  let ready = false;
+  let closed = false;
+  let restart: NodeJS.Timeout | undefined;
+  informer.on('connect', () => { ready = true; });
+  const start = (): void => {
+    informer.start().then(
+      () => { ready = true; },
+      (error: unknown) => { log.warn({ err: error }, 'namespace watch could not start; retrying'); scheduleRestart(); },
+    );
+  };
+  const scheduleRestart = (): void => {
+    // The informer stops on error; until it has listed again, lookups fall through to live reads.
+    if (!closed) restart = setTimeout(start, restartDelayMs);
+  };
+  informer.on('error', (error: unknown) => {
+    log.warn({ err: error }, 'namespace watch failed; restarting');
+    scheduleRestart();
+  });
+  start();
+  return {
+    isReady: () => ready,
+    async get(name) {
+      const cached = informer.get(name);
+      if (cached !== undefined) return cached as KubeObject;
+      try {
+        return (await api.readNamespace({ name })) as KubeObject;
+      } catch (error: unknown) {
+        if (statusCode(error) === 404) return undefined;
+        throw new Error(`cannot read namespace ${name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    },
+    async close() {
+      closed = true;
+      if (restart !== undefined) clearTimeout(restart);
+      await informer.stop();
+    },
+  };
+}

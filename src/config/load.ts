@@ -1,0 +1,52 @@
+// Reads a configuration document (YAML or JSON), validates all of it and compiles its rules.
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { compilePolicy, expressionErrors } from '../policy/compile-policy.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import { configSpec, type Config } from './schema.js';
+import { check, formatErrors, type ValidationError } from './validate.js';
+
+export type LoadResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] };
+
+export const DEFAULT_CONFIG_URL = new URL('../../policy/default.yaml', import.meta.url);
+
+/** Parses YAML, reporting syntax errors with their line and column. */
+export function parseYaml(text: string, source: string): { ok: true; value: unknown } | { ok: false; errors: string[] } {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        return `${source}${at === undefined ? '' : `:${at.line}:${at.col}`}: ${e.message.split('\n')[0] ?? e.code}`;
+      }),
+    };
+  }
+  return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) as unknown };
+}
+
+export function loadConfigText(text: string, source: string): LoadResult {
+  const parsed = parseYaml(text, source);
+  if (!parsed.ok) return parsed;
+  const problems: ValidationError[] = [];
+  const config = check(configSpec, parsed.value, '', problems) as Config;
+  if (problems.length > 0) {
+    const structural = formatErrors(problems).split('\n');
+    const maxLength = (config as Partial<Config>).evaluation?.maxExpressionLength ?? Number.MAX_SAFE_INTEGER;
+    const cel = expressionErrors((parsed.value as { rules?: unknown } | null)?.rules, maxLength);
+    return { ok: false, errors: [...structural, ...cel].map((line) => `${source}: ${line}`) };
+  }
+  const compiled = compilePolicy(config);
+  if (!compiled.ok) return { ok: false, errors: compiled.errors.map((line) => `${source}: ${line}`) };
+  return compiled;
+}
+
+export async function loadConfigFile(path: string | URL): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error: unknown) {
+    return { ok: false, errors: [`${String(path)}: cannot read: ${error instanceof Error ? error.message : String(error)}`] };
+  }
+  return loadConfigText(text, path instanceof URL ? 'default policy' : path);
+}

@@ -1,0 +1,116 @@
+// The configuration file's shape: who the agents are, how namespaces map to environments, the rules, and the
+// evaluation budget. One document, validated in full before anything serves; defaults live here and nowhere else.
+import { OPERATIONS } from '../admission/types.js';
+import type { Spec } from './validate.js';
+
+export const TIERS = ['allow', 'audit', 'require-approval', 'deny'] as const;
+export type Tier = (typeof TIERS)[number];
+
+export interface RuleMatch {
+  operations: string[];
+  apiGroups: string[];
+  resources: string[];
+  environments: string[];
+  scope: 'Cluster' | 'Namespaced' | '*';
+}
+
+export interface RuleConfig {
+  name: string;
+  description?: string;
+  tier: Tier;
+  match: RuleMatch;
+  expression: string;
+  message?: string;
+  messageExpression?: string;
+  failurePolicy: 'Fail' | 'Ignore';
+}
+
+export interface NamespacePattern {
+  environment: string;
+  names: string[];
+}
+
+export interface Config {
+  countersignNamespace: string;
+  agents: { serviceAccounts: string[]; usernames: string[]; groups: string[] };
+  environments: {
+    label: string;
+    known: string[];
+    default: string;
+    clusterScoped: string;
+    namespacePatterns: NamespacePattern[];
+  };
+  evaluation: { budgetMilliseconds: number; maxExpressionLength: number };
+  params: Record<string, unknown>;
+  rules: RuleConfig[];
+}
+
+const stringList = (defaults: string[] = []): Spec => ({ kind: 'list', of: { kind: 'string', nonEmpty: true }, default: defaults });
+
+const ruleSpec: Spec = {
+  kind: 'object',
+  required: ['name', 'tier'],
+  fields: {
+    name: { kind: 'string', nonEmpty: true },
+    description: { kind: 'string' },
+    tier: { kind: 'string', oneOf: TIERS },
+    match: {
+      kind: 'object',
+      fields: {
+        operations: { kind: 'list', of: { kind: 'string', oneOf: [...OPERATIONS, '*'] }, default: ['*'] },
+        apiGroups: { kind: 'list', of: { kind: 'string' }, default: ['*'] },
+        resources: stringList(['*']),
+        environments: stringList(['*']),
+        scope: { kind: 'string', oneOf: ['Cluster', 'Namespaced', '*'], default: '*' },
+      },
+    },
+    expression: { kind: 'string', nonEmpty: true, default: 'true' },
+    message: { kind: 'string' },
+    messageExpression: { kind: 'string' },
+    failurePolicy: { kind: 'string', oneOf: ['Fail', 'Ignore'], default: 'Fail' },
+  },
+};
+
+export const configSpec: Spec = {
+  kind: 'object',
+  fields: {
+    apiVersion: { kind: 'string', oneOf: ['countersign.dev/v1alpha1'], default: 'countersign.dev/v1alpha1' },
+    kind: { kind: 'string', oneOf: ['CountersignConfig'], default: 'CountersignConfig' },
+    countersignNamespace: { kind: 'string', nonEmpty: true, default: 'countersign' },
+    agents: {
+      kind: 'object',
+      fields: {
+        serviceAccounts: stringList(['agents/*']),
+        usernames: stringList(),
+        groups: stringList(['countersign:agents']),
+      },
+    },
+    environments: {
+      kind: 'object',
+      fields: {
+        label: { kind: 'string', nonEmpty: true, default: 'environment' },
+        known: stringList(['production', 'staging', 'development']),
+        default: { kind: 'string', nonEmpty: true, default: 'development' },
+        clusterScoped: { kind: 'string', nonEmpty: true, default: 'production' },
+        namespacePatterns: {
+          kind: 'list',
+          default: [],
+          of: {
+            kind: 'object',
+            required: ['environment', 'names'],
+            fields: { environment: { kind: 'string', nonEmpty: true }, names: { kind: 'list', of: { kind: 'string', nonEmpty: true }, nonEmpty: true } },
+          },
+        },
+      },
+    },
+    evaluation: {
+      kind: 'object',
+      fields: {
+        budgetMilliseconds: { kind: 'int', min: 1, max: 5000, default: 200 },
+        maxExpressionLength: { kind: 'int', min: 1, max: 100_000, default: 5000 },
+      },
+    },
+    params: { kind: 'map', of: { kind: 'any' }, default: {} },
+    rules: { kind: 'list', of: ruleSpec, default: [] },
+  },
+};

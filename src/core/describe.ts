@@ -1,0 +1,27 @@
+// Human-readable names for requests, used in messages, logs and metric labels.
+import type { AdmissionRequest } from '../admission/types.js';
+
+/** `apps/deployments/scale`, `namespaces`: bounded by the API surface, safe as a metric label. */
+export function resourceLabel(request: AdmissionRequest): string {
+  const { group, resource } = request.resource;
+  const base = group === '' ? resource : `${group}/${resource}`;
+  return request.subResource !== undefined && request.subResource !== '' ? `${base}/${request.subResource}` : base;
+}
+
+/** The object's name; DeleteCollection items carry `name: ""` and only the stored object knows it. */
+export function objectName(request: AdmissionRequest): string {
+  if (request.name !== undefined && request.name !== '') return request.name;
+  return request.oldObject?.metadata?.name ?? request.object?.metadata?.name ?? '';
+}
+
+export function describeTarget(request: AdmissionRequest): string {
+  const name = objectName(request);
+  const namespaced = request.namespace !== undefined && request.namespace !== '' && request.resource.resource !== 'namespaces';
+  return `${resourceLabel(request)} ${namespaced ? `${request.namespace ?? ''}/` : ''}${name === '' ? '(unnamed)' : name}`;
+}
+
+const VERBS: Record<string, string> = { CREATE: 'create', UPDATE: 'update', DELETE: 'delete', CONNECT: 'connect to' };
+
+export function describeAction(request: AdmissionRequest, environment: string): string {
+  return `${VERBS[request.operation] ?? request.operation} ${describeTarget(request)} in environment "${environment}"`;
+}

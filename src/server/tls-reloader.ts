@@ -1,0 +1,32 @@
+// Swaps the serving certificate when its files change. Only new TLS handshakes see the new pair, so requests
+// in flight are untouched; a half-written pair (cert updated before key) is refused and retried on the next poll.
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:https';
+import { createSecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export async function readKeyPair(files: TlsFiles): Promise<{ cert: Buffer; key: Buffer }> {
+  const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
+  createSecureContext({ cert, key }); // throws if the key does not match the certificate
+  return { cert, key };
+}
+
+export async function reloadTls(server: Server, files: TlsFiles, log: Logger, metrics?: Metrics): Promise<boolean> {
+  try {
+    const pair = await readKeyPair(files);
+    server.setSecureContext(pair);
+    metrics?.tlsReloads.inc({ result: 'ok' });
+    log.info({ certFile: files.certFile }, 'serving certificate reloaded');
+    return true;
+  } catch (error: unknown) {
+    metrics?.tlsReloads.inc({ result: 'error' });
+    log.warn({ err: error, certFile: files.certFile }, 'serving certificate not reloaded; keeping the current one');
+    return false;
+  }
+}
