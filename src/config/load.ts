@@ -1,7 +1,7 @@
 // Reads a configuration document (YAML or JSON), validates all of it and compiles its rules.
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { compilePolicy, expressionErrors } from '../policy/compile-policy.js';
+import { compilePolicy, partialRuleErrors } from '../policy/compile-policy.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { configSpec, type Config } from './schema.js';
 import { check, formatErrors, type ValidationError } from './validate.js';
@@ -12,17 +12,33 @@ export const DEFAULT_CONFIG_URL = new URL('../../policy/default.yaml', import.me
 
 /** Parses YAML, reporting syntax errors with their line and column. */
 export function parseYaml(text: string, source: string): { ok: true; value: unknown } | { ok: false; errors: string[] } {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       ok: false,
       errors: doc.errors.map((e) => {
         const at = e.linePos?.[0];
-        return `${source}${at === undefined ? '' : `:${at.line}:${at.col}`}: ${e.message.split('\n')[0] ?? e.code}`;
+        const first = (e.message.split('\n')[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, '');
+        return `${source}${at === undefined ? '' : `:${at.line}:${at.col}`}: ${first}`;
       }),
     };
   }
   return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) as unknown };
+}
+
+/** The parts of a structurally invalid config that the rule checks read, replaced by defaults where broken. */
+function withSafeDefaults(config: Config): Config {
+  const defaults = check(configSpec, {}, '', []) as Config;
+  const environments = config.environments as Partial<Config['environments']> | undefined;
+  const maxLength = (config as Partial<Config>).evaluation?.maxExpressionLength;
+  return {
+    ...defaults,
+    environments: {
+      ...defaults.environments,
+      ...(Array.isArray(environments?.known) ? { known: environments.known.filter((k) => typeof k === 'string') } : {}),
+    },
+    evaluation: { ...defaults.evaluation, ...(typeof maxLength === 'number' ? { maxExpressionLength: maxLength } : {}) },
+  };
 }
 
 export function loadConfigText(text: string, source: string): LoadResult {
@@ -32,8 +48,7 @@ export function loadConfigText(text: string, source: string): LoadResult {
   const config = check(configSpec, parsed.value, '', problems) as Config;
   if (problems.length > 0) {
     const structural = formatErrors(problems).split('\n');
-    const maxLength = (config as Partial<Config>).evaluation?.maxExpressionLength ?? Number.MAX_SAFE_INTEGER;
-    const cel = expressionErrors((parsed.value as { rules?: unknown } | null)?.rules, maxLength);
+    const cel = partialRuleErrors((parsed.value as { rules?: unknown } | null)?.rules, withSafeDefaults(config));
     return { ok: false, errors: [...structural, ...cel].map((line) => `${source}: ${line}`) };
   }
   const compiled = compilePolicy(config);

@@ -56,7 +56,8 @@ function mostSevere(fired: readonly RuleOutcome[]): RuleOutcome | undefined {
 function celVariables(policy: CompiledPolicy, input: DecisionInput, environment: string, requester: Requester): CelVariables {
   const { object, oldObject, ...attributes } = input.request;
   return {
-    request: toCel(attributes),
+    // ValidatingAdmissionPolicy's typed request always has these fields, empty when unset; expressions rely on it.
+    request: toCel({ name: '', namespace: '', subResource: '', dryRun: false, ...attributes }),
     object: toCel(object ?? null),
     oldObject: toCel(oldObject ?? null),
     namespaceObject: toCel(input.namespace ?? null),

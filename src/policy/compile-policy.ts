@@ -12,13 +12,18 @@ function knownEnvironments(config: Config): Set<string> {
   return new Set([...e.known, e.default, e.clusterScoped, ...e.namespacePatterns.map((p) => p.environment)]);
 }
 
-function checkRuleShape(rule: RuleConfig, path: string, known: Set<string>): string[] {
+function environmentErrors(environments: readonly string[], path: string, known: Set<string>): string[] {
   const errors: string[] = [];
-  rule.match.environments.forEach((name, i) => {
+  environments.forEach((name, i) => {
     if (name !== '*' && !known.has(name)) {
       errors.push(`${path}.match.environments[${i}]: unknown environment "${name}" (known: ${[...known].join(', ')})`);
     }
   });
+  return errors;
+}
+
+function checkRuleShape(rule: RuleConfig, path: string, known: Set<string>): string[] {
+  const errors = environmentErrors(rule.match.environments, path, known);
   if (rule.message !== undefined && rule.messageExpression !== undefined) {
     errors.push(`${path}: set message or messageExpression, not both`);
   }
@@ -55,22 +60,39 @@ function compileRule(rule: RuleConfig, path: string, config: Config, errors: str
   return messageExpression === undefined ? { config: rule, path, condition } : { config: rule, path, condition, messageExpression };
 }
 
+function stringsOf(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
 /**
- * Compiles the expressions of rules that failed structural validation too, so that one pass reports every
- * mistake in the file rather than the CEL errors only after the structure is fixed.
+ * The checks of compilePolicy over rules that failed structural validation, on whatever fields are well-formed,
+ * so that one pass reports every mistake in the file rather than the rest only after the structure is fixed.
  */
-export function expressionErrors(rawRules: unknown, maxLength: number): string[] {
+export function partialRuleErrors(rawRules: unknown, config: Config): string[] {
   if (!Array.isArray(rawRules)) return [];
   const errors: string[] = [];
+  const names = new Map<string, number>();
+  const known = knownEnvironments(config);
+  const maxLength = config.evaluation.maxExpressionLength;
   rawRules.forEach((raw: unknown, index) => {
     if (typeof raw !== 'object' || raw === null) return;
-    const { expression, messageExpression } = raw as Record<string, unknown>;
-    if (typeof expression === 'string') compileOne(expression, { path: `rules[${index}].expression`, expected: 'bool', maxLength }, errors);
+    const path = `rules[${index}]`;
+    const { name, match, expression, messageExpression } = raw as Record<string, unknown>;
+    if (typeof name === 'string') errors.push(...duplicateName(name, index, names));
+    const environments = stringsOf((match as Record<string, unknown> | undefined)?.environments);
+    errors.push(...environmentErrors(environments, path, known));
+    if (typeof expression === 'string') compileOne(expression, { path: `${path}.expression`, expected: 'bool', maxLength }, errors);
     if (typeof messageExpression === 'string') {
-      compileOne(messageExpression, { path: `rules[${index}].messageExpression`, expected: 'string', maxLength }, errors);
+      compileOne(messageExpression, { path: `${path}.messageExpression`, expected: 'string', maxLength }, errors);
     }
   });
   return errors;
+}
+
+function duplicateName(name: string, index: number, seen: Map<string, number>): string[] {
+  const first = seen.get(name);
+  if (first === undefined) seen.set(name, index);
+  return first === undefined ? [] : [`rules[${index}].name: duplicate rule name "${name}" (also rules[${first}])`];
 }
 
 export type PolicyResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] };
@@ -81,9 +103,7 @@ export function compilePolicy(config: Config): PolicyResult {
   const rules: CompiledRule[] = [];
   config.rules.forEach((rule, index) => {
     const path = `rules[${index}]`;
-    const first = seen.get(rule.name);
-    if (first !== undefined) errors.push(`${path}.name: duplicate rule name "${rule.name}" (also rules[${first}])`);
-    seen.set(rule.name, index);
+    errors.push(...duplicateName(rule.name, index, seen));
     const compiled = compileRule(rule, path, config, errors);
     if (compiled !== undefined) rules.push(compiled);
   });

@@ -1,0 +1,45 @@
+// Loads fixture reviews and the default policy; every test gets its own deep copy.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
+import { DEFAULT_CONFIG_URL, loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { createJudge, type Judge } from '../../src/core/decide.js';
+import type { CompiledPolicy } from '../../src/policy/types.js';
+
+export const HELD_OUT = join(import.meta.dirname, '..', 'fixtures', 'held-out');
+
+export function readJson(path: string): unknown {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+export function heldOutNames(): string[] {
+  return readdirSync(join(HELD_OUT, 'reviews')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+}
+
+export function heldOutReview(name: string): { apiVersion: string; kind: string; request: AdmissionRequest } {
+  return readJson(join(HELD_OUT, 'reviews', `${name}.json`)) as { apiVersion: string; kind: string; request: AdmissionRequest };
+}
+
+export function heldOutNamespaces(): KubeObject[] {
+  return (readJson(join(HELD_OUT, 'cluster.json')) as { items: KubeObject[] }).items;
+}
+
+export async function defaultPolicy(): Promise<CompiledPolicy> {
+  const result = await loadConfigFile(DEFAULT_CONFIG_URL);
+  if (!result.ok) throw new Error(result.errors.join('\n'));
+  return result.policy;
+}
+
+export async function defaultJudge(): Promise<Judge> {
+  return createJudge(await defaultPolicy());
+}
+
+export function judgeFrom(yaml: string): Judge {
+  const result = loadConfigText(yaml, 'test.yaml');
+  if (!result.ok) throw new Error(result.errors.join('\n'));
+  return createJudge(result.policy);
+}
+
+export function namespaceNamed(name: string): KubeObject | undefined {
+  return heldOutNamespaces().find((ns) => ns.metadata?.name === name);
+}
