@@ -9,6 +9,7 @@ const USAGE = `Usage:
                     [--cluster FILE | --kubeconfig FILE] [--log-level LEVEL] [--reload-interval-ms N]
   countersign evaluate --review FILE|- [--cluster FILE] [--config FILE]
   countersign check --config FILE
+  countersign webhook-config (--url URL | --service NAMESPACE/NAME) [--ca-bundle FILE] [--config FILE]
   countersign version`;
 
 function version(): string {
@@ -35,6 +36,11 @@ async function run(argv: string[]): Promise<void> {
       const result = await loadConfigFile(config);
       if (!result.ok) throw new UsageError(result.errors);
       process.stdout.write(`${config}: ok (${result.policy.rules.length} rules)\n`);
+      return;
+    }
+    case 'webhook-config': {
+      const { webhookConfigCommand } = await import('./webhook-config.js');
+      process.stdout.write(await webhookConfigCommand(rest));
       return;
     }
     case 'version':

@@ -1,0 +1,77 @@
+// The ValidatingWebhookConfiguration, derived from the same agent settings the core classifies with.
+// One source of truth: the control-plane harness registers this object and the Helm chart renders the same one.
+import type { Config } from '../config/schema.js';
+
+export const WEBHOOK_NAME = 'agents.countersign.dev';
+
+export interface ClientConfig {
+  url?: string;
+  service?: { namespace: string; name: string; path: string; port: number };
+  caBundle?: string;
+}
+
+function regexFromGlob(glob: string): string {
+  // CEL's matches() is RE2: escape metacharacters, turn * into "any run without a colon" and ? into one character.
+  return glob
+    .split('')
+    .map((ch) => (ch === '*' ? '[^:]*' : ch === '?' ? '[^:]' : /[.+^${}()|[\]\\]/.test(ch) ? `\\\\${ch}` : ch))
+    .join('');
+}
+
+function celString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * The apiserver evaluates this before calling the webhook: requests from anyone who is not an agent never reach
+ * Countersign, so humans, controllers and system components cannot be blocked by it being down or slow.
+ */
+export function agentMatchExpression(agents: Config['agents']): string {
+  const clauses: string[] = [];
+  for (const pattern of agents.serviceAccounts) {
+    const [namespace = '*', name = '*'] = pattern.split('/', 2);
+    clauses.push(`request.userInfo.username.matches('^system:serviceaccount:${regexFromGlob(namespace)}:${regexFromGlob(name)}$')`);
+  }
+  for (const pattern of agents.usernames) {
+    clauses.push(pattern.includes('*') || pattern.includes('?')
+      ? `request.userInfo.username.matches('^${regexFromGlob(pattern)}$')`
+      : `request.userInfo.username == ${celString(pattern)}`);
+  }
+  if (agents.groups.length > 0) {
+    const exact = agents.groups.filter((g) => !g.includes('*') && !g.includes('?'));
+    const globbed = agents.groups.filter((g) => g.includes('*') || g.includes('?'));
+    if (exact.length > 0) clauses.push(`request.userInfo.groups.exists(g, g in [${exact.map(celString).join(', ')}])`);
+    for (const g of globbed) clauses.push(`request.userInfo.groups.exists(g, g.matches('^${regexFromGlob(g)}$'))`);
+  }
+  return clauses.length === 0 ? 'false' : clauses.join(' || ');
+}
+
+export interface WebhookOptions {
+  clientConfig: ClientConfig;
+  timeoutSeconds?: number;
+  name?: string;
+}
+
+export function webhookConfiguration(config: Config, options: WebhookOptions): Record<string, unknown> {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: options.name ?? 'countersign', labels: { 'app.kubernetes.io/name': 'countersign' } },
+    webhooks: [
+      {
+        name: WEBHOOK_NAME,
+        admissionReviewVersions: ['v1'],
+        clientConfig: options.clientConfig,
+        // Agents must not get through because Countersign is down: Fail. Everyone else is kept out by
+        // matchConditions, which the apiserver evaluates even when no webhook pod is alive.
+        failurePolicy: 'Fail',
+        // Dry runs only ever read; real requests may record pending approvals.
+        sideEffects: 'NoneOnDryRun',
+        timeoutSeconds: options.timeoutSeconds ?? 5,
+        matchPolicy: 'Equivalent',
+        rules: [{ apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['*/*'], scope: '*' }],
+        matchConditions: [{ name: 'agents-only', expression: agentMatchExpression(config.agents) }],
+      },
+    ],
+  };
+}

@@ -1,0 +1,258 @@
+// Brings up a real control plane (the Go harness: etcd, kube-apiserver, kube-controller-manager), the identities,
+// Countersign itself, and the production webhook configuration; or tears all of it down.
+//
+//   node test/harness/control-plane.ts up --dir DIR [--config FILE]
+//   node test/harness/control-plane.ts down --dir DIR
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const CPLANE = join(ROOT, 'test', 'control-plane', 'bin', 'cplane');
+export const KUBECTL = join(ROOT, 'test', 'control-plane', 'bin', 'kubectl');
+const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const IDENTITIES = ['admin', 'sre-a', 'sre-b', 'dev-a', 'coder', 'ops-bot'] as const;
+export type Identity = (typeof IDENTITIES)[number];
+
+interface ControlPlaneInfo {
+  server: string;
+  caFile: string;
+  tokens: Record<string, string>;
+  pids: Record<string, number>;
+  version: string;
+}
+
+export interface Pids {
+  cplane: number;
+  countersign: number;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[control-plane] ${message}\n`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => { done(port); });
+    });
+  });
+}
+
+export function kubeconfigPath(dir: string, identity: string): string {
+  return join(dir, 'kubeconfigs', `${identity}.kubeconfig`);
+}
+
+/** Runs the kubectl built with the control plane (the same version as the server) and returns stdout. */
+export function kubectl(dir: string, identity: string, args: string[], input?: string): string {
+  return execFileSync(KUBECTL, ['--kubeconfig', kubeconfigPath(dir, identity), ...args], {
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(input === undefined ? {} : { input }),
+  });
+}
+
+function writeKubeconfig(dir: string, identity: string, info: ControlPlaneInfo, token: string): void {
+  const text = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `- name: countersign-e2e`,
+    `  cluster: {server: "${info.server}", certificate-authority: "${info.caFile}"}`,
+    'users:',
+    `- name: ${identity}`,
+    `  user: {token: "${token}"}`,
+    'contexts:',
+    `- name: ${identity}`,
+    `  context: {cluster: countersign-e2e, user: ${identity}}`,
+    `current-context: ${identity}`,
+    '',
+  ].join('\n');
+  writeFileSync(kubeconfigPath(dir, identity), text, { mode: 0o600 });
+}
+
+function startDetached(command: string, args: string[], logFile: string): number {
+  const out = openSync(logFile, 'a');
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  return child.pid;
+}
+
+function makeServingCert(dir: string): { certFile: string; keyFile: string; caFile: string } {
+  const caKey = join(dir, 'ca.key');
+  const caFile = join(dir, 'ca.crt');
+  const keyFile = join(dir, 'tls.key');
+  const csr = join(dir, 'tls.csr');
+  const certFile = join(dir, 'tls.crt');
+  const ext = join(dir, 'tls.ext');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', '/CN=countersign-e2e-ca'], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', ...ec, '-keyout', keyFile, '-out', csr, '-subj', '/CN=countersign'], { stdio: 'ignore' });
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext], { stdio: 'ignore' });
+  return { certFile, keyFile, caFile };
+}
+
+async function startControlPlane(dir: string): Promise<{ info: ControlPlaneInfo; pid: number }> {
+  if (!existsSync(CPLANE)) throw new Error(`${CPLANE} is missing: build it with bash test/control-plane/build.sh`);
+  const logFile = join(dir, 'cplane.log');
+  const pid = startDetached(CPLANE, ['run', '--dir', join(dir, 'cluster')], logFile);
+  const infoFile = await waitFor('the control plane to report READY', 180_000, () => {
+    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    if (text.includes('level=fatal') || /^(panic|Error):/m.test(text)) throw new Error(`the control plane failed; see ${logFile}`);
+    return /^READY (\S+)$/m.exec(text)?.[1];
+  });
+  return { info: JSON.parse(readFileSync(infoFile, 'utf8')) as ControlPlaneInfo, pid };
+}
+
+function createIdentities(dir: string, info: ControlPlaneInfo): void {
+  for (const human of ['admin', 'sre-a', 'sre-b', 'dev-a']) {
+    const token = info.tokens[human];
+    if (token === undefined) throw new Error(`the control plane issued no token for ${human}`);
+    writeKubeconfig(dir, human, info, token);
+  }
+  kubectl(dir, 'admin', ['apply', '-f', join(import.meta.dirname, 'identities.yaml')]);
+  // Agents hold real ServiceAccount tokens from the TokenRequest API, as they would in a cluster.
+  for (const [identity, namespace] of [['coder', 'agents'], ['ops-bot', 'agents'], ['countersign', 'countersign']] as const) {
+    const token = kubectl(dir, 'admin', ['create', 'token', identity, '-n', namespace, '--duration', '24h']).trim();
+    writeKubeconfig(dir, identity, info, token);
+  }
+}
+
+async function startCountersign(dir: string, config: string | undefined): Promise<{ pid: number; port: number; caFile: string }> {
+  const tls = makeServingCert(join(dir, 'webhook'));
+  const port = await freePort();
+  const args = [
+    CLI, 'serve', '--address', '127.0.0.1', '--port', String(port),
+    '--tls-cert', tls.certFile, '--tls-key', tls.keyFile, '--kubeconfig', kubeconfigPath(dir, 'countersign'),
+    ...(config === undefined ? [] : ['--config', config]),
+  ];
+  const pid = startDetached(process.execPath, args, join(dir, 'countersign.log'));
+  writeFileSync(join(dir, 'countersign.pid'), `${pid}\n`);
+  return { pid, port, caFile: tls.caFile };
+}
+
+function registerWebhook(dir: string, port: number, caFile: string, config: string | undefined): void {
+  const yaml = execFileSync(process.execPath, [
+    CLI, 'webhook-config', '--url', `https://127.0.0.1:${port}/validate`, '--ca-bundle', caFile,
+    ...(config === undefined ? [] : ['--config', config]),
+  ], { encoding: 'utf8' });
+  writeFileSync(join(dir, 'webhook-configuration.yaml'), yaml);
+  kubectl(dir, 'admin', ['apply', '-f', '-'], yaml);
+}
+
+/** Registration is asynchronous in the apiserver: probe as an agent until the webhook has logged the probe. */
+async function waitForProbe(dir: string): Promise<void> {
+  const logFile = join(dir, 'countersign.log');
+  let attempt = 0;
+  await waitFor('the webhook to see a probe request', 60_000, () => {
+    attempt += 1;
+    try {
+      kubectl(dir, 'coder', ['create', 'configmap', `countersign-probe-${attempt}`, '-n', 'agents', '--dry-run=server', '--from-literal=probe=1']);
+    } catch {
+      // The webhook may not be listening yet; failurePolicy Fail refuses the agent until it is.
+    }
+    return readFileSync(logFile, 'utf8').includes('"name":"countersign-probe-') ? true : undefined;
+  });
+}
+
+export async function up(dir: string, config: string | undefined): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'kubeconfigs'), { recursive: true });
+  mkdirSync(join(dir, 'webhook'), { recursive: true });
+  const started = Date.now();
+  const plane = await startControlPlane(dir);
+  log(`control plane ${plane.info.version} at ${plane.info.server} (${Date.now() - started} ms)`);
+  const pids: Pids = { cplane: plane.pid, countersign: 0 };
+  writeFileSync(join(dir, 'pids.json'), JSON.stringify(pids));
+  createIdentities(dir, plane.info);
+  const webhook = await startCountersign(dir, config);
+  pids.countersign = webhook.pid;
+  writeFileSync(join(dir, 'pids.json'), JSON.stringify(pids));
+  writeFileSync(join(dir, 'cplane.pid'), `${plane.pid}\n`);
+  registerWebhook(dir, webhook.port, webhook.caFile, config);
+  await waitForProbe(dir);
+  writeFileSync(join(dir, 'READY'), `${new Date().toISOString()}\n`);
+  log(`ready in ${Date.now() - started} ms: kubeconfigs in ${join(dir, 'kubeconfigs')}, webhook on 127.0.0.1:${webhook.port}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> {
+  if (pid <= 0 || !alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(100);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+export function readPids(dir: string): Pids {
+  return JSON.parse(readFileSync(join(dir, 'pids.json'), 'utf8')) as Pids;
+}
+
+export async function down(dir: string): Promise<void> {
+  if (!existsSync(join(dir, 'pids.json'))) {
+    log(`nothing to stop in ${dir}`);
+    return;
+  }
+  const pids = readPids(dir);
+  await stopProcess(pids.countersign);
+  await stopProcess(pids.cplane, 20_000);
+  rmSync(join(dir, 'READY'), { force: true });
+  log(`stopped everything started in ${dir}`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' }, config: { type: 'string' } } });
+  if (values.dir === undefined) throw new Error('--dir DIR is required');
+  const dir = resolve(values.dir);
+  mkdirSync(dirname(dir), { recursive: true });
+  if (command === 'up') {
+    try {
+      await up(dir, values.config === undefined ? undefined : resolve(values.config));
+    } catch (error: unknown) {
+      await down(dir);
+      throw error;
+    }
+  } else if (command === 'down') {
+    await down(dir);
+  } else {
+    throw new Error('usage: control-plane (up|down) --dir DIR [--config FILE]');
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`control-plane: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
