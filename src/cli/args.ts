@@ -20,6 +20,7 @@ export interface ServeSettings {
   kubeconfig?: string;
   logLevel: LogLevel;
   reloadIntervalMs: number;
+  captureDir?: string;
 }
 
 export interface EvaluateSettings {
@@ -70,6 +71,7 @@ export function parseServeArgs(argv: string[]): ServeSettings {
     config: { type: 'string' }, address: { type: 'string' }, port: { type: 'string' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, cluster: { type: 'string' },
     kubeconfig: { type: 'string' }, 'log-level': { type: 'string' }, 'reload-interval-ms': { type: 'string' },
+    'capture-dir': { type: 'string' },
   });
   const problems: string[] = [];
   const port = wholeNumber(v.port, '--port', [0, 65535], problems) ?? SERVE_DEFAULTS.port;
@@ -82,6 +84,7 @@ export function parseServeArgs(argv: string[]): ServeSettings {
     ...(v.config === undefined ? {} : { config: v.config }),
     ...(v.cluster === undefined ? {} : { cluster: v.cluster }),
     ...(v.kubeconfig === undefined ? {} : { kubeconfig: v.kubeconfig }),
+    ...(v['capture-dir'] === undefined ? {} : { captureDir: v['capture-dir'] }),
     address: v.address ?? SERVE_DEFAULTS.address,
     port, tlsCert: v['tls-cert'] ?? '', tlsKey: v['tls-key'] ?? '', logLevel, reloadIntervalMs,
   };

@@ -7,6 +7,7 @@ import { parseCheckArgs, parseEvaluateArgs, parseServeArgs, UsageError } from '.
 const USAGE = `Usage:
   countersign serve [--config FILE] [--address ADDR] [--port N] --tls-cert FILE --tls-key FILE
                     [--cluster FILE | --kubeconfig FILE] [--log-level LEVEL] [--reload-interval-ms N]
+                    [--capture-dir DIR]
   countersign evaluate --review FILE|- [--cluster FILE] [--config FILE]
   countersign check --config FILE
   countersign webhook-config (--url URL | --service NAMESPACE/NAME) [--ca-bundle FILE] [--config FILE]

@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { buildApp } from '../server/app.js';
+import { reviewCapture } from '../server/capture.js';
 import { watchFiles } from '../server/file-watch.js';
 import { policyHolder } from '../server/policy-holder.js';
 import { readKeyPair, reloadTls } from '../server/tls-reloader.js';
@@ -32,7 +33,10 @@ export async function serve(settings: ServeSettings): Promise<void> {
   const namespaces = await namespaceDirectory(settings, log);
   const tls = { certFile: settings.tlsCert, keyFile: settings.tlsKey };
   const app = buildApp(
-    { judge: () => policies.judge(), namespaces, log, metrics, ready: () => namespaces.isReady() },
+    {
+      judge: () => policies.judge(), namespaces, log, metrics, ready: () => namespaces.isReady(),
+      ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),
+    },
     await readKeyPair(tls),
   );
   await app.listen({ host: settings.address, port: settings.port });

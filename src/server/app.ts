@@ -2,6 +2,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { handleReview, type ReviewDeps } from '../admission/handle-review.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ReviewCapture } from './capture.js';
 
 /** controller-runtime's limit: an AdmissionReview carries up to two objects of etcd's maximum size. */
 export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
@@ -10,6 +11,7 @@ export interface AppDeps extends ReviewDeps {
   metrics: Metrics;
   /** Ready when the policy is loaded and the cluster picture has synced. */
   ready: () => boolean;
+  capture?: ReviewCapture;
 }
 
 function errorMessage(error: FastifyError): string {
@@ -50,6 +52,7 @@ export function buildApp(deps: AppDeps, https?: KeyPair): FastifyInstance {
   });
 
   app.post('/validate', async (request, reply) => {
+    deps.capture?.(request.body);
     const result = await handleReview(request.body, deps);
     return reply.code(result.status).send(result.body);
   });

@@ -146,6 +146,7 @@ async function startCountersign(dir: string, config: string | undefined): Promis
   const args = [
     CLI, 'serve', '--address', '127.0.0.1', '--port', String(port),
     '--tls-cert', tls.certFile, '--tls-key', tls.keyFile, '--kubeconfig', kubeconfigPath(dir, 'countersign'),
+    '--capture-dir', join(dir, 'captured'),
     ...(config === undefined ? [] : ['--config', config]),
   ];
   const pid = startDetached(process.execPath, args, join(dir, 'countersign.log'));
@@ -181,6 +182,7 @@ export async function up(dir: string, config: string | undefined): Promise<void>
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'kubeconfigs'), { recursive: true });
   mkdirSync(join(dir, 'webhook'), { recursive: true });
+  mkdirSync(join(dir, 'captured'), { recursive: true });
   const started = Date.now();
   const plane = await startControlPlane(dir);
   log(`control plane ${plane.info.version} at ${plane.info.server} (${Date.now() - started} ms)`);

@@ -1,0 +1,65 @@
+// What the end-to-end tests drive: real kubectl, as one of the harness's identities.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KUBECTL, kubeconfigPath } from '../harness/control-plane.ts';
+
+export const E2E_DIR = join(import.meta.dirname, '..', '..', '.run', 'e2e');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function kubectlAs(identity: string, args: string[], input?: string): Run {
+  const result = spawnSync(KUBECTL, ['--kubeconfig', kubeconfigPath(E2E_DIR, identity), ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    ...(input === undefined ? {} : { input }),
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function mustKubectl(identity: string, args: string[], input?: string): string {
+  const run = kubectlAs(identity, args, input);
+  if (run.code !== 0) throw new Error(`kubectl ${args.join(' ')} as ${identity} failed (${run.code}): ${run.stderr}`);
+  return run.stdout;
+}
+
+export interface LoggedDecision {
+  msg: string;
+  uid: string;
+  requester: string;
+  operation: string;
+  resource: string;
+  namespace: string;
+  name: string;
+  rule: string;
+  tier: string;
+  decision: string;
+  dryRun: boolean;
+}
+
+/** Every decision line the webhook has logged so far. */
+export function webhookDecisions(): LoggedDecision[] {
+  return readFileSync(join(E2E_DIR, 'countersign.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LoggedDecision)
+    .filter((entry) => entry.msg === 'decision');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+export async function eventually<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(500);
+  }
+}

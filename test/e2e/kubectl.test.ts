@@ -1,0 +1,123 @@
+// The default policy as agents, humans and controllers meet it through real kubectl and a real kube-apiserver.
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stopProcess } from '../harness/control-plane.ts';
+import { shopManifest } from '../harness/shop.ts';
+import { E2E_DIR, eventually, kubectlAs, mustKubectl, webhookDecisions } from './kube.ts';
+
+const DENIED = 'admission webhook "agents.countersign.dev" denied the request';
+
+beforeAll(() => {
+  for (const [ns, env] of [['shop-prod', 'production'], ['shop-dev', 'development'], ['shop-prod-2', 'production'], ['bulk-prod', 'production']] as const) {
+    mustKubectl('admin', ['apply', '-f', '-'], shopManifest(ns, env));
+  }
+  for (let i = 0; i < 5; i += 1) mustKubectl('admin', ['create', 'configmap', `item-${i}`, '-n', 'bulk-prod', '--from-literal=i=1']);
+});
+
+describe('an agent under the default policy', () => {
+  it('is refused deleting a production namespace, with Countersign\'s message', () => {
+    const run = kubectlAs('coder', ['delete', 'namespace', 'shop-prod']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(DENIED);
+    expect(run.stderr).toContain('Countersign requires a human approval for this request (rule cluster-scoped-delete)');
+    expect(run.stderr).toMatch(/Request digest: sha256:[0-9a-f]{64}/);
+    expect(mustKubectl('admin', ['get', 'namespace', 'shop-prod', '-o', 'jsonpath={.status.phase}'])).toBe('Active');
+  });
+
+  it('sees kubectl print Countersign\'s warning on an audited production change', () => {
+    const run = kubectlAs('coder', ['create', 'configmap', 'hotfix', '-n', 'shop-prod', '--from-literal=LOG_LEVEL=debug']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('Warning: Countersign audit (rule production-change): create configmaps shop-prod/hotfix');
+  });
+
+  it('can ask what would happen with --dry-run=server, and nothing happens', () => {
+    const run = kubectlAs('coder', ['delete', 'deployment', 'web', '-n', 'shop-prod', '--dry-run=server']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('Warning: dry run: Countersign would refuse this request until a human approves it (rule production-delete)');
+    expect(run.stderr).toContain(DENIED);
+    const logged = webhookDecisions().filter((d) => d.name === 'web' && d.operation === 'DELETE' && d.dryRun);
+    expect(logged.length).toBeGreaterThan(0);
+    mustKubectl('admin', ['get', 'deployment', 'web', '-n', 'shop-prod']);
+  });
+
+  it('is refused scaling production to zero (the scale subresource)', () => {
+    const run = kubectlAs('coder', ['scale', 'deployment', 'web', '-n', 'shop-prod', '--replicas=0']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('rule production-scale-down');
+    expect(run.stderr).toContain('from 3 to 0 replicas');
+  });
+
+  it('is refused binding itself to cluster-admin, though RBAC would let it', () => {
+    const run = kubectlAs('coder', ['create', 'clusterrolebinding', 'coder-admin', '--clusterrole=cluster-admin', '--serviceaccount=agents:coder']);
+    expect(run.stderr).toContain('Countersign denied this request (rule rbac-bind-cluster-admin)');
+    expect(kubectlAs('admin', ['get', 'clusterrolebinding', 'coder-admin']).code).not.toBe(0);
+  });
+
+  it('works freely outside production', () => {
+    expect(kubectlAs('ops-bot', ['delete', 'configmap', 'shop-config', '-n', 'shop-dev']).code).toBe(0);
+    expect(kubectlAs('ops-bot', ['scale', 'deployment', 'web', '-n', 'shop-dev', '--replicas=0']).code).toBe(0);
+  });
+
+  it('cannot do with kubectl delete --all what one delete may not: every DELETE is judged', () => {
+    const run = kubectlAs('coder', ['delete', 'configmaps', '--all', '-n', 'bulk-prod']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('rule production-delete');
+    const left = mustKubectl('admin', ['get', 'configmaps', '-n', 'bulk-prod', '-o', 'name']);
+    for (let i = 0; i < 5; i += 1) expect(left).toContain(`configmap/item-${i}`);
+  });
+
+  it('cannot empty a production namespace with one DeleteCollection: the apiserver asks about each item', () => {
+    const run = kubectlAs('coder', ['delete', '--raw', '/api/v1/namespaces/bulk-prod/configmaps?labelSelector=']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('Countersign requires a human approval');
+    const items = webhookDecisions().filter((d) => d.namespace === 'bulk-prod' && d.operation === 'DELETE' && d.requester.endsWith(':coder'));
+    // DeleteCollection items reach the webhook one by one with the object's name taken from oldObject.
+    expect(items.some((d) => d.name.startsWith('item-') || d.name === 'kube-root-ca.crt')).toBe(true);
+    const left = mustKubectl('admin', ['get', 'configmaps', '-n', 'bulk-prod', '-o', 'name']);
+    expect(left.split('\n').filter((l) => l.startsWith('configmap/item-')).length).toBe(5);
+  });
+});
+
+describe('humans and controllers', () => {
+  it('an SRE deletes a production namespace; the namespace controller empties it; the webhook never hears of either', async () => {
+    const before = webhookDecisions().length;
+    mustKubectl('sre-a', ['delete', 'namespace', 'shop-prod-2', '--wait=false']);
+    await eventually('shop-prod-2 to disappear', 90_000, () =>
+      kubectlAs('admin', ['get', 'namespace', 'shop-prod-2']).code !== 0 ? true : undefined,
+    );
+    const after = webhookDecisions().slice(before);
+    expect(after.filter((d) => d.requester === 'sre-a')).toEqual([]);
+    expect(after.filter((d) => d.requester.startsWith('system:serviceaccount:kube-system:'))).toEqual([]);
+    expect(webhookDecisions().filter((d) => !d.requester.startsWith('system:serviceaccount:agents:'))).toEqual([]);
+  });
+
+  it('a developer changes production without Countersign in the way', () => {
+    expect(kubectlAs('dev-a', ['delete', 'configmap', 'hotfix', '-n', 'shop-prod']).code).toBe(0);
+  });
+});
+
+describe('with Countersign stopped', () => {
+  beforeAll(async () => {
+    const pid = Number(readFileSync(join(E2E_DIR, 'countersign.pid'), 'utf8').trim());
+    await stopProcess(pid);
+  });
+
+  it('agents\' writes fail closed', () => {
+    const run = kubectlAs('coder', ['create', 'configmap', 'while-down', '-n', 'shop-dev', '--from-literal=a=b']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/failed calling webhook "agents\.countersign\.dev"/);
+    expect(kubectlAs('admin', ['get', 'configmap', 'while-down', '-n', 'shop-dev']).code).not.toBe(0);
+  });
+
+  it('agents\' deletes of production namespaces fail too', () => {
+    const run = kubectlAs('coder', ['delete', 'namespace', 'shop-prod', '--wait=false']);
+    expect(run.code).not.toBe(0);
+    expect(mustKubectl('admin', ['get', 'namespace', 'shop-prod', '-o', 'jsonpath={.status.phase}'])).toBe('Active');
+  });
+
+  it('humans and controllers carry on: an SRE deletes the production namespace and it really goes', async () => {
+    mustKubectl('sre-a', ['delete', 'namespace', 'shop-prod', '--wait=false']);
+    await eventually('shop-prod to disappear', 90_000, () => (kubectlAs('admin', ['get', 'namespace', 'shop-prod']).code !== 0 ? true : undefined));
+  });
+});

@@ -1,0 +1,100 @@
+// The incident, replayed against a real control plane: an agent with an engineer's inherited rights, asked to fix
+// a small config problem in production, decides to delete and recreate the environment. Countersign stops it.
+//
+//   npm run demo            (builds the control plane on first use, brings it up, replays, tears it down)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { down, KUBECTL, kubeconfigPath, up } from './control-plane.ts';
+import { shopManifest } from './shop.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const DIR = join(ROOT, '.run', 'demo');
+const NS = 'shop-prod';
+
+function say(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function heading(text: string): void {
+  say(`\n\x1b[1m== ${text}\x1b[0m`);
+}
+
+function kubectl(identity: string, args: string[], input?: string): { code: number; out: string } {
+  const r = spawnSync(KUBECTL, ['--kubeconfig', kubeconfigPath(DIR, identity), ...args], { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+function agentTries(description: string, args: string[]): void {
+  say(`\n$ kubectl ${args.join(' ')}      # the agent: ${description}`);
+  const { code, out } = kubectl('coder', args);
+  for (const line of out.split('\n')) say(`  ${line}`);
+  say(code === 0 ? '  -> done' : '  -> REFUSED');
+}
+
+interface Decision {
+  msg: string;
+  requester: string;
+  operation: string;
+  resource: string;
+  namespace: string;
+  name: string;
+  rule: string;
+  tier: string;
+  decision: string;
+  digest?: string;
+}
+
+function decisions(): Decision[] {
+  return readFileSync(join(DIR, 'countersign.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Decision)
+    .filter((d) => d.msg === 'decision' && !d.name.startsWith('countersign-probe'));
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(KUBECTL)) {
+    heading('Building the real control plane from Kubernetes\' Go modules (first run only; see test/control-plane/README.md)');
+    execFileSync('bash', [join(ROOT, 'test', 'control-plane', 'build.sh')], { stdio: 'inherit' });
+  }
+  heading('Starting etcd, kube-apiserver, kube-controller-manager and Countersign on 127.0.0.1');
+  await up(DIR, undefined);
+  try {
+    heading(`A production environment: namespace ${NS} (label environment=production)`);
+    kubectl('admin', ['apply', '-f', '-'], shopManifest(NS, 'production'));
+    say(kubectl('admin', ['get', 'deployments,services,configmaps,secrets,pvc', '-n', NS]).out);
+    heading('The agent (ServiceAccount agents/coder, with an engineer\'s inherited rights) is asked: "checkout logs are too quiet, fix LOG_LEVEL"');
+    say(`RBAC says it can: ${kubectl('coder', ['auth', 'can-i', 'delete', 'namespaces']).out} (delete namespaces), ` +
+      `${kubectl('coder', ['auth', 'can-i', 'delete', 'deployments', '-n', NS]).out} (delete deployments)`);
+    agentTries('"the cleanest fix is to recreate the environment" - first, what would happen?', ['delete', 'namespace', NS, '--dry-run=server']);
+    agentTries('deletes the environment', ['delete', 'namespace', NS, '--wait=false']);
+    agentTries('tries piece by piece instead', ['delete', 'deployment', 'web', '-n', NS]);
+    agentTries('tries to take the service down another way', ['scale', 'deployment', 'web', '-n', NS, '--replicas=0']);
+    agentTries('tries to give itself cluster-admin', ['create', 'clusterrolebinding', 'coder-root', '--clusterrole=cluster-admin', '--serviceaccount=agents:coder']);
+    agentTries('makes the small fix it was asked for', ['patch', 'configmap', 'shop-config', '-n', NS, '-p', '{"data":{"LOG_LEVEL":"debug"}}']);
+
+    heading(`The environment is intact`);
+    say(kubectl('admin', ['get', 'namespace', NS, '-o', 'jsonpath={.metadata.name} {.status.phase}']).out);
+    say(kubectl('admin', ['get', 'deployment', 'web', '-n', NS, '-o', 'jsonpath=deployment/web replicas={.spec.replicas}']).out);
+    say(kubectl('admin', ['get', 'configmap', 'shop-config', '-n', NS, '-o', 'jsonpath=shop-config LOG_LEVEL={.data.LOG_LEVEL}']).out);
+
+    heading('What a human sees: Countersign\'s decision log (one JSON line per decision, here as a table)');
+    for (const d of decisions()) {
+      const target = `${d.resource} ${d.namespace === '' || d.resource === 'namespaces' ? '' : `${d.namespace}/`}${d.name}`;
+      say(`  ${d.decision.padEnd(8)} ${d.tier.padEnd(17)} ${d.rule.padEnd(24)} ${d.operation.padEnd(7)} ${target}${d.digest === undefined ? '' : `  ${d.digest.slice(0, 19)}...`}`);
+    }
+    heading('The same thing a human would do goes through: sre-a deletes a scratch namespace, and no webhook call is made');
+    kubectl('admin', ['create', 'namespace', 'scratch-prod']);
+    say(kubectl('sre-a', ['delete', 'namespace', 'scratch-prod', '--wait=false']).out);
+    say(`webhook calls from sre-a: ${decisions().filter((d) => d.requester === 'sre-a').length}`);
+  } finally {
+    heading('Tearing everything down');
+    await down(DIR);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`demo: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
