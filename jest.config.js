@@ -1,7 +1,7 @@
 // Two projects: fast unit tests of the pure core and the server, and end-to-end tests against a real control plane.
 const tsJest = [
   'ts-jest',
-  { useESM: true, isolatedModules: true, tsconfig: 'tsconfig.json' },
+  { useESM: true, tsconfig: 'tsconfig.json' },
 ];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],

@@ -2,6 +2,7 @@
 // expressions carry over, plus Countersign's own.
 import { Environment } from '@marcbachmann/cel-js';
 import './guards.js';
+import { registerKubernetesLibraries } from './k8s/index.js';
 
 export const VARIABLES = {
   request: 'dyn',
@@ -24,5 +25,6 @@ export function createCelEnvironment(): Environment {
     limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 1000, maxMapEntries: 1000, maxCallArguments: 32 },
   });
   for (const [name, type] of Object.entries(VARIABLES)) env.registerVariable(name, type);
+  registerKubernetesLibraries(env);
   return env;
 }
