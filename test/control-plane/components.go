@@ -26,7 +26,7 @@ func kubeVersion() string {
 func runKubectl(args []string) int {
 	// kubectl reads os.Args itself (plugin handling, verbosity), so make it look like a plain kubectl call.
 	os.Args = append([]string{"kubectl"}, args[1:]...)
-	_ = logs.GlogSetter(kubectlcmd.GetLogVerbosity(os.Args))
+	_, _ = logs.GlogSetter(kubectlcmd.GetLogVerbosity(os.Args))
 	command := kubectlcmd.NewDefaultKubectlCommand()
 	if err := cli.RunNoErrOutput(command); err != nil {
 		kubectlutil.CheckErr(err) // prints and exits non-zero

@@ -18,10 +18,10 @@ import (
 )
 
 type pkiFiles struct {
-	CACert, CAKey         string
+	CACert, CAKey           string
 	ServingCert, ServingKey string
-	SAKey, SAPub          string
-	CAPEM                 []byte
+	SAKey, SAPub            string
+	CAPEM                   []byte
 }
 
 // writePKI creates a self-signed CA, an apiserver serving certificate for 127.0.0.1/localhost signed by it, and

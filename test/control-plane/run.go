@@ -36,6 +36,9 @@ import (
 // defaultControllers are the kube-controller-manager controllers started by `cplane run`: enough for namespace
 // deletion, garbage collection, ServiceAccounts and their tokens, Deployments -> ReplicaSets, the
 // kube-root-ca.crt ConfigMap, aggregated ClusterRoles (admin/edit/view) and ValidatingAdmissionPolicy status.
+// The PVC and PV protection controllers remove the kubernetes.io/pvc-protection and pv-protection finalizers
+// that admission adds: without them a namespace holding a PVC stays Terminating for ever. The binder binds PVCs to
+// PVs, so "bound volume" is a real state in the tests.
 var defaultControllers = []string{
 	names.NamespaceController,
 	names.GarbageCollectorController,
@@ -46,6 +49,10 @@ var defaultControllers = []string{
 	names.RootCACertificatePublisherController,
 	names.ClusterRoleAggregationController,
 	names.ValidatingAdmissionPolicyStatusController,
+	names.StatefulSetController,
+	names.PersistentVolumeBinderController,
+	names.PersistentVolumeClaimProtectionController,
+	names.PersistentVolumeProtectionController,
 }
 
 // ControlPlaneInfo is the contract written to DIR/control-plane.json.
