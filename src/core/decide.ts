@@ -128,8 +128,9 @@ export function createJudge(policy: CompiledPolicy): Judge {
     const gated = verdict.tier === 'require-approval';
     const digest = gated ? sha256Digest(actionRecord(request, { environment, rule: verdict.rule, message: verdict.message })) : undefined;
     const allowed = verdict.tier === 'allow' || verdict.tier === 'audit';
+    // Audit warnings accompany what was allowed; on a refusal they would only bury the reason.
     const warnings = fired
-      .filter((o) => o.rule.config.tier === 'audit')
+      .filter((o) => allowed && o.rule.config.tier === 'audit')
       .map((o) => verdictMessage({ tier: 'audit', rule: o.rule.config.name, message: o.message ?? describeAction(request, environment) }, undefined));
     if (dryRun) warnings.unshift(dryRunWarning(verdict));
     const auditAnnotations: Record<string, string> = {

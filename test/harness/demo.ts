@@ -20,9 +20,9 @@ function heading(text: string): void {
   say(`\n\x1b[1m== ${text}\x1b[0m`);
 }
 
-function kubectl(identity: string, args: string[], input?: string): { code: number; out: string } {
+function kubectl(identity: string, args: string[], input?: string): { code: number; out: string; stdout: string } {
   const r = spawnSync(KUBECTL, ['--kubeconfig', kubeconfigPath(DIR, identity), ...args], { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`.trim() };
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`.trim(), stdout: r.stdout.trim() };
 }
 
 function agentTries(description: string, args: string[]): void {
@@ -65,8 +65,8 @@ async function main(): Promise<void> {
     kubectl('admin', ['apply', '-f', '-'], shopManifest(NS, 'production'));
     say(kubectl('admin', ['get', 'deployments,services,configmaps,secrets,pvc', '-n', NS]).out);
     heading('The agent (ServiceAccount agents/coder, with an engineer\'s inherited rights) is asked: "checkout logs are too quiet, fix LOG_LEVEL"');
-    say(`RBAC says it can: ${kubectl('coder', ['auth', 'can-i', 'delete', 'namespaces']).out} (delete namespaces), ` +
-      `${kubectl('coder', ['auth', 'can-i', 'delete', 'deployments', '-n', NS]).out} (delete deployments)`);
+    say(`RBAC says it may: delete namespaces? ${kubectl('coder', ['auth', 'can-i', 'delete', 'namespaces']).stdout}; ` +
+      `delete deployments in ${NS}? ${kubectl('coder', ['auth', 'can-i', 'delete', 'deployments', '-n', NS]).stdout}`);
     agentTries('"the cleanest fix is to recreate the environment" - first, what would happen?', ['delete', 'namespace', NS, '--dry-run=server']);
     agentTries('deletes the environment', ['delete', 'namespace', NS, '--wait=false']);
     agentTries('tries piece by piece instead', ['delete', 'deployment', 'web', '-n', NS]);

@@ -150,3 +150,11 @@ rules:
     expect(decideFixture(judge, 'agent-delete-development-deployment').status?.message).toContain('coder may not DELETE in development');
   });
 });
+
+describe('warnings', () => {
+  it('carry audit notes only on allowed requests, not on refusals', async () => {
+    const d = decideFixture(await defaultJudge(), 'agent-scale-production-to-zero');
+    expect(d.fired.map((f) => f.rule)).toEqual(['production-scale-down', 'production-change']);
+    expect(d.warnings).toEqual([]);
+  });
+});
