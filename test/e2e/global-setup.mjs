@@ -1,11 +1,14 @@
 // Brings the real control plane and Countersign up once for the whole end-to-end run.
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const E2E_DIR = join(import.meta.dirname, '..', '..', '.run', 'e2e');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+export const E2E_DIR = join(HERE, '..', '..', '.run', 'e2e');
 
 export default function setup() {
-  execFileSync(process.execPath, [join(import.meta.dirname, '..', 'harness', 'control-plane.ts'), 'up', '--dir', E2E_DIR], {
+  execFileSync(process.execPath, [join(HERE, '..', 'harness', 'control-plane.ts'), 'up', '--dir', E2E_DIR], {
     stdio: 'inherit',
     timeout: 300_000,
   });

@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
 
 export default function teardown() {
-  const dir = join(import.meta.dirname, '..', '..', '.run', 'e2e');
-  execFileSync(process.execPath, [join(import.meta.dirname, '..', 'harness', 'control-plane.ts'), 'down', '--dir', dir], { stdio: 'inherit' });
+  const dir = join(HERE, '..', '..', '.run', 'e2e');
+  execFileSync(process.execPath, [join(HERE, '..', 'harness', 'control-plane.ts'), 'down', '--dir', dir], { stdio: 'inherit' });
 }

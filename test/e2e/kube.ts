@@ -1,10 +1,13 @@
 // What the end-to-end tests drive: real kubectl, as one of the harness's identities.
+import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { KUBECTL, kubeconfigPath } from '../harness/control-plane.ts';
 
-export const E2E_DIR = join(import.meta.dirname, '..', '..', '.run', 'e2e');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+export const E2E_DIR = join(HERE, '..', '..', '.run', 'e2e');
 
 export interface Run {
   code: number;

@@ -4,13 +4,16 @@
 //
 // The expected outcome of each action is written here by hand from the default policy's intent, never copied from
 // what Countersign answered, so the unit test over these fixtures checks the core against reality.
+import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { down, KUBECTL, kubeconfigPath, up } from './control-plane.ts';
 import { shopManifest } from './shop.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+const ROOT = resolve(HERE, '..', '..');
 const DIR = join(ROOT, '.run', 'capture');
 const OUT = join(ROOT, 'test', 'fixtures', 'captured');
 

@@ -3,13 +3,16 @@
 //
 //   node test/harness/control-plane.ts up --dir DIR [--config FILE]
 //   node test/harness/control-plane.ts down --dir DIR
+import { fileURLToPath } from 'node:url';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+const ROOT = resolve(HERE, '..', '..');
 const CPLANE = join(ROOT, 'test', 'control-plane', 'bin', 'cplane');
 export const KUBECTL = join(ROOT, 'test', 'control-plane', 'bin', 'kubectl');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -132,7 +135,7 @@ function createIdentities(dir: string, info: ControlPlaneInfo): void {
     if (token === undefined) throw new Error(`the control plane issued no token for ${human}`);
     writeKubeconfig(dir, human, info, token);
   }
-  kubectl(dir, 'admin', ['apply', '-f', join(import.meta.dirname, 'identities.yaml')]);
+  kubectl(dir, 'admin', ['apply', '-f', join(HERE, 'identities.yaml')]);
   // Agents hold real ServiceAccount tokens from the TokenRequest API, as they would in a cluster.
   for (const [identity, namespace] of [['coder', 'agents'], ['ops-bot', 'agents'], ['countersign', 'countersign']] as const) {
     const token = kubectl(dir, 'admin', ['create', 'token', identity, '-n', namespace, '--duration', '24h']).trim();
@@ -252,7 +255,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(fileURLToPath(import.meta.url))) {
   main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`control-plane: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;

@@ -2,13 +2,16 @@
 // a small config problem in production, decides to delete and recreate the environment. Countersign stops it.
 //
 //   npm run demo            (builds the control plane on first use, brings it up, replays, tears it down)
+import { fileURLToPath } from 'node:url';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { down, KUBECTL, kubeconfigPath, up } from './control-plane.ts';
 import { shopManifest } from './shop.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+const ROOT = resolve(HERE, '..', '..');
 const DIR = join(ROOT, '.run', 'demo');
 const NS = 'shop-prod';
 

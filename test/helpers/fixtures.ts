@@ -1,12 +1,15 @@
 // Loads fixture reviews and the default policy; every test gets its own deep copy.
+import { fileURLToPath } from 'node:url';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { createJudge, type Judge } from '../../src/core/decide.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 
-export const HELD_OUT = join(import.meta.dirname, '..', 'fixtures', 'held-out');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+export const HELD_OUT = join(HERE, '..', 'fixtures', 'held-out');
 
 export function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'));

@@ -1,13 +1,16 @@
 // The core over AdmissionReviews captured from a real kube-apiserver v1.37 (npm run fixtures:capture).
 // Expected outcomes were written by hand from the default policy's intent, not copied from Countersign's answers.
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
 import { decodeReview } from '../../src/admission/decode.js';
 import { defaultJudge, readJson } from '../helpers/fixtures.js';
 
-const DIR = join(import.meta.dirname, '..', 'fixtures', 'captured');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+const DIR = join(HERE, '..', 'fixtures', 'captured');
 const expected = readJson(join(DIR, 'expected.json')) as Record<string, { allowed: boolean; tier: string; rule: string }>;
 const namespaces = (readJson(join(DIR, 'cluster.json')) as { items: KubeObject[] }).items;
 const names = readdirSync(join(DIR, 'reviews')).map((f) => f.replace(/\.json$/, '')).sort();

@@ -7,13 +7,16 @@
 // (authorizer.group(...).resource(...).check(...).allowed()), which Countersign does not provide:
 //   k8s-it-authorizer-request-resource-custom-verb, k8s-it-authorizer-subresource-name-check,
 //   k8s-it-authorizer-serviceaccount-check, celplayground-authorizer-namespace-from-object.
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { createCelEnvironment } from '../../src/cel/environment.js';
 
+const HERE = dirname(fileURLToPath(import.meta.url));
+
 // shared/ sits beside the repository, on developers' machines and in CI alike.
-const CORPUS = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'vap-corpus', 'corpus.json');
+const CORPUS = join(HERE, '..', '..', '..', 'shared', 'data', 'vap-corpus', 'corpus.json');
 
 interface CorpusPolicy {
   id: string;

@@ -1,12 +1,15 @@
 // The held-out AdmissionReviews through the real `countersign evaluate` binary (built dist/).
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { HELD_OUT, heldOutNames, heldOutReview, readJson } from '../helpers/fixtures.js';
 
+const HERE = dirname(fileURLToPath(import.meta.url));
+
 const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+const CLI = join(HERE, '..', '..', 'dist', 'cli', 'main.js');
 const expected = readJson(join(HELD_OUT, 'expected.json')) as Record<string, { allowed: boolean; tier: string; rule: string; warning?: boolean }>;
 
 interface Answer {
