@@ -1,9 +1,9 @@
 // What the end-to-end tests drive: real kubectl, as one of the harness's identities.
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KUBECTL, kubeconfigPath } from '../harness/control-plane.ts';
+import { loggedDecisions, type LoggedDecision } from '../harness/decision-log.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -30,27 +30,9 @@ export function mustKubectl(identity: string, args: string[], input?: string): s
   return run.stdout;
 }
 
-export interface LoggedDecision {
-  msg: string;
-  uid: string;
-  requester: string;
-  operation: string;
-  resource: string;
-  namespace: string;
-  name: string;
-  rule: string;
-  tier: string;
-  decision: string;
-  dryRun: boolean;
-}
-
 /** Every decision line the webhook has logged so far. */
 export function webhookDecisions(): LoggedDecision[] {
-  return readFileSync(join(E2E_DIR, 'countersign.log'), 'utf8')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as LoggedDecision)
-    .filter((entry) => entry.msg === 'decision');
+  return loggedDecisions(E2E_DIR);
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -6,9 +6,10 @@
 // what Countersign answered, so the unit test over these fixtures checks the core against reality.
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { down, KUBECTL, kubeconfigPath, up } from './control-plane.ts';
+import { loggedDecisions, type LoggedDecision } from './decision-log.ts';
 import { shopManifest } from './shop.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -88,20 +89,12 @@ const ACTIONS: Action[] = [
   { name: 'delete-in-countersign-namespace', as: 'coder', args: ['delete', 'serviceaccount', 'countersign', '-n', 'countersign'], pick: { operation: 'DELETE', resource: 'serviceaccounts' }, expect: deny('countersign-namespace') },
 ];
 
-interface Logged {
-  msg: string;
-  uid: string;
-  operation: string;
-  resource: string;
-}
-
 function kubectl(identity: string, args: string[], input?: string): void {
   spawnSync(KUBECTL, ['--kubeconfig', kubeconfigPath(DIR, identity), ...args], { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
 }
 
-function decisions(): Logged[] {
-  return readFileSync(join(DIR, 'countersign.log'), 'utf8').split('\n').filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Logged).filter((d) => d.msg === 'decision');
+function decisions(): LoggedDecision[] {
+  return loggedDecisions(DIR);
 }
 
 async function main(): Promise<void> {

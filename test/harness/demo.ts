@@ -4,9 +4,10 @@
 //   npm run demo            (builds the control plane on first use, brings it up, replays, tears it down)
 import { fileURLToPath } from 'node:url';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { down, KUBECTL, kubeconfigPath, up } from './control-plane.ts';
+import { loggedDecisions, type LoggedDecision } from './decision-log.ts';
 import { shopManifest } from './shop.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -35,25 +36,8 @@ function agentTries(description: string, args: string[]): void {
   say(code === 0 ? '  -> done' : '  -> REFUSED');
 }
 
-interface Decision {
-  msg: string;
-  requester: string;
-  operation: string;
-  resource: string;
-  namespace: string;
-  name: string;
-  rule: string;
-  tier: string;
-  decision: string;
-  digest?: string;
-}
-
-function decisions(): Decision[] {
-  return readFileSync(join(DIR, 'countersign.log'), 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Decision)
-    .filter((d) => d.msg === 'decision' && !d.name.startsWith('countersign-probe'));
+function decisions(): LoggedDecision[] {
+  return loggedDecisions(DIR).filter((d) => !d.name.startsWith('countersign-probe'));
 }
 
 async function main(): Promise<void> {
