@@ -6,6 +6,8 @@ import { refusedOnError, type Decision, type Judge } from '../core/decide.js';
 import { objectName, resourceLabel } from '../core/describe.js';
 import { isClusterScoped } from '../core/environment.js';
 import type { Metrics } from '../observability/metrics.js';
+import { admitOwnResource, isOwnResource } from '../approvals/admit-own-resources.js';
+import { applyApprovalGate, type GateDeps } from '../approvals/approval-gate.js';
 import { decodeReview, decodeReviewText } from './decode.js';
 import { reviewResponse } from './response.js';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, KubeObject } from './types.js';
@@ -16,6 +18,8 @@ export interface ReviewDeps {
   namespaces: NamespaceDirectory;
   log: Logger;
   metrics?: Metrics;
+  /** Where approvals live; without it (offline evaluation) gated requests are simply refused. */
+  approvals?: GateDeps;
 }
 
 export type HandledReview = { status: 200; body: AdmissionReviewResponse } | { status: 400; body: { error: string } };
@@ -41,7 +45,9 @@ async function lookupNamespace(request: AdmissionRequest, namespaces: NamespaceD
 async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {
   try {
     const namespace = await lookupNamespace(request, deps.namespaces);
-    return judge.decide(namespace === undefined ? { request } : { request, namespace });
+    const decision = judge.decide(namespace === undefined ? { request } : { request, namespace });
+    if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
+    return await applyApprovalGate(request, decision, judge.policy.config, deps.approvals);
   } catch (error: unknown) {
     const requester = { isAgent: true, username: request.userInfo.username, groups: request.userInfo.groups };
     deps.log.error({ err: error, uid: request.uid }, 'cannot judge an agent request; refusing it');
@@ -58,6 +64,31 @@ function decideOther(request: AdmissionRequest, judge: Judge, log: Logger): Deci
     const requester = { isAgent: false, username: request.userInfo.username, groups: request.userInfo.groups };
     return { allowed: true, tier: 'allow', rule: 'non-agent', environment: '', requester, dryRun: false, warnings: [], auditAnnotations: {}, fired: [], errored: true };
   }
+}
+
+/** Approvals and approval requests: checked for everyone, refused on any error (an unchecked approval is no approval). */
+async function decideOwnResource(request: AdmissionRequest, judge: Judge, deps: ReviewDeps & { approvals: GateDeps }): Promise<Decision> {
+  const isAgent = judge.isAgent(request);
+  const requester = { isAgent, username: request.userInfo.username, groups: request.userInfo.groups };
+  const base = { requester, environment: '', dryRun: request.dryRun === true, rule: 'countersign-resources' };
+  try {
+    const verdict = await admitOwnResource(request, judge.policy.config, { ...deps.approvals, isAgent: (r) => judge.isAgent(r) });
+    if (verdict.allowed) {
+      return { ...base, allowed: true, tier: 'allow', warnings: [], auditAnnotations: verdict.note === undefined ? {} : { approval: verdict.note }, fired: [], errored: false };
+    }
+    return {
+      ...base, allowed: false, tier: 'deny', warnings: [], auditAnnotations: { decision: 'denied' }, fired: [], errored: false,
+      status: { code: 403, reason: 'Forbidden', message: verdict.message },
+    };
+  } catch (error: unknown) {
+    deps.log.error({ err: error, uid: request.uid }, 'cannot check a change to an approval resource; refusing it');
+    return refusedOnError(base, errorText(error));
+  }
+}
+
+async function decideRequest(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {
+  if (isOwnResource(request) && deps.approvals !== undefined) return decideOwnResource(request, judge, { ...deps, approvals: deps.approvals });
+  return judge.isAgent(request) ? decideAgent(request, judge, deps) : decideOther(request, judge, deps.log);
 }
 
 function environmentLabel(decision: Decision, known: readonly string[]): string {
@@ -102,7 +133,7 @@ export async function handleReview(body: unknown, deps: ReviewDeps): Promise<Han
   }
   const { request } = decoded;
   const judge = deps.judge();
-  const decision = judge.isAgent(request) ? await decideAgent(request, judge, deps) : decideOther(request, judge, deps.log);
+  const decision = await decideRequest(request, judge, deps);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   record({ request, decision, seconds, knownEnvironments: judge.policy.config.environments.known }, deps);
   return { status: 200, body: reviewResponse(toResponse(request.uid, decision)) };

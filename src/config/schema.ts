@@ -14,6 +14,13 @@ export interface RuleMatch {
   scope: 'Cluster' | 'Namespaced' | '*';
 }
 
+export interface ApprovalRequirement {
+  /** Distinct humans (by username and by signing key) who must approve. */
+  approvers: number;
+  /** Each approval must carry an SSH signature by a key in the allowed-signers list. */
+  signature: boolean;
+}
+
 export interface RuleConfig {
   name: string;
   description?: string;
@@ -23,6 +30,7 @@ export interface RuleConfig {
   message?: string;
   messageExpression?: string;
   failurePolicy: 'Fail' | 'Ignore';
+  approval: ApprovalRequirement;
 }
 
 export interface NamespacePattern {
@@ -41,6 +49,14 @@ export interface Config {
     namespacePatterns: NamespacePattern[];
   };
   evaluation: { budgetMilliseconds: number; maxExpressionLength: number };
+  approvals: {
+    /** Countersign's own ServiceAccount (in countersignNamespace): the only writer of requests and statuses. */
+    serviceAccount: string;
+    requestTtlSeconds: number;
+    maxApprovalTtlSeconds: number;
+    allowedSignersSecret: string;
+    signatureNamespace: string;
+  };
   params: Record<string, unknown>;
   rules: RuleConfig[];
 }
@@ -68,6 +84,13 @@ const ruleSpec: Spec = {
     message: { kind: 'string' },
     messageExpression: { kind: 'string' },
     failurePolicy: { kind: 'string', oneOf: ['Fail', 'Ignore'], default: 'Fail' },
+    approval: {
+      kind: 'object',
+      fields: {
+        approvers: { kind: 'int', min: 1, max: 5, default: 1 },
+        signature: { kind: 'bool', default: false },
+      },
+    },
   },
 };
 
@@ -108,6 +131,16 @@ export const configSpec: Spec = {
       fields: {
         budgetMilliseconds: { kind: 'int', min: 1, max: 5000, default: 200 },
         maxExpressionLength: { kind: 'int', min: 1, max: 100_000, default: 5000 },
+      },
+    },
+    approvals: {
+      kind: 'object',
+      fields: {
+        serviceAccount: { kind: 'string', nonEmpty: true, default: 'countersign' },
+        requestTtlSeconds: { kind: 'int', min: 60, max: 7 * 24 * 3600, default: 3600 },
+        maxApprovalTtlSeconds: { kind: 'int', min: 60, max: 24 * 3600, default: 1800 },
+        allowedSignersSecret: { kind: 'string', nonEmpty: true, default: 'countersign-allowed-signers' },
+        signatureNamespace: { kind: 'string', nonEmpty: true, default: 'countersign.dev' },
       },
     },
     params: { kind: 'map', of: { kind: 'any' }, default: {} },

@@ -3,10 +3,10 @@
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import type { CelVariables } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
-import type { Tier } from '../config/schema.js';
+import type { ApprovalRequirement, Tier } from '../config/schema.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import { describeAction } from './describe.js';
-import { actionRecord, sha256Digest } from './digest.js';
+import { actionRecord, sha256Digest, type ActionRecord } from './digest.js';
 import { environmentResolver, namespaceOfRequest } from './environment.js';
 import { evaluateRules, RuleTimeout, type RuleOutcome } from './evaluate-rules.js';
 import { agentMatcher, type Requester } from './requester.js';
@@ -25,6 +25,8 @@ export interface Decision {
   warnings: string[];
   auditAnnotations: Record<string, string>;
   digest?: string;
+  /** For require-approval: what a human must approve, and how many humans, signed or not. */
+  approval?: { action: ActionRecord; requirement: ApprovalRequirement };
   /** Every rule that fired, for the record. */
   fired: { rule: string; tier: Tier; error?: string }[];
   /** True when Countersign itself failed and refused the request because of it. */
@@ -72,6 +74,7 @@ interface Verdict {
   tier: Tier;
   rule: string;
   message: string;
+  requirement?: ApprovalRequirement;
 }
 
 function verdictMessage(verdict: Verdict, digest: string | undefined): string {
@@ -81,8 +84,7 @@ function verdictMessage(verdict: Verdict, digest: string | undefined): string {
     case 'require-approval':
       return (
         `Countersign requires a human approval for this request (rule ${verdict.rule}): ${verdict.message}. ` +
-        `Request digest: ${digest ?? ''}. Human approvals are not implemented yet in this version, so the ` +
-        `request stays refused; a human must perform it.`
+        `Request digest: ${digest ?? ''}.`
       );
     default:
       return `Countersign audit (rule ${verdict.rule}): ${verdict.message}`;
@@ -124,9 +126,12 @@ export function createJudge(policy: CompiledPolicy): Judge {
     const verdict: Verdict =
       top === undefined
         ? { tier: 'allow', rule: 'default', message: describeAction(request, environment) }
-        : { tier: top.rule.config.tier, rule: top.rule.config.name, message: top.message ?? describeAction(request, environment) };
-    const gated = verdict.tier === 'require-approval';
-    const digest = gated ? sha256Digest(actionRecord(request, { environment, rule: verdict.rule, message: verdict.message })) : undefined;
+        : {
+            tier: top.rule.config.tier, rule: top.rule.config.name,
+            message: top.message ?? describeAction(request, environment), requirement: top.rule.config.approval,
+          };
+    const action = verdict.tier === 'require-approval' ? actionRecord(request, { environment, rule: verdict.rule, message: verdict.message }) : undefined;
+    const digest = action === undefined ? undefined : sha256Digest(action);
     const allowed = verdict.tier === 'allow' || verdict.tier === 'audit';
     // Audit warnings accompany what was allowed; on a refusal they would only bury the reason.
     const warnings = fired
@@ -151,6 +156,7 @@ export function createJudge(policy: CompiledPolicy): Judge {
       errored: false,
       fired: fired.map((o) => ({ rule: o.rule.config.name, tier: o.rule.config.tier, ...(o.error === undefined ? {} : { error: o.error }) })),
       ...(digest === undefined ? {} : { digest }),
+      ...(action === undefined || verdict.requirement === undefined ? {} : { approval: { action, requirement: verdict.requirement } }),
       ...(allowed ? {} : { status: { code: 403, reason: 'Forbidden', message: verdictMessage(verdict, digest) } }),
     };
   }

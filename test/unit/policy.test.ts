@@ -50,7 +50,7 @@ rules:
   - {name: a, tier: audit, match: {environments: [prodution]}}
   - {name: c, tier: audit, expression: "'yes'"}
 `);
-    expect(errors).toContain('policy.yaml: rules[0].expresion: unknown field (known: name, description, tier, match, expression, message, messageExpression, failurePolicy)');
+    expect(errors).toContain('policy.yaml: rules[0].expresion: unknown field (known: name, description, tier, match, expression, message, messageExpression, failurePolicy, approval)');
     expect(errors).toContain('policy.yaml: rules[1].name: duplicate rule name "a" (also rules[0])');
     expect(errors.some((e) => e.includes('rules[1].match.environments[0]: unknown environment "prodution"'))).toBe(true);
     expect(errors).toContain('policy.yaml: rules[2].expression:1:1: must evaluate to bool, but evaluates to string');

@@ -1,0 +1,58 @@
+// Countersign guards its own resources: requests are written by Countersign alone, approvals only by humans who
+// pass every check, and nobody but Countersign changes a status.
+import type { AdmissionRequest } from '../admission/types.js';
+import type { Config } from '../config/schema.js';
+import { checkApproval } from './check-approval.js';
+import type { SignatureVerifier } from './signatures.js';
+import type { ApprovalStore } from './store.js';
+import { API_GROUP, type ApprovalObject } from './types.js';
+
+export interface OwnResourceDeps {
+  store: ApprovalStore;
+  verifySignature: SignatureVerifier;
+  now: () => Date;
+  isAgent: (request: AdmissionRequest) => boolean;
+}
+
+export type OwnVerdict = { allowed: true; note?: string } | { allowed: false; message: string };
+
+export function isOwnResource(request: AdmissionRequest): boolean {
+  return request.resource.group === API_GROUP;
+}
+
+function no(message: string): OwnVerdict {
+  return { allowed: false, message: `Countersign refused this change to its own resources: ${message}` };
+}
+
+function isApprovalShape(value: unknown): value is ApprovalObject {
+  const spec = (value as { spec?: Record<string, unknown> } | null)?.spec;
+  return typeof spec === 'object' && ['requestName', 'digest', 'decision', 'approver', 'reason', 'expiresAt'].every((k) => typeof spec[k] === 'string');
+}
+
+async function admitApproval(request: AdmissionRequest, config: Config, deps: OwnResourceDeps): Promise<OwnVerdict> {
+  const approval = request.object;
+  if (!isApprovalShape(approval)) return no('the Approval has no complete spec');
+  const target = await deps.store.getRequest(approval.spec.requestName);
+  const existing = target === undefined ? [] : await deps.store.listApprovals(target.metadata.name);
+  const mayApprove = target === undefined ? false : await deps.store.mayApprove(request.userInfo, target.spec.environment, target.spec.action.namespace);
+  const signature = approval.spec.signature === undefined ? undefined : deps.verifySignature(approval.spec, await deps.store.allowedSigners());
+  const problems = checkApproval({
+    approval, creator: request.userInfo.username, creatorIsAgent: false, request: target, existing, mayApprove, signature,
+    now: deps.now(), maxTtlSeconds: config.approvals.maxApprovalTtlSeconds,
+  });
+  if (problems.length > 0) return no(problems.join('; '));
+  return { allowed: true, note: `${approval.spec.decision} of ${approval.spec.requestName} by ${approval.spec.approver}` };
+}
+
+export async function admitOwnResource(request: AdmissionRequest, config: Config, deps: OwnResourceDeps): Promise<OwnVerdict> {
+  const self = `system:serviceaccount:${config.countersignNamespace}:${config.approvals.serviceAccount}`;
+  if (request.userInfo.username === self) return { allowed: true };
+  if (deps.isAgent(request)) return no('agents may not create, change or delete approvals or approval requests');
+  if ((request.subResource ?? '') === 'status') return no('only Countersign sets a status');
+  if (request.operation === 'DELETE') return { allowed: true };
+  if (request.resource.resource === 'approvalrequests') return no('approval requests are recorded by Countersign only');
+  if (request.namespace !== config.countersignNamespace) return no(`approvals live in namespace ${config.countersignNamespace}`);
+  if (request.operation === 'CREATE') return admitApproval(request, config, deps);
+  // The CRD makes the spec immutable; metadata (labels, annotations) may change.
+  return { allowed: true };
+}

@@ -1,0 +1,115 @@
+// An agent's gated action: record the request (never on dry runs), or, on the retry, find enough live approvals
+// for exactly this action and consume them atomically. Anything unclear refuses.
+import type { AdmissionRequest } from '../admission/types.js';
+import type { Config } from '../config/schema.js';
+import type { Decision } from '../core/decide.js';
+import { evaluateGate, type GateState } from './gate.js';
+import { approvalRequestFor } from './request-record.js';
+import type { SignatureVerifier } from './signatures.js';
+import type { ApprovalStore } from './store.js';
+import { requestNameFor, type ApprovalObject, type ApprovalRequestObject } from './types.js';
+
+export interface GateDeps {
+  store: ApprovalStore;
+  verifySignature: SignatureVerifier;
+  now: () => Date;
+}
+
+function approveCommand(name: string, signature: boolean): string {
+  return `kubectl countersign approve ${name} --reason "<why this is safe>"${signature ? ' --sign-key <ssh key>' : ''}`;
+}
+
+function refuse(decision: Decision, detail: string): Decision {
+  const message = `${decision.status?.message ?? ''} ${detail}`.trim();
+  return { ...decision, allowed: false, status: { code: 403, reason: 'Forbidden', message } };
+}
+
+function pendingDetail(request: ApprovalRequestObject, have: number): string {
+  const { metadata, spec } = request;
+  const signed = spec.signatureRequired ? ', SSH-signed' : '';
+  return (
+    `Approval request ${metadata.name} is pending (${have} of ${spec.approvalsRequired} approvals${signed}). ` +
+    `A human who may approve "${spec.environment}" runs: ${approveCommand(metadata.name, spec.signatureRequired)} ` +
+    `- then retry exactly the same command. It expires at ${spec.expiresAt}.`
+  );
+}
+
+async function consume(use: ApprovalObject[], deps: GateDeps, uid: string): Promise<boolean> {
+  for (const approval of use) {
+    if (!(await deps.store.markUsed(approval, uid, deps.now()))) return false;
+  }
+  return true;
+}
+
+function approvedDecision(decision: Decision, use: ApprovalObject[], dryRun: boolean): Decision {
+  const names = use.map((a) => a.metadata.name).join(',');
+  const approvers = use.map((a) => a.spec.approver).join(',');
+  const note = dryRun
+    ? `dry run: Countersign would allow this request with approval ${names} by ${approvers} (not used by a dry run).`
+    : `Countersign: allowed with approval ${names} by ${approvers}, now used.`;
+  const { status: _refusal, ...rest } = decision;
+  return {
+    ...rest,
+    allowed: true,
+    warnings: [note],
+    auditAnnotations: { ...decision.auditAnnotations, decision: 'allowed', approvals: names, approvers },
+  };
+}
+
+async function recordRequest(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<ApprovalRequestObject> {
+  const { approval, digest } = decision;
+  if (approval === undefined || digest === undefined) throw new Error('a require-approval decision without its action');
+  const created = approvalRequestFor({
+    action: approval.action, digest, groups: request.userInfo.groups,
+    approvalsRequired: approval.requirement.approvers, signatureRequired: approval.requirement.signature,
+    namespace: config.countersignNamespace,
+    expiresAt: new Date(deps.now().getTime() + config.approvals.requestTtlSeconds * 1000),
+  });
+  await deps.store.createRequest(created);
+  return created;
+}
+
+async function gateState(existing: ApprovalRequestObject, deps: GateDeps): Promise<GateState> {
+  const approvals = await deps.store.listApprovals(existing.metadata.name);
+  const signers = existing.spec.signatureRequired ? await deps.store.allowedSigners() : '';
+  return evaluateGate({
+    request: existing, approvals, now: deps.now(),
+    keyOf: (a) => {
+      if (a.spec.signature === undefined) return undefined;
+      const verdict = deps.verifySignature(a.spec, signers);
+      return verdict.ok ? verdict.keyFingerprint : undefined;
+    },
+  });
+}
+
+export async function applyApprovalGate(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<Decision> {
+  if (decision.digest === undefined) return decision;
+  const dryRun = request.dryRun === true;
+  const name = requestNameFor(decision.digest);
+  let existing = await deps.store.getRequest(name);
+  if (existing !== undefined && Date.parse(existing.spec.expiresAt) <= deps.now().getTime()) {
+    // Unapproved requests expire to refused; a new attempt asks anew under the same (digest-derived) name.
+    if (!dryRun) await deps.store.deleteRequest(existing.metadata.name);
+    existing = undefined;
+  }
+  if (existing === undefined) {
+    if (dryRun) return refuse(decision, 'No approval request was recorded: dry runs have no side effects.');
+    return refuse(decision, pendingDetail(await recordRequest(request, decision, config, deps), 0));
+  }
+  const state = await gateState(existing, deps);
+  switch (state.state) {
+    case 'rejected':
+      return refuse(decision, `Approval request ${name} was rejected by ${state.by.spec.approver}: ${state.by.spec.reason}`);
+    case 'expired':
+      return refuse(decision, `Approval request ${name} expired at ${existing.spec.expiresAt}.`);
+    case 'pending':
+      return refuse(decision, pendingDetail(existing, state.have));
+    case 'approved':
+      if (dryRun) return approvedDecision(decision, state.use, true);
+      if (!(await consume(state.use, deps, request.uid))) {
+        return refuse(decision, `An approval for ${name} was used by a concurrent request; ask for a new one.`);
+      }
+      await deps.store.setRequestPhase(existing, 'Used', state.use.map((a) => a.metadata.name), deps.now());
+      return approvedDecision(decision, state.use, false);
+  }
+}

@@ -1,0 +1,78 @@
+// Whether a human's Approval may be admitted. Pure: the edge supplies the referenced request, the RBAC answer and
+// the signature check; every problem is reported with the field it concerns.
+import type { ApprovalObject, ApprovalRequestObject } from './types.js';
+
+export interface SignatureVerdict {
+  ok: boolean;
+  reason?: string;
+  keyFingerprint?: string;
+}
+
+export interface ApprovalCheck {
+  approval: ApprovalObject;
+  creator: string;
+  creatorIsAgent: boolean;
+  request: ApprovalRequestObject | undefined;
+  /** Other approvals already recorded for the same request. */
+  existing: readonly ApprovalObject[];
+  /** SubjectAccessReview: may the creator `approve` this environment in the target namespace? */
+  mayApprove: boolean;
+  signature: SignatureVerdict | undefined;
+  now: Date;
+  maxTtlSeconds: number;
+}
+
+function expiryProblems(expiresAt: string, now: Date, maxTtlSeconds: number): string[] {
+  const at = Date.parse(expiresAt);
+  if (Number.isNaN(at)) return [`spec.expiresAt: not a timestamp (${JSON.stringify(expiresAt)})`];
+  if (at <= now.getTime()) return [`spec.expiresAt: ${expiresAt} is already past`];
+  const latest = now.getTime() + maxTtlSeconds * 1000;
+  if (at > latest) return [`spec.expiresAt: ${expiresAt} is more than ${maxTtlSeconds} s away (approvals.maxApprovalTtlSeconds)`];
+  return [];
+}
+
+function requestProblems(check: ApprovalCheck, request: ApprovalRequestObject): string[] {
+  const { spec } = check.approval;
+  const problems: string[] = [];
+  if (spec.digest !== request.spec.digest) {
+    problems.push(`spec.digest: ${spec.digest} is not the digest of ${request.metadata.name} (${request.spec.digest})`);
+  }
+  if (check.creator === request.spec.requester.username) problems.push('a requester may not approve its own request');
+  const phase = request.status?.phase ?? 'Pending';
+  if (phase === 'Used' || phase === 'Rejected') problems.push(`spec.requestName: ${request.metadata.name} is already ${phase.toLowerCase()}`);
+  if (Date.parse(request.spec.expiresAt) <= check.now.getTime()) problems.push(`spec.requestName: ${request.metadata.name} expired at ${request.spec.expiresAt}`);
+  if (check.existing.some((a) => a.spec.approver === check.creator && a.metadata.name !== check.approval.metadata.name)) {
+    problems.push(`${check.creator} has already decided on ${request.metadata.name}`);
+  }
+  if (!check.mayApprove) {
+    problems.push(
+      `${check.creator} may not approve actions in environment "${request.spec.environment}" of namespace "${request.spec.action.namespace}" ` +
+      `(RBAC: verb "approve" on countersign.dev "environments", resourceName "${request.spec.environment}")`,
+    );
+  }
+  return problems;
+}
+
+function signatureProblems(check: ApprovalCheck, request: ApprovalRequestObject): string[] {
+  // A rejection only ever makes things safer: it needs no signature.
+  if (check.approval.spec.decision === 'Reject') return [];
+  if (check.signature === undefined) {
+    return request.spec.signatureRequired ? [`spec.signature: rule ${request.spec.rule} requires an SSH signature (kubectl countersign approve --sign-key FILE)`] : [];
+  }
+  return check.signature.ok ? [] : [`spec.signature: ${check.signature.reason ?? 'does not verify'}`];
+}
+
+export function checkApproval(check: ApprovalCheck): string[] {
+  const { spec } = check.approval;
+  if (check.creatorIsAgent) return ['agents may not approve or reject requests'];
+  const problems: string[] = [];
+  if (spec.approver !== check.creator) {
+    problems.push(`spec.approver: must be the user creating the approval ("${check.creator}"), not "${spec.approver}"`);
+  }
+  problems.push(...expiryProblems(spec.expiresAt, check.now, check.maxTtlSeconds));
+  if (check.request === undefined) {
+    problems.push(`spec.requestName: no ApprovalRequest named "${spec.requestName}"`);
+    return problems;
+  }
+  return [...problems, ...requestProblems(check, check.request), ...signatureProblems(check, check.request)];
+}

@@ -1,0 +1,93 @@
+// The approval store on the Kubernetes API: requests and approvals in Countersign's namespace, consumption by a
+// compare-and-swap on the approval's resourceVersion, "who may approve" by SubjectAccessReview.
+import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { UserInfo } from '../admission/types.js';
+import type { ApprovalStore } from './store.js';
+import { API_GROUP, API_VERSION, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
+
+export interface KubeStoreSettings {
+  namespace: string;
+  allowedSignersSecret: string;
+}
+
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+async function orUndefinedOn404<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (error: unknown) {
+    if (statusCode(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): ApprovalStore {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const authz = kc.makeApiClient(AuthorizationV1Api);
+  const where = { group: API_GROUP, version: API_VERSION, namespace: settings.namespace };
+  return {
+    async getRequest(name) {
+      return (await orUndefinedOn404(custom.getNamespacedCustomObject({ ...where, plural: 'approvalrequests', name }))) as ApprovalRequestObject | undefined;
+    },
+    async createRequest(request) {
+      try {
+        await custom.createNamespacedCustomObject({ ...where, plural: 'approvalrequests', body: request });
+      } catch (error: unknown) {
+        if (statusCode(error) !== 409) throw error;
+      }
+    },
+    async deleteRequest(name) {
+      await orUndefinedOn404(custom.deleteNamespacedCustomObject({ ...where, plural: 'approvalrequests', name }));
+    },
+    async listApprovals(requestName) {
+      // spec.requestName is a selectable field of the CRD: the apiserver filters, labels (user-set) are not trusted.
+      const list = (await custom.listNamespacedCustomObject({ ...where, plural: 'approvals', fieldSelector: `spec.requestName=${requestName}` })) as { items: ApprovalObject[] };
+      return list.items;
+    },
+    async markUsed(approval, usedFor, at) {
+      const body = { ...approval, status: { phase: 'Used', usedAt: at.toISOString(), usedFor } };
+      try {
+        await custom.replaceNamespacedCustomObjectStatus({ ...where, plural: 'approvals', name: approval.metadata.name, body });
+        return true;
+      } catch (error: unknown) {
+        if (statusCode(error) === 409) return false;
+        throw error;
+      }
+    },
+    async setRequestPhase(request, phase: RequestPhase, approvals, at) {
+      const fresh = await this.getRequest(request.metadata.name);
+      if (fresh === undefined) return;
+      const body = { ...fresh, status: { phase, approvals, ...(phase === 'Used' ? { usedAt: at.toISOString() } : {}) } };
+      try {
+        await custom.replaceNamespacedCustomObjectStatus({ ...where, plural: 'approvalrequests', name: request.metadata.name, body });
+      } catch (error: unknown) {
+        if (statusCode(error) !== 409) throw error;
+      }
+    },
+    async mayApprove(user: UserInfo, environment, namespace) {
+      const review = await authz.createSubjectAccessReview({
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: user.username,
+            groups: user.groups,
+            ...(user.uid === undefined ? {} : { uid: user.uid }),
+            ...(user.extra === undefined ? {} : { extra: user.extra }),
+            resourceAttributes: { group: API_GROUP, resource: 'environments', verb: 'approve', name: environment, namespace },
+          },
+        },
+      });
+      return review.status?.allowed === true;
+    },
+    async allowedSigners() {
+      const secret = await orUndefinedOn404(core.readNamespacedSecret({ name: settings.allowedSignersSecret, namespace: settings.namespace }));
+      const data = secret?.data?.allowed_signers;
+      return data === undefined ? '' : Buffer.from(data, 'base64').toString('utf8');
+    },
+  };
+}

@@ -1,0 +1,22 @@
+// The port to where approval objects live (the Kubernetes API in production, memory in unit tests).
+import type { UserInfo } from '../admission/types.js';
+import type { ApprovalObject, ApprovalRequestObject, RequestPhase } from './types.js';
+
+export interface ApprovalStore {
+  getRequest(name: string): Promise<ApprovalRequestObject | undefined>;
+  /** Creates the request; one that already exists (a repeated attempt) is not an error. */
+  createRequest(request: ApprovalRequestObject): Promise<void>;
+  deleteRequest(name: string): Promise<void>;
+  listApprovals(requestName: string): Promise<ApprovalObject[]>;
+  /**
+   * Marks an approval used, if and only if it is unchanged since it was read (compare-and-swap on its
+   * resourceVersion): of two replicas racing for one approval, exactly one wins. False when it lost.
+   */
+  markUsed(approval: ApprovalObject, usedFor: string, at: Date): Promise<boolean>;
+  /** Best effort: the request's phase is for people; decisions never depend on it alone. */
+  setRequestPhase(request: ApprovalRequestObject, phase: RequestPhase, approvals: string[], at: Date): Promise<void>;
+  /** SubjectAccessReview: may `user` approve actions in `environment` within `namespace`? */
+  mayApprove(user: UserInfo, environment: string, namespace: string): Promise<boolean>;
+  /** The allowed-signers file's text from its Secret; empty when there is none. */
+  allowedSigners(): Promise<string>;
+}

@@ -1,0 +1,70 @@
+// The approval resources as Countersign reads and writes them (charts/countersign/crds/).
+export const API_GROUP = 'countersign.dev';
+export const API_VERSION = 'v1alpha1';
+
+export type RequestPhase = 'Pending' | 'Approved' | 'Rejected' | 'Expired' | 'Used';
+
+export interface ObjectMetadata {
+  name: string;
+  namespace: string;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  labels?: Record<string, string>;
+}
+
+export interface ActionTarget {
+  operation: string;
+  group: string;
+  version: string;
+  resource: string;
+  subResource: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  propagationPolicy: string;
+}
+
+export interface ApprovalRequestSpec {
+  digest: string;
+  action: ActionTarget;
+  requester: { username: string; groups: string[] };
+  environment: string;
+  rule: string;
+  message: string;
+  impact?: Record<string, unknown>;
+  approvalsRequired: number;
+  signatureRequired: boolean;
+  expiresAt: string;
+}
+
+export interface ApprovalRequestObject {
+  apiVersion: string;
+  kind: 'ApprovalRequest';
+  metadata: ObjectMetadata;
+  spec: ApprovalRequestSpec;
+  status?: { phase?: RequestPhase; approvals?: string[]; usedAt?: string };
+}
+
+export interface ApprovalSpec {
+  requestName: string;
+  digest: string;
+  decision: 'Approve' | 'Reject';
+  approver: string;
+  reason: string;
+  expiresAt: string;
+  signature?: { armored: string };
+}
+
+export interface ApprovalObject {
+  apiVersion: string;
+  kind: 'Approval';
+  metadata: ObjectMetadata;
+  spec: ApprovalSpec;
+  status?: { phase?: 'Active' | 'Used' | 'Expired'; usedAt?: string; usedFor?: string };
+}
+
+/** `cs-` and 20 hex digits of the digest: the same attempt always maps to the same request. */
+export function requestNameFor(digest: string): string {
+  return `cs-${digest.replace(/^sha256:/, '').slice(0, 20)}`;
+}
