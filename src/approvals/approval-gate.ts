@@ -47,7 +47,7 @@ function approvedDecision(decision: Decision, use: ApprovalObject[], dryRun: boo
   const note = dryRun
     ? `dry run: Countersign would allow this request with approval ${names} by ${approvers} (not used by a dry run).`
     : `Countersign: allowed with approval ${names} by ${approvers}, now used.`;
-  const { status: _refusal, ...rest } = decision;
+  const { status, ...rest } = decision;
   return {
     ...rest,
     allowed: true,

@@ -13,13 +13,31 @@ import { watchFiles } from '../server/file-watch.js';
 import { policyHolder } from '../server/policy-holder.js';
 import { readKeyPair, reloadTls } from '../server/tls-reloader.js';
 import type { ServeSettings } from './args.js';
+import type { GateDeps } from '../approvals/approval-gate.js';
+import { signatureVerifier } from '../approvals/signatures.js';
+import type { Config } from '../config/schema.js';
 import { UsageError } from './args.js';
 
-async function namespaceDirectory(settings: ServeSettings, log: Logger): Promise<NamespaceDirectory> {
-  if (settings.cluster !== undefined) return staticNamespaceDirectory(await readClusterSnapshot(settings.cluster));
+interface ClusterEdges {
+  namespaces: NamespaceDirectory;
+  approvals?: GateDeps;
+}
+
+async function clusterEdges(settings: ServeSettings, config: Config, log: Logger): Promise<ClusterEdges> {
+  if (settings.cluster !== undefined) return { namespaces: staticNamespaceDirectory(await readClusterSnapshot(settings.cluster)) };
   // Loaded only when needed: client-node is heavy and unused for snapshot runs.
   const kube = await import('../cluster/kube-namespace-directory.js');
-  return kube.kubeNamespaceDirectory(kube.loadKubeConfig(settings.kubeconfig), log);
+  const { kubeApprovalStore } = await import('../approvals/kube-store.js');
+  const kc = kube.loadKubeConfig(settings.kubeconfig);
+  const now = (): Date => new Date();
+  return {
+    namespaces: kube.kubeNamespaceDirectory(kc, log),
+    approvals: {
+      store: kubeApprovalStore(kc, { namespace: config.countersignNamespace, allowedSignersSecret: config.approvals.allowedSignersSecret }),
+      verifySignature: signatureVerifier(config.approvals.signatureNamespace, now),
+      now,
+    },
+  };
 }
 
 export async function serve(settings: ServeSettings): Promise<void> {
@@ -30,11 +48,12 @@ export async function serve(settings: ServeSettings): Promise<void> {
   if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
   metrics.policyLoads.inc({ result: 'ok' });
   const policies = policyHolder(loaded.policy, source, log, metrics);
-  const namespaces = await namespaceDirectory(settings, log);
+  const { namespaces, approvals } = await clusterEdges(settings, loaded.policy.config, log);
   const tls = { certFile: settings.tlsCert, keyFile: settings.tlsKey };
   const app = buildApp(
     {
       judge: () => policies.judge(), namespaces, log, metrics, ready: () => namespaces.isReady(),
+      ...(approvals === undefined ? {} : { approvals }),
       ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),
     },
     await readKeyPair(tls),

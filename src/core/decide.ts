@@ -77,6 +77,12 @@ interface Verdict {
   requirement?: ApprovalRequirement;
 }
 
+function verdictOf(top: RuleOutcome | undefined, description: string): Verdict {
+  if (top === undefined) return { tier: 'allow', rule: 'default', message: description };
+  const { tier, name, approval } = top.rule.config;
+  return { tier, rule: name, message: top.message ?? description, requirement: approval };
+}
+
 function verdictMessage(verdict: Verdict, digest: string | undefined): string {
   switch (verdict.tier) {
     case 'deny':
@@ -122,14 +128,7 @@ export function createJudge(policy: CompiledPolicy): Judge {
       }
     }
     const fired = outcomes.filter((o) => o.fired);
-    const top = mostSevere(fired);
-    const verdict: Verdict =
-      top === undefined
-        ? { tier: 'allow', rule: 'default', message: describeAction(request, environment) }
-        : {
-            tier: top.rule.config.tier, rule: top.rule.config.name,
-            message: top.message ?? describeAction(request, environment), requirement: top.rule.config.approval,
-          };
+    const verdict = verdictOf(mostSevere(fired), describeAction(request, environment));
     const action = verdict.tier === 'require-approval' ? actionRecord(request, { environment, rule: verdict.rule, message: verdict.message }) : undefined;
     const digest = action === undefined ? undefined : sha256Digest(action);
     const allowed = verdict.tier === 'allow' || verdict.tier === 'audit';

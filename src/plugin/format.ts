@@ -1,0 +1,25 @@
+// Output: a table for people, JSON or YAML for scripts.
+import { stringify } from 'yaml';
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export function render(format: OutputFormat, value: unknown, table: () => string): string {
+  if (format === 'json') return `${JSON.stringify(value, null, 2)}\n`;
+  if (format === 'yaml') return stringify(value, { lineWidth: 0 });
+  return table();
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('   ').trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+export function age(from: string | undefined, now: Date): string {
+  if (from === undefined) return '-';
+  const seconds = Math.round((now.getTime() - Date.parse(from)) / 1000);
+  if (seconds < 0) return `in ${age(new Date(now.getTime() - seconds * 1000).toISOString(), now)}`;
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  return `${Math.round(seconds / 3600)}h`;
+}

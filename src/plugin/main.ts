@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// kubectl countersign: list, show, approve and reject the requests Countersign recorded for agents' gated actions.
+import { parseArgs } from 'node:util';
+import { apiErrorMessage, pluginClient, type PluginClient } from './client.js';
+import { listRequests, showRequest } from './commands.js';
+import { decideRequest } from './decide-request.js';
+import type { OutputFormat } from './format.js';
+
+const USAGE = `kubectl countersign: human approvals for AI agents' gated actions
+
+Usage:
+  kubectl countersign list [-n NAMESPACE | -A] [--all] [-o table|json|yaml]
+  kubectl countersign show NAME [-o table|json|yaml]
+  kubectl countersign approve NAME --reason TEXT [--sign-key FILE] [--ttl 15m]
+  kubectl countersign reject NAME --reason TEXT
+
+Global flags: --kubeconfig FILE, --context NAME, --countersign-namespace NAME (default countersign)
+`;
+
+const OPTIONS = {
+  kubeconfig: { type: 'string' }, context: { type: 'string' }, 'countersign-namespace': { type: 'string' },
+  namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' }, all: { type: 'boolean' },
+  output: { type: 'string', short: 'o' }, reason: { type: 'string' }, 'sign-key': { type: 'string' }, ttl: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class Usage extends Error {}
+
+function duration(text: string | undefined): number {
+  if (text === undefined) return 15 * 60;
+  const match = /^(\d+)(s|m|h)$/.exec(text);
+  if (match === null) throw new Usage(`--ttl: expected a duration such as 90s, 15m or 1h (got ${JSON.stringify(text)})`);
+  return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as 's' | 'm' | 'h'];
+}
+
+function outputFormat(text: string | undefined): OutputFormat {
+  if (text === undefined) return 'table';
+  if (text === 'json' || text === 'yaml' || text === 'table') return text;
+  throw new Usage(`-o: expected json or yaml (got ${JSON.stringify(text)})`);
+}
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+
+interface Context {
+  client: PluginClient;
+  values: Values;
+  output: OutputFormat;
+  countersignNamespace: string;
+  now: Date;
+}
+
+async function list({ client, values, output, now }: Context): Promise<string> {
+  const [requests, approvals] = await Promise.all([client.listRequests(), client.listApprovals()]);
+  const scope = { allNamespaces: values['all-namespaces'] === true, all: values.all === true, output };
+  return listRequests(requests, approvals, values.namespace === undefined ? scope : { ...scope, namespace: values.namespace }, now);
+}
+
+async function show({ client, output, now }: Context, name: string): Promise<string> {
+  const [request, approvals] = await Promise.all([client.getRequest(name), client.listApprovals()]);
+  return showRequest(request, approvals, output, now);
+}
+
+async function decide(context: Context, name: string, decision: 'Approve' | 'Reject'): Promise<string> {
+  const { values } = context;
+  const verb = decision.toLowerCase();
+  if (values.reason === undefined || values.reason.trim() === '') throw new Usage(`${verb}: --reason is required`);
+  if (decision === 'Reject' && values['sign-key'] !== undefined) throw new Usage('reject: a rejection needs no signature');
+  return decideRequest(context.client, {
+    name, decision, reason: values.reason, ttlSeconds: duration(values.ttl),
+    signatureNamespace: 'countersign.dev', countersignNamespace: context.countersignNamespace,
+    ...(values['sign-key'] === undefined ? {} : { signKey: values['sign-key'] }),
+  }, context.now);
+}
+
+function named(command: string, name: string | undefined): string {
+  if (name === undefined) throw new Usage(`${command}: which request? (kubectl countersign list)`);
+  return name;
+}
+
+async function run(argv: string[]): Promise<string> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [command, name, ...extra] = positionals;
+  if (values.help === true || command === undefined) return USAGE;
+  if (extra.length > 0) throw new Usage(`unexpected arguments: ${extra.join(' ')}`);
+  const countersignNamespace = values['countersign-namespace'] ?? 'countersign';
+  const client = pluginClient({
+    countersignNamespace,
+    ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
+    ...(values.context === undefined ? {} : { context: values.context }),
+  });
+  const context: Context = { client, values, output: outputFormat(values.output), countersignNamespace, now: new Date() };
+  switch (command) {
+    case 'list':
+      return list(context);
+    case 'show':
+      return show(context, named(command, name));
+    case 'approve':
+      return decide(context, named(command, name), 'Approve');
+    case 'reject':
+      return decide(context, named(command, name), 'Reject');
+    default:
+      throw new Usage(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (text) => { process.stdout.write(text); },
+  (error: unknown) => {
+    process.stderr.write(`error: ${error instanceof Usage ? error.message : apiErrorMessage(error)}\n`);
+    process.exitCode = error instanceof Usage ? 2 : 1;
+  },
+);
