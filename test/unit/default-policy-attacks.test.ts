@@ -1,0 +1,85 @@
+// Ways an agent could try to get around the default policy, each shaped like what the apiserver sends.
+import { describe, expect, it } from '@jest/globals';
+import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
+import type { Judge } from '../../src/core/decide.js';
+import { defaultJudge, heldOutReview, namespaceNamed } from '../helpers/fixtures.js';
+
+const AGENT = heldOutReview('agent-delete-production-deployment').request.userInfo;
+
+function request(overrides: Partial<AdmissionRequest>): AdmissionRequest {
+  return {
+    uid: '00000000-0000-4000-8000-000000000001',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    operation: 'CREATE',
+    userInfo: AGENT,
+    object: null,
+    oldObject: null,
+    ...overrides,
+  };
+}
+
+function decide(judge: Judge, r: AdmissionRequest): ReturnType<Judge['decide']> {
+  const namespace = r.namespace === undefined ? undefined : namespaceNamed(r.namespace);
+  return judge.decide(namespace === undefined ? { request: r } : { request: r, namespace });
+}
+
+describe('identity escalation', () => {
+  it('denies minting a token for another ServiceAccount, allows one for the agent itself', async () => {
+    const judge = await defaultJudge();
+    const token = (namespace: string, name: string): AdmissionRequest => request({
+      kind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' },
+      resource: { group: '', version: 'v1', resource: 'serviceaccounts' }, subResource: 'token', namespace, name,
+      object: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [] } },
+    });
+    expect(decide(judge, token('kube-system', 'namespace-controller'))).toMatchObject({ allowed: false, tier: 'deny', rule: 'token-for-another-identity' });
+    expect(decide(judge, token('agents', 'coder')).allowed).toBe(true);
+  });
+
+  it('gates any binding and denies ClusterRoles with an aggregationRule or wildcard create', async () => {
+    const judge = await defaultJudge();
+    const binding = request({
+      kind: { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding' },
+      resource: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings' }, namespace: 'shop-dev', name: 'b',
+      object: { roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' }, subjects: [] },
+    });
+    expect(decide(judge, binding)).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'rbac-binding' });
+    const role = (object: KubeObject): AdmissionRequest => request({
+      kind: { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole' },
+      resource: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles' }, name: 'r', object,
+    });
+    expect(decide(judge, role({ aggregationRule: { clusterRoleSelectors: [{ matchLabels: { x: 'y' } }] }, rules: [] })).rule).toBe('rbac-escalation');
+    expect(decide(judge, role({ rules: [{ apiGroups: [''], resources: ['*'], verbs: ['create'] }] })).rule).toBe('rbac-escalation');
+    expect(decide(judge, role({ rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] })).tier).toBe('audit');
+  });
+});
+
+describe('production by other means', () => {
+  it('denies relabelling a production namespace through namespaces/status', async () => {
+    const relabel = heldOutReview('agent-relabel-production-namespace').request;
+    const d = decide(await defaultJudge(), { ...relabel, subResource: 'status' });
+    expect(d).toMatchObject({ allowed: false, tier: 'deny', rule: 'environment-label-change' });
+  });
+
+  it('gates pointing a production object at another owner (the garbage collector would delete it)', async () => {
+    const { request: r } = heldOutReview('agent-update-development-configmap');
+    const old = { ...r.oldObject, metadata: { ...r.oldObject!.metadata, namespace: 'shop-prod' } };
+    const updated = { ...old, metadata: { ...old.metadata, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gone', uid: 'x' }] } };
+    const d = decide(await defaultJudge(), { ...r, namespace: 'shop-prod', oldObject: old, object: updated });
+    expect(d).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'production-owner-change' });
+    expect(decide(await defaultJudge(), { ...r, namespace: 'shop-prod', oldObject: old, object: old })).toMatchObject({ allowed: true, tier: 'audit' });
+  });
+
+  it('gates evicting a production pod, autoscaler changes, exec, and scaling any */scale', async () => {
+    const judge = await defaultJudge();
+    const eviction = request({ resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'eviction', namespace: 'shop-prod', name: 'web-1', object: { apiVersion: 'policy/v1', kind: 'Eviction' } });
+    expect(decide(judge, eviction).rule).toBe('production-eviction');
+    const hpa = request({ resource: { group: 'autoscaling', version: 'v2', resource: 'horizontalpodautoscalers' }, namespace: 'shop-prod', name: 'web', object: { spec: { maxReplicas: 1 } } });
+    expect(decide(judge, hpa).rule).toBe('production-autoscaler-change');
+    const exec = request({ operation: 'CONNECT', resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', namespace: 'shop-prod', name: 'web-1', object: { kind: 'PodExecOptions', command: ['sh'] } });
+    expect(decide(judge, exec).rule).toBe('production-exec');
+    const scale = heldOutReview('agent-scale-production-to-zero').request;
+    const rcScale = { ...scale, resource: { group: '', version: 'v1', resource: 'replicationcontrollers' } };
+    expect(decide(judge, rcScale).rule).toBe('production-scale-down');
+  });
+});
