@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
 import { refusedOnError, type Decision, type Judge } from '../core/decide.js';
-import { objectName, resourceLabel } from '../core/describe.js';
+import { metricResourceLabel, objectName, resourceLabel } from '../core/describe.js';
 import { isClusterScoped } from '../core/environment.js';
 import type { Metrics } from '../observability/metrics.js';
 import { admitOwnResource, isOwnResource } from '../approvals/admit-own-resources.js';
@@ -107,7 +107,7 @@ function record({ request, decision, seconds, knownEnvironments: known }: Outcom
   const outcome = decision.allowed ? 'allowed' : 'denied';
   const resource = resourceLabel(request);
   deps.metrics?.decisions.inc({
-    decision: outcome, tier: decision.tier, operation: request.operation, resource,
+    decision: outcome, tier: decision.tier, operation: request.operation, resource: metricResourceLabel(request),
     environment: environmentLabel(decision, known), rule: decision.rule, dry_run: String(decision.dryRun),
   });
   deps.metrics?.decisionSeconds.observe({ decision: outcome }, seconds);

@@ -3,14 +3,19 @@ import type { ASTNode, Environment } from '@marcbachmann/cel-js';
 
 export interface CompiledExpression {
   source: string;
-  /** False when the expression contains a comprehension, whose cost grows with the input: run it under a deadline. */
+  /** False when the expression loops or runs a regex: its cost can outgrow its input, so it runs under a deadline. */
   bounded: boolean;
   evaluate(variables: Record<string, unknown>): unknown;
 }
 
 export type CompileResult = { ok: true; expression: CompiledExpression } | { ok: false; error: string };
 
-const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'sortBy', 'transformList', 'transformMap']);
+// Calls whose cost is not bounded by the size of the expression and input alone: comprehensions loop, and regular
+// expressions (matches, find, findAll) and string rewriting can take far longer than their input's length.
+const UNBOUNDED_CALLS = new Set([
+  'all', 'exists', 'exists_one', 'map', 'filter', 'sortBy', 'transformList', 'transformMap',
+  'matches', 'find', 'findAll', 'replace', 'split', 'format',
+]);
 
 interface CelErrorShape {
   code?: string;
@@ -43,7 +48,7 @@ function isNode(value: unknown): value is ASTNode {
 }
 
 function containsComprehension(node: ASTNode): boolean {
-  if ((node.op === 'rcall' || node.op === 'call') && COMPREHENSIONS.has(node.args[0])) return true;
+  if ((node.op === 'rcall' || node.op === 'call') && UNBOUNDED_CALLS.has(node.args[0])) return true;
   const children: unknown[] = Array.isArray(node.args) ? node.args.flat(2) : [node.args];
   return children.some((child) => isNode(child) && containsComprehension(child));
 }

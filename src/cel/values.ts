@@ -7,7 +7,11 @@ export function toCel(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toCel);
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = toCel(item);
+    for (const [key, item] of Object.entries(value)) {
+      // Assigning "__proto__" would set the prototype instead of adding the (agent-controlled) key.
+      if (key === '__proto__') Object.defineProperty(out, key, { value: toCel(item), enumerable: true, writable: true, configurable: true });
+      else out[key] = toCel(item);
+    }
     return out;
   }
   return value;

@@ -60,9 +60,9 @@ export async function serve(settings: ServeSettings): Promise<void> {
   );
   await app.listen({ host: settings.address, port: settings.port });
   const server = app.server as unknown as Server;
-  const watchers = [watchFiles([settings.tlsCert, settings.tlsKey], settings.reloadIntervalMs, async () => { await reloadTls(server, tls, log, metrics); })];
+  const watchers = [watchFiles([settings.tlsCert, settings.tlsKey], settings.reloadIntervalMs, () => reloadTls(server, tls, log, metrics))];
   if (settings.config !== undefined) {
-    watchers.push(watchFiles([settings.config], settings.reloadIntervalMs, async () => { await policies.reload(); }));
+    watchers.push(watchFiles([settings.config], settings.reloadIntervalMs, async () => (await policies.reload()).ok));
   }
   const address = server.address();
   log.info({ address, rules: loaded.policy.rules.length, config: String(source) }, 'countersign serving');

@@ -5,6 +5,15 @@ import type { Logger } from 'pino';
 import type { KubeObject } from '../admission/types.js';
 import type { NamespaceDirectory } from './namespace-directory.js';
 
+// Well inside the webhook's 5 s timeout: a slow apiserver makes the agent's request fail closed, with a reason.
+const LIVE_READ_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => { reject(new Error(`${what} took longer than ${ms} ms`)); }, ms); });
+  return Promise.race([promise, timeout]).finally(() => { clearTimeout(timer); });
+}
+
 export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
@@ -19,21 +28,26 @@ function statusCode(error: unknown): number | undefined {
 
 export function kubeNamespaceDirectory(kc: KubeConfig, log: Logger, restartDelayMs = 2000): NamespaceDirectory {
   const api = kc.makeApiClient(CoreV1Api);
-  const informer = makeInformer<V1Namespace>(kc, '/api/v1/namespaces', () => api.listNamespace());
   let ready = false;
   let closed = false;
   let restart: NodeJS.Timeout | undefined;
-  informer.on('connect', () => { ready = true; });
-  const start = (): void => {
-    informer.start().then(
-      () => { ready = true; },
-      (error: unknown) => { log.warn({ err: error }, 'namespace watch could not start; retrying'); scheduleRestart(); },
-    );
+  // Ready means "a complete list arrived": client-node's own 'connect' fires before the list, and start() resolves
+  // even when the list failed, so neither can say it.
+  const listAll = async (): ReturnType<CoreV1Api['listNamespace']> => {
+    const list = await api.listNamespace();
+    ready = true;
+    return list;
   };
+  const informer = makeInformer<V1Namespace>(kc, '/api/v1/namespaces', listAll);
   const scheduleRestart = (): void => {
     // The informer stops on error; until it has listed again, lookups fall through to live reads.
+    ready = false;
+    if (restart !== undefined) clearTimeout(restart);
     if (!closed) restart = setTimeout(start, restartDelayMs);
   };
+  function start(): void {
+    informer.start().catch((error: unknown) => { log.warn({ err: error }, 'namespace watch could not start; retrying'); scheduleRestart(); });
+  }
   informer.on('error', (error: unknown) => {
     log.warn({ err: error }, 'namespace watch failed; restarting');
     scheduleRestart();
@@ -45,7 +59,7 @@ export function kubeNamespaceDirectory(kc: KubeConfig, log: Logger, restartDelay
       const cached = informer.get(name);
       if (cached !== undefined) return cached as KubeObject;
       try {
-        return (await api.readNamespace({ name })) as KubeObject;
+        return (await withTimeout(api.readNamespace({ name }), LIVE_READ_TIMEOUT_MS, `reading namespace ${name}`)) as KubeObject;
       } catch (error: unknown) {
         if (statusCode(error) === 404) return undefined;
         throw new Error(`cannot read namespace ${name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

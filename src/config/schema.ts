@@ -46,6 +46,7 @@ export interface Config {
     known: string[];
     default: string;
     clusterScoped: string;
+    unknownLabel: string;
     namespacePatterns: NamespacePattern[];
   };
   evaluation: { budgetMilliseconds: number; maxExpressionLength: number };
@@ -73,10 +74,10 @@ const ruleSpec: Spec = {
     match: {
       kind: 'object',
       fields: {
-        operations: { kind: 'list', of: { kind: 'string', oneOf: [...OPERATIONS, '*'] }, default: ['*'] },
-        apiGroups: { kind: 'list', of: { kind: 'string' }, default: ['*'] },
-        resources: stringList(['*']),
-        environments: stringList(['*']),
+        operations: { kind: 'list', of: { kind: 'string', oneOf: [...OPERATIONS, '*'] }, default: ['*'], nonEmpty: true },
+        apiGroups: { kind: 'list', of: { kind: 'string', pattern: /^(\*|[a-z0-9.-]*)$/, patternHelp: 'an API group such as "" or "apps", without a version' }, default: ['*'], nonEmpty: true },
+        resources: { kind: 'list', of: { kind: 'string', pattern: /^(\*|[a-z0-9.-]+)(\/(\*|[a-z0-9.-]+))?$/, patternHelp: 'a lowercase plural resource, optionally /subresource ("deployments", "*/scale")' }, default: ['*'], nonEmpty: true },
+        environments: { kind: 'list', of: { kind: 'string', nonEmpty: true }, default: ['*'], nonEmpty: true },
         scope: { kind: 'string', oneOf: ['Cluster', 'Namespaced', '*'], default: '*' },
       },
     },
@@ -103,7 +104,7 @@ export const configSpec: Spec = {
     agents: {
       kind: 'object',
       fields: {
-        serviceAccounts: stringList(['agents/*']),
+        serviceAccounts: { kind: 'list', of: { kind: 'string', pattern: /^[^/]+\/[^/]+$/, patternHelp: 'namespace/name, globs allowed ("agents/*")' }, default: ['agents/*'] },
         usernames: stringList(),
         groups: stringList(['countersign:agents']),
       },
@@ -115,6 +116,7 @@ export const configSpec: Spec = {
         known: stringList(['production', 'staging', 'development']),
         default: { kind: 'string', nonEmpty: true, default: 'development' },
         clusterScoped: { kind: 'string', nonEmpty: true, default: 'production' },
+        unknownLabel: { kind: 'string', nonEmpty: true, default: 'production' },
         namespacePatterns: {
           kind: 'list',
           default: [],

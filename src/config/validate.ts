@@ -2,7 +2,7 @@
 // Hand-written rather than a JSON-schema library so the messages read like kubectl's ("rules[2].tier: ...").
 
 export type Spec =
-  | { kind: 'string'; default?: string; nonEmpty?: boolean; oneOf?: readonly string[] }
+  | { kind: 'string'; default?: string; nonEmpty?: boolean; oneOf?: readonly string[]; pattern?: RegExp; patternHelp?: string }
   | { kind: 'int'; default?: number; min?: number; max?: number }
   | { kind: 'bool'; default?: boolean }
   | { kind: 'list'; of: Spec; default?: unknown[]; nonEmpty?: boolean }
@@ -41,6 +41,8 @@ function checkString(spec: Extract<Spec, { kind: 'string' }>, value: unknown, pa
     errors.push({ path, message: 'must not be empty' });
   } else if (spec.oneOf !== undefined && !spec.oneOf.includes(value)) {
     errors.push({ path, message: `must be one of ${spec.oneOf.join(', ')} (got ${JSON.stringify(value)})` });
+  } else if (spec.pattern !== undefined && !spec.pattern.test(value)) {
+    errors.push({ path, message: `must be ${spec.patternHelp ?? `like ${String(spec.pattern)}`} (got ${JSON.stringify(value)})` });
   }
   return value;
 }

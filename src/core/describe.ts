@@ -8,6 +8,16 @@ export function resourceLabel(request: AdmissionRequest): string {
   return request.subResource !== undefined && request.subResource !== '' ? `${base}/${request.subResource}` : base;
 }
 
+/**
+ * The resource as a metric label. Agents can create CRDs, so custom groups are folded into one value to keep the
+ * label bounded; the decision log keeps the exact resource.
+ */
+export function metricResourceLabel(request: AdmissionRequest): string {
+  const group = request.resource.group;
+  const builtIn = group === '' || !group.includes('.') || group.endsWith('.k8s.io');
+  return builtIn ? resourceLabel(request) : 'custom';
+}
+
 /** The object's name; DeleteCollection items carry `name: ""` and only the stored object knows it. */
 export function objectName(request: AdmissionRequest): string {
   if (request.name !== undefined && request.name !== '') return request.name;

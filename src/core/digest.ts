@@ -1,7 +1,7 @@
 // The identity of an action: canonical JSON (sorted keys, no whitespace) hashed with SHA-256, so the same
 // attempt always yields the same digest and any change to what is being done yields another.
 import { createHash } from 'node:crypto';
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import { objectName } from './describe.js';
 
 export function canonicalJson(value: unknown): string {
@@ -32,6 +32,8 @@ export interface ActionRecord {
   uid: string;
   resourceVersion: string;
   propagationPolicy: string;
+  /** For CREATE and UPDATE: the digest of what would be written, so an approval covers that content only. */
+  objectDigest: string;
   requester: string;
   environment: string;
   rule: string;
@@ -41,6 +43,13 @@ export interface ActionRecord {
 function optionString(request: AdmissionRequest, key: string): string {
   const value = request.options?.[key];
   return typeof value === 'string' ? value : '';
+}
+
+/** The object's content without managedFields, whose timestamps change on every attempt of the same change. */
+function contentDigest(object: KubeObject | null | undefined): string {
+  if (object === null || object === undefined) return '';
+  const { managedFields: _ignored, ...metadata } = (object.metadata ?? {}) as Record<string, unknown>;
+  return sha256Digest({ ...object, metadata });
 }
 
 export function actionRecord(request: AdmissionRequest, facts: { environment: string; rule: string; message: string }): ActionRecord {
@@ -56,6 +65,7 @@ export function actionRecord(request: AdmissionRequest, facts: { environment: st
     uid: target?.metadata?.uid ?? '',
     resourceVersion: target?.metadata?.resourceVersion ?? '',
     propagationPolicy: optionString(request, 'propagationPolicy'),
+    objectDigest: request.operation === 'DELETE' ? '' : contentDigest(request.object),
     requester: request.userInfo.username,
     ...facts,
   };

@@ -33,7 +33,8 @@ export function environmentResolver(settings: Config['environments']): Environme
     resolve(request, namespace) {
       if (!isNamespaceResource(request) && isClusterScoped(request)) return settings.clusterScoped;
       const label = namespace?.metadata?.labels?.[settings.label];
-      if (label !== undefined && label !== '') return label;
+      // A value nobody configured ("Production", "prod") is treated as the strictest environment, never as none.
+      if (label !== undefined && label !== '') return settings.known.includes(label) ? label : settings.unknownLabel;
       const name = isNamespaceResource(request) ? (request.name ?? namespace?.metadata?.name ?? '') : (request.namespace ?? '');
       return byName(name);
     },

@@ -11,10 +11,11 @@ export interface ClientConfig {
 }
 
 function regexFromGlob(glob: string): string {
-  // CEL's matches() is RE2: escape metacharacters, turn * into "any run without a colon" and ? into one character.
+  // CEL's matches() is RE2. `*` and `?` mean exactly what they mean in the core's classifier (src/core/glob.ts):
+  // any run of characters and any one character, colons included, or the two would disagree on who is an agent.
   return glob
     .split('')
-    .map((ch) => (ch === '*' ? '[^:]*' : ch === '?' ? '[^:]' : /[.+^${}()|[\]\\]/.test(ch) ? `\\\\${ch}` : ch))
+    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : /[.+^${}()|[\]\\]/.test(ch) ? `\\\\${ch}` : ch === "'" ? "\\'" : ch))
     .join('');
 }
 
@@ -52,6 +53,18 @@ export interface WebhookOptions {
   name?: string;
 }
 
+/** The operations the rules can judge: the webhook must be sent at least these (CONNECT only when a rule asks). */
+export function operationsOf(config: Config): string[] {
+  const wanted = new Set<string>(['CREATE', 'UPDATE', 'DELETE']);
+  for (const rule of config.rules) {
+    for (const op of rule.match.operations) {
+      if (op === '*') wanted.add('CONNECT');
+      else wanted.add(op);
+    }
+  }
+  return ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'].filter((op) => wanted.has(op));
+}
+
 export function webhookConfiguration(config: Config, options: WebhookOptions): Record<string, unknown> {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
@@ -69,7 +82,7 @@ export function webhookConfiguration(config: Config, options: WebhookOptions): R
         sideEffects: 'NoneOnDryRun',
         timeoutSeconds: options.timeoutSeconds ?? 5,
         matchPolicy: 'Equivalent',
-        rules: [{ apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['*/*'], scope: '*' }],
+        rules: [{ apiGroups: ['*'], apiVersions: ['*'], operations: operationsOf(config), resources: ['*/*'], scope: '*' }],
         matchConditions: [{ name: 'agents-only', expression: agentMatchExpression(config.agents) }],
       },
     ],

@@ -19,7 +19,8 @@ async function fingerprint(paths: readonly string[]): Promise<string> {
   return hash.digest('hex');
 }
 
-export function watchFiles(paths: readonly string[], intervalMs: number, onChange: () => Promise<void>): FileWatch {
+/** `onChange` answers whether it accepted the new content; refused content is offered again on the next poll. */
+export function watchFiles(paths: readonly string[], intervalMs: number, onChange: () => Promise<boolean>): FileWatch {
   let last: string | undefined;
   let busy = false;
   const tick = async (): Promise<void> => {
@@ -27,8 +28,7 @@ export function watchFiles(paths: readonly string[], intervalMs: number, onChang
     busy = true;
     try {
       const now = await fingerprint(paths);
-      if (last !== undefined && now !== last) await onChange();
-      last = now;
+      if (last === undefined || now === last || (await onChange())) last = now;
     } finally {
       busy = false;
     }

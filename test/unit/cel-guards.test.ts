@@ -62,6 +62,19 @@ rules:
     expect(elapsed).toBeLessThan(1000);
   });
 
+  it('holds regular expressions to the budget too: many matches over a megabyte cannot stall a request', () => {
+    const calls = Array.from({ length: 80 }, () => "oldObject.metadata.annotations.big.matches('^(a|aa)+$')").join(' && ');
+    const judge = judgeFrom(`evaluation: {budgetMilliseconds: 50}\nrules: [{name: regex, tier: audit, expression: "${calls}"}]`);
+    expect(judge.policy.rules[0]!.condition.bounded).toBe(false);
+    const request = deploymentDelete();
+    request.oldObject!.metadata!.annotations = { big: 'a'.repeat(1_000_000) };
+    const started = performance.now();
+    const d = judge.decide({ request });
+    // Unguarded this took 6 s (independent review); under the deadline it is refused near the budget.
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(d).toMatchObject({ allowed: false, errored: true, rule: 'regex' });
+  });
+
   it('runs comprehension-free rules without the deadline machinery', () => {
     const judge = judgeFrom('rules: [{name: a, tier: audit, expression: "environment == \'development\'"}]');
     expect(judge.policy.rules[0]!.condition.bounded).toBe(true);

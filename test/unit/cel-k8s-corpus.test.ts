@@ -15,8 +15,8 @@ import { createCelEnvironment } from '../../src/cel/environment.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-// shared/ sits beside the repository, on developers' machines and in CI alike.
-const CORPUS = join(HERE, '..', '..', '..', 'shared', 'data', 'vap-corpus', 'corpus.json');
+// A copy of shared/data/vap-corpus, so the unit tests need nothing outside the repository.
+const CORPUS = join(HERE, '..', 'fixtures', 'vap-corpus', 'corpus.json');
 
 interface CorpusPolicy {
   id: string;

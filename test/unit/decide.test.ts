@@ -158,3 +158,17 @@ describe('warnings', () => {
     expect(d.warnings).toEqual([]);
   });
 });
+
+describe('the digest of a change', () => {
+  it('binds the new content of an UPDATE, ignoring managedFields timestamps', async () => {
+    const judge = await defaultJudge();
+    const gated = (mutate: (r: AdmissionRequest) => void): string | undefined =>
+      decideFixture(judge, 'agent-update-production-deployment-4-to-1', mutate).digest;
+    const base = gated(() => undefined);
+    const retried = gated((r) => { (r.object!.metadata as { managedFields: unknown[] }).managedFields = [{ time: '2030-01-01T00:00:00Z' }]; });
+    const otherImage = gated((r) => { (r.object!.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]!.image = 'evil:latest'; });
+    expect(base).toMatch(/^sha256:/);
+    expect(retried).toBe(base);
+    expect(otherImage).not.toBe(base);
+  });
+});

@@ -56,6 +56,20 @@ rules:
     expect(errors).toContain('policy.yaml: rules[2].expression:1:1: must evaluate to bool, but evaluates to string');
   });
 
+  it('refuses match lists that could never match and service accounts without a namespace', () => {
+    const errors = errorsOf(`
+agents: {serviceAccounts: [agents]}
+rules:
+  - {name: a, tier: audit, match: {operations: [], apiGroups: [apps/v1], resources: [Deployments]}}
+`);
+    expect(errors).toEqual([
+      'policy.yaml: agents.serviceAccounts[0]: must be namespace/name, globs allowed ("agents/*") (got "agents")',
+      'policy.yaml: rules[0].match.operations: must not be empty',
+      'policy.yaml: rules[0].match.apiGroups[0]: must be an API group such as "" or "apps", without a version (got "apps/v1")',
+      'policy.yaml: rules[0].match.resources[0]: must be a lowercase plural resource, optionally /subresource ("deployments", "*/scale") (got "Deployments")',
+    ]);
+  });
+
   it('reports YAML syntax errors with line and column', () => {
     expect(errorsOf('rules:\n  - name: a\n   tier: deny\n')[0]).toMatch(/^policy\.yaml:3:\d+: /);
   });

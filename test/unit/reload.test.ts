@@ -31,24 +31,31 @@ describe('policy reload', () => {
     const metrics = createMetrics(false);
     const holder = policyHolder(first.policy, file, createLogger('silent'), metrics);
     const results: boolean[] = [];
-    const watch = watchFiles([file], 25, async () => { results.push((await holder.reload()).ok); });
+    const watch = watchFiles([file], 25, async () => {
+      const ok = (await holder.reload()).ok;
+      results.push(ok);
+      return ok;
+    });
     const request = heldOutReview('agent-delete-development-deployment').request;
     try {
       await new Promise((done) => setTimeout(done, 60));
       writeFileSync(file, BAD);
-      await waitUntil(() => results.length === 1);
-      expect(results).toEqual([false]);
+      // A refused file is offered again on every poll until it changes.
+      await waitUntil(() => results.length >= 2);
+      expect(new Set(results)).toEqual(new Set([false]));
       expect(holder.generation()).toBe(1);
       expect(holder.judge().decide({ request })).toMatchObject({ allowed: false, rule: 'no-deletes' });
       const refused = await holder.reload();
       expect(refused.ok ? [] : refused.errors).toEqual([`${file}: rules[0].expression:1:1: undeclared reference 'oldObjct'`]);
 
       writeFileSync(file, OTHER);
-      await waitUntil(() => results.length === 2);
-      expect(results).toEqual([false, true]);
+      await waitUntil(() => results.includes(true));
+      const settled = results.length;
+      await new Promise((done) => setTimeout(done, 100));
+      expect(results.length).toBe(settled);
       expect(holder.generation()).toBe(2);
       expect(holder.judge().decide({ request })).toMatchObject({ allowed: true, tier: 'audit', rule: 'audit-deletes' });
-      expect(await metrics.registry.getSingleMetricAsString('countersign_policy_loads_total')).toContain('countersign_policy_loads_total{result="error"} 2');
+      expect(await metrics.registry.getSingleMetricAsString('countersign_policy_loads_total')).toContain('countersign_policy_loads_total{result="ok"} 1');
     } finally {
       watch.stop();
     }

@@ -36,6 +36,8 @@ describe('environment resolution', () => {
     expect(resolver.resolve(withNamespace('anything'), labelled)).toBe('staging');
     expect(resolver.resolve(withNamespace('prod-eu'), undefined)).toBe('production');
     expect(resolver.resolve(withNamespace('scratch'), undefined)).toBe('development');
+    const misspelled = { metadata: { name: 'shop', labels: { environment: 'Production' } } };
+    expect(resolver.resolve(withNamespace('shop'), misspelled)).toBe('production');
     const crd = heldOutReview('agent-delete-crd').request;
     expect(resolver.resolve(crd, undefined)).toBe('production');
   });

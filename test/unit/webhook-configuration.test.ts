@@ -18,6 +18,9 @@ const users = [
   { username: 'botXclaude', groups: [] },
   { username: 'alice', groups: ['countersign:agents'] },
   { username: 'carol', groups: ['ml-agents-eu'] },
+  { username: 'oidc:claude@agents.example.com', groups: [] },
+  { username: 'dave', groups: ['team:ml:agents'] },
+  { username: "o'brien-bot", groups: [] },
 ];
 
 function apiserverSays(expression: string, user: { username: string; groups: string[] }): boolean {
@@ -29,6 +32,7 @@ describe('matchConditions', () => {
   it.each([
     ['the default agents', undefined],
     ['globs, usernames and group patterns', { serviceAccounts: ['agents/*', '*/ci-bot-?'], usernames: ['bot.claude'], groups: ['countersign:agents', 'ml-*'] }],
+    ['patterns spanning colons and quotes', { serviceAccounts: [], usernames: ['*@agents.example.com', "o'brien-*"], groups: ['team:*'] }],
   ])('agree with the core for %s', async (_label, agents: Config['agents'] | undefined) => {
     const settings = agents ?? (await defaultPolicy()).config.agents;
     const expression = agentMatchExpression(settings);
@@ -38,11 +42,18 @@ describe('matchConditions', () => {
     }
   });
 
+  it('asks for CONNECT only when a rule can judge it', async () => {
+    const policy = (await defaultPolicy()).config;
+    const ops = (config: Config): unknown => (webhookConfiguration(config, { clientConfig: {} }) as { webhooks: { rules: { operations: string[] }[] }[] }).webhooks[0]?.rules[0]?.operations;
+    expect(ops(policy)).toEqual(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+    expect(ops({ ...policy, rules: [] })).toEqual(['CREATE', 'UPDATE', 'DELETE']);
+  });
+
   it('renders the production settings: Fail, NoneOnDryRun, a short timeout, every resource and subresource', async () => {
     const config = webhookConfiguration((await defaultPolicy()).config, { clientConfig: { url: 'https://127.0.0.1:1/validate' } });
     expect(config).toMatchObject({
       kind: 'ValidatingWebhookConfiguration',
-      webhooks: [{ failurePolicy: 'Fail', sideEffects: 'NoneOnDryRun', timeoutSeconds: 5, rules: [{ resources: ['*/*'], operations: ['CREATE', 'UPDATE', 'DELETE'] }] }],
+      webhooks: [{ failurePolicy: 'Fail', sideEffects: 'NoneOnDryRun', timeoutSeconds: 5, rules: [{ resources: ['*/*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] }] }],
     });
   });
 });
