@@ -3,6 +3,7 @@
 import type { Config } from '../config/schema.js';
 
 export const WEBHOOK_NAME = 'agents.countersign.dev';
+export const APPROVALS_WEBHOOK_NAME = 'approvals.countersign.dev';
 
 export interface ClientConfig {
   url?: string;
@@ -84,6 +85,25 @@ export function webhookConfiguration(config: Config, options: WebhookOptions): R
         matchPolicy: 'Equivalent',
         rules: [{ apiGroups: ['*'], apiVersions: ['*'], operations: operationsOf(config), resources: ['*/*'], scope: '*' }],
         matchConditions: [{ name: 'agents-only', expression: agentMatchExpression(config.agents) }],
+      },
+      {
+        // Approvals are checked for everyone: who approves, for what, signed by whom. Only Countersign's own
+        // writes (requests, statuses) skip it. Nothing but approval resources is sent, so no one is locked out.
+        name: APPROVALS_WEBHOOK_NAME,
+        admissionReviewVersions: ['v1'],
+        clientConfig: options.clientConfig,
+        failurePolicy: 'Fail',
+        sideEffects: 'None',
+        timeoutSeconds: options.timeoutSeconds ?? 5,
+        matchPolicy: 'Equivalent',
+        rules: [{
+          apiGroups: ['countersign.dev'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'],
+          resources: ['approvals', 'approvals/status', 'approvalrequests', 'approvalrequests/status'], scope: 'Namespaced',
+        }],
+        matchConditions: [{
+          name: 'not-countersign',
+          expression: `request.userInfo.username != ${celString(`system:serviceaccount:${config.countersignNamespace}:${config.approvals.serviceAccount}`)}`,
+        }],
       },
     ],
   };

@@ -135,6 +135,9 @@ function createIdentities(dir: string, info: ControlPlaneInfo): void {
     if (token === undefined) throw new Error(`the control plane issued no token for ${human}`);
     writeKubeconfig(dir, human, info, token);
   }
+  // The approval resources first: the identities' RBAC refers to them.
+  kubectl(dir, 'admin', ['apply', '-f', join(ROOT, 'charts', 'countersign', 'crds')]);
+  kubectl(dir, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/approvals.countersign.dev', 'crd/approvalrequests.countersign.dev']);
   kubectl(dir, 'admin', ['apply', '-f', join(HERE, 'identities.yaml')]);
   // Agents hold real ServiceAccount tokens from the TokenRequest API, as they would in a cluster.
   for (const [identity, namespace] of [['coder', 'agents'], ['ops-bot', 'agents'], ['countersign', 'countersign']] as const) {

@@ -53,7 +53,14 @@ describe('matchConditions', () => {
     const config = webhookConfiguration((await defaultPolicy()).config, { clientConfig: { url: 'https://127.0.0.1:1/validate' } });
     expect(config).toMatchObject({
       kind: 'ValidatingWebhookConfiguration',
-      webhooks: [{ failurePolicy: 'Fail', sideEffects: 'NoneOnDryRun', timeoutSeconds: 5, rules: [{ resources: ['*/*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] }] }],
+      webhooks: [
+        { name: 'agents.countersign.dev', failurePolicy: 'Fail', sideEffects: 'NoneOnDryRun', timeoutSeconds: 5, rules: [{ resources: ['*/*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] }] },
+        {
+          name: 'approvals.countersign.dev', failurePolicy: 'Fail', sideEffects: 'None',
+          rules: [{ apiGroups: ['countersign.dev'], resources: ['approvals', 'approvals/status', 'approvalrequests', 'approvalrequests/status'] }],
+          matchConditions: [{ expression: "request.userInfo.username != 'system:serviceaccount:countersign:countersign'" }],
+        },
+      ],
     });
   });
 });
