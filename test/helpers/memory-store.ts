@@ -1,0 +1,45 @@
+// An in-memory ApprovalStore with the same compare-and-swap semantics as the API server's resourceVersion.
+import type { UserInfo } from '../../src/admission/types.js';
+import type { ApprovalStore } from '../../src/approvals/store.js';
+import type { ApprovalObject, ApprovalRequestObject, RequestPhase } from '../../src/approvals/types.js';
+
+export interface MemoryStore extends ApprovalStore {
+  requests: Map<string, ApprovalRequestObject>;
+  approvals: Map<string, ApprovalObject>;
+  add(approval: ApprovalObject): void;
+  approvers: Set<string>;
+  signers: string;
+}
+
+export function memoryStore(): MemoryStore {
+  let version = 0;
+  const next = (): string => String((version += 1));
+  const store: MemoryStore = {
+    requests: new Map(),
+    approvals: new Map(),
+    approvers: new Set(['sre-a', 'sre-b']),
+    signers: '',
+    add(approval) { store.approvals.set(approval.metadata.name, { ...approval, metadata: { ...approval.metadata, resourceVersion: next() } }); },
+    getRequest: (name) => Promise.resolve(store.requests.get(name)),
+    createRequest(request) {
+      if (!store.requests.has(request.metadata.name)) store.requests.set(request.metadata.name, { ...request, metadata: { ...request.metadata, resourceVersion: next() } });
+      return Promise.resolve();
+    },
+    deleteRequest(name) { store.requests.delete(name); return Promise.resolve(); },
+    listApprovals: (requestName) => Promise.resolve([...store.approvals.values()].filter((a) => a.spec.requestName === requestName)),
+    markUsed(approval, usedFor, at) {
+      const current = store.approvals.get(approval.metadata.name);
+      if (current === undefined || current.metadata.resourceVersion !== approval.metadata.resourceVersion) return Promise.resolve(false);
+      store.approvals.set(approval.metadata.name, { ...current, metadata: { ...current.metadata, resourceVersion: next() }, status: { phase: 'Used', usedAt: at.toISOString(), usedFor } });
+      return Promise.resolve(true);
+    },
+    setRequestPhase(request, phase: RequestPhase, approvals) {
+      const current = store.requests.get(request.metadata.name);
+      if (current !== undefined) store.requests.set(request.metadata.name, { ...current, status: { phase, approvals } });
+      return Promise.resolve();
+    },
+    mayApprove: (user: UserInfo) => Promise.resolve(store.approvers.has(user.username)),
+    allowedSigners: () => Promise.resolve(store.signers),
+  };
+  return store;
+}

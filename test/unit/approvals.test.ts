@@ -1,0 +1,193 @@
+// The approval flow without a network: gate, record, approve, consume once; and the checks on a human's approval.
+import { describe, expect, it } from '@jest/globals';
+import type { AdmissionRequest } from '../../src/admission/types.js';
+import { admitOwnResource } from '../../src/approvals/admit-own-resources.js';
+import { applyApprovalGate, type GateDeps } from '../../src/approvals/approval-gate.js';
+import { signatureVerifier } from '../../src/approvals/signatures.js';
+import type { ApprovalObject, ApprovalSpec } from '../../src/approvals/types.js';
+import type { Judge } from '../../src/core/decide.js';
+import { defaultJudge, heldOutReview, namespaceNamed } from '../helpers/fixtures.js';
+import { memoryStore, type MemoryStore } from '../helpers/memory-store.js';
+
+const NOW = new Date('2026-11-21T10:00:00Z');
+const minutes = (n: number): string => new Date(NOW.getTime() + n * 60_000).toISOString();
+
+function deps(store: MemoryStore, now = NOW): GateDeps {
+  return { store, verifySignature: signatureVerifier('countersign.dev', () => now), now: () => now };
+}
+
+async function attempt(judge: Judge, store: MemoryStore, request: AdmissionRequest, now = NOW): Promise<ReturnType<Judge['decide']>> {
+  const namespace = namespaceNamed(request.namespace ?? '');
+  const decision = judge.decide(namespace === undefined ? { request } : { request, namespace });
+  return applyApprovalGate(request, decision, judge.policy.config, deps(store, now));
+}
+
+function approval(name: string, spec: Partial<ApprovalSpec> & Pick<ApprovalSpec, 'requestName' | 'digest'>): ApprovalObject {
+  return {
+    apiVersion: 'countersign.dev/v1alpha1', kind: 'Approval',
+    metadata: { name, namespace: 'countersign' },
+    spec: { decision: 'Approve', approver: 'sre-a', reason: 'planned maintenance', expiresAt: minutes(10), ...spec },
+  };
+}
+
+function creating(object: ApprovalObject, username: string): AdmissionRequest {
+  return {
+    uid: 'a1', kind: { group: 'countersign.dev', version: 'v1alpha1', kind: 'Approval' },
+    resource: { group: 'countersign.dev', version: 'v1alpha1', resource: 'approvals' },
+    namespace: 'countersign', name: object.metadata.name, operation: 'CREATE',
+    userInfo: { username, groups: username.startsWith('system:serviceaccount:agents:') ? ['system:serviceaccounts'] : ['sre'] },
+    object: object as unknown as AdmissionRequest['object'],
+  };
+}
+
+describe('the approval gate', () => {
+  it('records a pending request on the first attempt and tells the agent the exact command', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const d = await attempt(judge, store, heldOutReview('agent-delete-production-deployment').request);
+    const [request] = [...store.requests.values()];
+    expect(d.allowed).toBe(false);
+    expect(request?.spec).toMatchObject({ environment: 'production', rule: 'production-delete', approvalsRequired: 1, requester: { username: 'system:serviceaccount:agents:coder' } });
+    expect(d.status?.message).toContain(`kubectl countersign approve ${request?.metadata.name} --reason`);
+    expect(request?.spec.digest).toBe(d.digest);
+  });
+
+  it('records nothing for a dry run', async () => {
+    const store = memoryStore();
+    const d = await attempt(await defaultJudge(), store, heldOutReview('agent-dry-run-delete-production-deployment').request);
+    expect(d.allowed).toBe(false);
+    expect(store.requests.size).toBe(0);
+    expect(d.status?.message).toContain('dry runs have no side effects');
+  });
+
+  it('allows exactly the approved action once, with audit annotations naming the approval', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const review = heldOutReview('agent-delete-production-deployment').request;
+    await attempt(judge, store, review);
+    const [request] = [...store.requests.values()];
+    store.add(approval('ok-1', { requestName: request!.metadata.name, digest: request!.spec.digest }));
+    const retry = await attempt(judge, store, review);
+    expect(retry).toMatchObject({ allowed: true, auditAnnotations: { approvals: 'ok-1', approvers: 'sre-a', decision: 'allowed' } });
+    expect(store.approvals.get('ok-1')?.status?.phase).toBe('Used');
+    expect((await attempt(judge, store, review)).allowed).toBe(false);
+  });
+
+  it('does not let an approval for one object cover another, or the same object recreated or changed', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const review = heldOutReview('agent-delete-production-deployment').request;
+    await attempt(judge, store, review);
+    const [request] = [...store.requests.values()];
+    store.add(approval('ok-1', { requestName: request!.metadata.name, digest: request!.spec.digest }));
+    const recreated = structuredClone(review);
+    recreated.oldObject!.metadata!.uid = 'a-new-uid';
+    const changed = structuredClone(review);
+    changed.oldObject!.metadata!.resourceVersion = '99999';
+    const other = structuredClone(review);
+    other.name = 'api';
+    other.oldObject!.metadata!.name = 'api';
+    for (const r of [recreated, changed, other]) expect((await attempt(judge, store, r)).allowed).toBe(false);
+    expect(store.approvals.get('ok-1')?.status).toBeUndefined();
+  });
+
+  it('lets only one of two concurrent attempts use one approval', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const review = heldOutReview('agent-delete-production-deployment').request;
+    await attempt(judge, store, review);
+    const [request] = [...store.requests.values()];
+    store.add(approval('ok-1', { requestName: request!.metadata.name, digest: request!.spec.digest }));
+    const results = await Promise.all([attempt(judge, store, review), attempt(judge, store, review)]);
+    expect(results.map((r) => r.allowed).sort()).toEqual([false, true]);
+  });
+
+  it('refuses after a rejection, and ignores expired approvals', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const review = heldOutReview('agent-delete-production-deployment').request;
+    await attempt(judge, store, review);
+    const [request] = [...store.requests.values()];
+    const about = { requestName: request!.metadata.name, digest: request!.spec.digest };
+    store.add(approval('old', { ...about, expiresAt: minutes(-1) }));
+    expect((await attempt(judge, store, review)).allowed).toBe(false);
+    store.add(approval('no', { ...about, approver: 'sre-b', decision: 'Reject', reason: 'not during the sale' }));
+    store.add(approval('yes', { ...about }));
+    const d = await attempt(judge, store, review);
+    expect(d.allowed).toBe(false);
+    expect(d.status?.message).toContain('rejected by sre-b: not during the sale');
+  });
+
+  it('asks anew once an unapproved request has expired', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const review = heldOutReview('agent-delete-production-deployment').request;
+    await attempt(judge, store, review);
+    const first = [...store.requests.values()][0]!;
+    const later = new Date(Date.parse(first.spec.expiresAt) + 1000);
+    const d = await attempt(judge, store, review, later);
+    expect(d.allowed).toBe(false);
+    expect([...store.requests.values()][0]!.spec.expiresAt).not.toBe(first.spec.expiresAt);
+  });
+});
+
+describe('admitting a human\'s approval', () => {
+  async function pending(): Promise<{ judge: Judge; store: MemoryStore; name: string; digest: string }> {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    await attempt(judge, store, heldOutReview('agent-delete-production-deployment').request);
+    const request = [...store.requests.values()][0]!;
+    return { judge, store, name: request.metadata.name, digest: request.spec.digest };
+  }
+  const admit = async (judge: Judge, store: MemoryStore, object: ApprovalObject, user: string): Promise<{ allowed: boolean; message?: string }> =>
+    admitOwnResource(creating(object, user), judge.policy.config, { ...deps(store), isAgent: (r) => judge.isAgent(r) });
+
+  it('admits a proper approval', async () => {
+    const { judge, store, name, digest } = await pending();
+    expect(await admit(judge, store, approval('a', { requestName: name, digest }), 'sre-a')).toEqual({ allowed: true, note: `Approve of ${name} by sre-a` });
+  });
+
+  it('refuses an agent approving (its own or another agent\'s request)', async () => {
+    const { judge, store, name, digest } = await pending();
+    const own = await admit(judge, store, approval('a', { requestName: name, digest, approver: 'system:serviceaccount:agents:coder' }), 'system:serviceaccount:agents:coder');
+    const other = await admit(judge, store, approval('b', { requestName: name, digest, approver: 'system:serviceaccount:agents:ops-bot' }), 'system:serviceaccount:agents:ops-bot');
+    for (const v of [own, other]) expect(v).toMatchObject({ allowed: false, message: expect.stringContaining('agents may not') });
+  });
+
+  it('refuses an approval in someone else\'s name, with a wrong digest, too long, or without RBAC', async () => {
+    const { judge, store, name, digest } = await pending();
+    const forged = await admit(judge, store, approval('a', { requestName: name, digest, approver: 'sre-b' }), 'sre-a');
+    expect(forged.message).toContain('spec.approver: must be the user creating the approval ("sre-a"), not "sre-b"');
+    const wrong = await admit(judge, store, approval('a', { requestName: name, digest: `sha256:${'0'.repeat(64)}` }), 'sre-a');
+    expect(wrong.message).toContain('spec.digest:');
+    const long = await admit(judge, store, approval('a', { requestName: name, digest, expiresAt: minutes(600) }), 'sre-a');
+    expect(long.message).toContain('spec.expiresAt:');
+    const dev = await admit(judge, store, approval('a', { requestName: name, digest, approver: 'dev-a' }), 'dev-a');
+    expect(dev.message).toContain('dev-a may not approve actions in environment "production"');
+  });
+
+  it('requires a signature where the rule does, and refuses one that does not verify', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    await attempt(judge, store, heldOutReview('agent-delete-production-namespace').request);
+    const request = [...store.requests.values()][0]!;
+    expect(request.spec.signatureRequired).toBe(true);
+    const about = { requestName: request.metadata.name, digest: request.spec.digest };
+    expect((await admit(judge, store, approval('a', about), 'sre-a')).message).toContain('requires an SSH signature');
+    const bad = await admit(judge, store, approval('a', { ...about, signature: { armored: 'not a signature' } }), 'sre-a');
+    expect(bad.message).toContain('spec.signature:');
+  });
+
+  it('keeps approval requests and statuses Countersign\'s alone', async () => {
+    const { judge, store } = await pending();
+    const config = judge.policy.config;
+    const base = creating(approval('a', { requestName: 'x', digest: 'y' }), 'sre-a');
+    const asRequest = { ...base, resource: { ...base.resource, resource: 'approvalrequests' } };
+    const asStatus = { ...base, operation: 'UPDATE' as const, subResource: 'status' };
+    const d = { ...deps(store), isAgent: (r: AdmissionRequest) => judge.isAgent(r) };
+    expect((await admitOwnResource(asRequest, config, d)).allowed).toBe(false);
+    expect((await admitOwnResource(asStatus, config, d)).allowed).toBe(false);
+    const self = { ...asStatus, userInfo: { username: 'system:serviceaccount:countersign:countersign', groups: [] } };
+    expect((await admitOwnResource(self, config, d)).allowed).toBe(true);
+  });
+});
