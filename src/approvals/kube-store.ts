@@ -2,6 +2,7 @@
 // compare-and-swap on the approval's resourceVersion, "who may approve" by SubjectAccessReview.
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { UserInfo } from '../admission/types.js';
+import { retryTransient } from '../cluster/retry.js';
 import type { ApprovalStore } from './store.js';
 import { API_GROUP, API_VERSION, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
 
@@ -31,7 +32,7 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
   const where = { group: API_GROUP, version: API_VERSION, namespace: settings.namespace };
   return {
     async getRequest(name) {
-      return (await orUndefinedOn404(custom.getNamespacedCustomObject({ ...where, plural: 'approvalrequests', name }))) as ApprovalRequestObject | undefined;
+      return (await orUndefinedOn404(retryTransient(() => custom.getNamespacedCustomObject({ ...where, plural: 'approvalrequests', name })))) as ApprovalRequestObject | undefined;
     },
     async createRequest(request) {
       try {
@@ -45,7 +46,7 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
     },
     async listApprovals(requestName) {
       // spec.requestName is a selectable field of the CRD: the apiserver filters, labels (user-set) are not trusted.
-      const list = (await custom.listNamespacedCustomObject({ ...where, plural: 'approvals', fieldSelector: `spec.requestName=${requestName}` })) as { items: ApprovalObject[] };
+      const list = (await retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvals', fieldSelector: `spec.requestName=${requestName}` }))) as { items: ApprovalObject[] };
       return list.items;
     },
     async markUsed(approval, usedFor, at) {

@@ -1,5 +1,6 @@
 // The plugin's view of the cluster: the guard's requests and the humans' approvals, read as written, and who "I" am.
 import { AuthenticationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { retryTransient } from '../cluster/retry.js';
 import { API_GROUP, API_VERSION, type ApprovalObject, type ApprovalRequestObject } from '../approvals/types.js';
 
 export interface PluginClient {
@@ -47,13 +48,13 @@ export function pluginClient(connection: Connection): PluginClient {
       return name;
     },
     async listRequests() {
-      return ((await custom.listNamespacedCustomObject({ ...where, plural: 'approvalrequests' })) as { items: ApprovalRequestObject[] }).items;
+      return ((await retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvalrequests' }))) as { items: ApprovalRequestObject[] }).items;
     },
     async getRequest(name) {
-      return (await custom.getNamespacedCustomObject({ ...where, plural: 'approvalrequests', name })) as ApprovalRequestObject;
+      return (await retryTransient(() => custom.getNamespacedCustomObject({ ...where, plural: 'approvalrequests', name }))) as ApprovalRequestObject;
     },
     async listApprovals() {
-      return ((await custom.listNamespacedCustomObject({ ...where, plural: 'approvals' })) as { items: ApprovalObject[] }).items;
+      return ((await retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvals' }))) as { items: ApprovalObject[] }).items;
     },
     async createApproval(approval) {
       await custom.createNamespacedCustomObject({ ...where, plural: 'approvals', body: approval });

@@ -15,11 +15,15 @@ export function table(header: string[], rows: string[][]): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
-export function age(from: string | undefined, now: Date): string {
-  if (from === undefined) return '-';
-  const seconds = Math.round((now.getTime() - Date.parse(from)) / 1000);
-  if (seconds < 0) return `in ${age(new Date(now.getTime() - seconds * 1000).toISOString(), now)}`;
+function span(seconds: number): string {
   if (seconds < 120) return `${seconds}s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
   return `${Math.round(seconds / 3600)}h`;
+}
+
+/** "5m" for the past, "in 10m" for the future, as kubectl prints ages. */
+export function age(from: string | undefined, now: Date): string {
+  if (from === undefined) return '-';
+  const seconds = Math.round((now.getTime() - Date.parse(from)) / 1000);
+  return seconds < 0 ? `in ${span(-seconds)}` : span(seconds);
 }

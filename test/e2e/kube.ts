@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { KUBECTL, kubeconfigPath } from '../harness/control-plane.ts';
+import { KUBECTL, kubeconfigPath, pluginPath } from '../harness/control-plane.ts';
 import { loggedDecisions, type LoggedDecision } from '../harness/decision-log.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -16,9 +16,13 @@ export interface Run {
 }
 
 export function kubectlAs(identity: string, args: string[], input?: string): Run {
-  const result = spawnSync(KUBECTL, ['--kubeconfig', kubeconfigPath(E2E_DIR, identity), ...args], {
+  // kubectl refuses flags before a plugin's name; the plugin reads --kubeconfig itself.
+  const kubeconfig = ['--kubeconfig', kubeconfigPath(E2E_DIR, identity)];
+  const argv = args[0] === 'countersign' ? [...args, ...kubeconfig] : [...kubeconfig, ...args];
+  const result = spawnSync(KUBECTL, argv, {
     encoding: 'utf8',
     timeout: 60_000,
+    env: { ...process.env, PATH: pluginPath(E2E_DIR) },
     ...(input === undefined ? {} : { input }),
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };

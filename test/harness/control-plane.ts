@@ -71,6 +71,7 @@ export function kubectl(dir: string, identity: string, args: string[], input?: s
   return execFileSync(KUBECTL, ['--kubeconfig', kubeconfigPath(dir, identity), ...args], {
     encoding: 'utf8',
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, PATH: pluginPath(dir) },
     ...(input === undefined ? {} : { input }),
   });
 }
@@ -129,7 +130,7 @@ async function startControlPlane(dir: string): Promise<{ info: ControlPlaneInfo;
   return { info: JSON.parse(readFileSync(infoFile, 'utf8')) as ControlPlaneInfo, pid };
 }
 
-function createIdentities(dir: string, info: ControlPlaneInfo): void {
+async function createIdentities(dir: string, info: ControlPlaneInfo): Promise<void> {
   for (const human of ['admin', 'sre-a', 'sre-b', 'dev-a']) {
     const token = info.tokens[human];
     if (token === undefined) throw new Error(`the control plane issued no token for ${human}`);
@@ -138,6 +139,15 @@ function createIdentities(dir: string, info: ControlPlaneInfo): void {
   // The approval resources first: the identities' RBAC refers to them.
   kubectl(dir, 'admin', ['apply', '-f', join(ROOT, 'charts', 'countersign', 'crds')]);
   kubectl(dir, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/approvals.countersign.dev', 'crd/approvalrequests.countersign.dev']);
+  // Established is not yet servable: the storage answers 429 "(re)initializing" for a moment.
+  await waitFor('the approval resources to be served', 30_000, () => {
+    try {
+      kubectl(dir, 'admin', ['get', 'approvals,approvalrequests', '-n', 'default']);
+      return true;
+    } catch {
+      return undefined;
+    }
+  });
   kubectl(dir, 'admin', ['apply', '-f', join(HERE, 'identities.yaml')]);
   // Agents hold real ServiceAccount tokens from the TokenRequest API, as they would in a cluster.
   for (const [identity, namespace] of [['coder', 'agents'], ['ops-bot', 'agents'], ['countersign', 'countersign']] as const) {
@@ -155,9 +165,32 @@ async function startCountersign(dir: string, config: string | undefined): Promis
     '--capture-dir', join(dir, 'captured'),
     ...(config === undefined ? [] : ['--config', config]),
   ];
+  writeFileSync(join(dir, 'countersign.args.json'), JSON.stringify(args));
   const pid = startDetached(process.execPath, args, join(dir, 'countersign.log'));
   writeFileSync(join(dir, 'countersign.pid'), `${pid}\n`);
   return { pid, port, caFile: tls.caFile };
+}
+
+/** Starts Countersign again exactly as `up` did (same port, certificate and configuration) and waits for it. */
+export async function restartCountersign(dir: string): Promise<void> {
+  const args = JSON.parse(readFileSync(join(dir, 'countersign.args.json'), 'utf8')) as string[];
+  const since = readFileSync(join(dir, 'countersign.log'), 'utf8').length;
+  const pid = startDetached(process.execPath, args, join(dir, 'countersign.log'));
+  writeFileSync(join(dir, 'countersign.pid'), `${pid}\n`);
+  const pids = readPids(dir);
+  writeFileSync(join(dir, 'pids.json'), JSON.stringify({ ...pids, countersign: pid }));
+  await waitForProbe(dir, since);
+}
+
+/** `kubectl countersign` through kubectl's own plugin discovery: an executable named kubectl-countersign on PATH. */
+function installPlugin(dir: string): void {
+  const shim = join(dir, 'bin', 'kubectl-countersign');
+  mkdirSync(dirname(shim), { recursive: true });
+  writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'plugin', 'main.js')}" "$@"\n`, { mode: 0o755 });
+}
+
+export function pluginPath(dir: string): string {
+  return `${join(dir, 'bin')}:${process.env.PATH ?? ''}`;
 }
 
 function registerWebhook(dir: string, port: number, caFile: string, config: string | undefined): void {
@@ -170,7 +203,7 @@ function registerWebhook(dir: string, port: number, caFile: string, config: stri
 }
 
 /** Registration is asynchronous in the apiserver: probe as an agent until the webhook has logged the probe. */
-async function waitForProbe(dir: string): Promise<void> {
+async function waitForProbe(dir: string, since = 0): Promise<void> {
   const logFile = join(dir, 'countersign.log');
   let attempt = 0;
   await waitFor('the webhook to see a probe request', 60_000, () => {
@@ -180,7 +213,7 @@ async function waitForProbe(dir: string): Promise<void> {
     } catch {
       // The webhook may not be listening yet; failurePolicy Fail refuses the agent until it is.
     }
-    return readFileSync(logFile, 'utf8').includes('"name":"countersign-probe-') ? true : undefined;
+    return readFileSync(logFile, 'utf8').slice(since).includes('"name":"countersign-probe-') ? true : undefined;
   });
 }
 
@@ -194,7 +227,8 @@ export async function up(dir: string, config: string | undefined): Promise<void>
   log(`control plane ${plane.info.version} at ${plane.info.server} (${Date.now() - started} ms)`);
   const pids: Pids = { cplane: plane.pid, countersign: 0 };
   writeFileSync(join(dir, 'pids.json'), JSON.stringify(pids));
-  createIdentities(dir, plane.info);
+  await createIdentities(dir, plane.info);
+  installPlugin(dir);
   const webhook = await startCountersign(dir, config);
   pids.countersign = webhook.pid;
   writeFileSync(join(dir, 'pids.json'), JSON.stringify(pids));

@@ -1,0 +1,158 @@
+// Human approvals against the real apiserver: an agent's gated action becomes a request; a human approves it with
+// `kubectl countersign`; the agent's retry of exactly that action goes through once. And the attacks.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kubectlAs, mustKubectl, webhookDecisions } from './kube.ts';
+
+const NS = 'appr-prod';
+const keys = mkdtempSync(join(tmpdir(), 'countersign-e2e-keys-'));
+
+function sshKey(name: string): string {
+  const file = join(keys, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', file]);
+  return file;
+}
+
+/** The request name the agent was told to have approved. */
+function requestNameIn(message: string): string {
+  const name = /kubectl countersign approve (cs-[0-9a-f]{20})/.exec(message)?.[1];
+  if (name === undefined) throw new Error(`no approval command in: ${message}`);
+  return name;
+}
+
+function deployment(name: string): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec: {containers: [{name: app, image: registry.example/app:1}]}
+`;
+}
+
+let sreA = '';
+let sreB = '';
+let stranger = '';
+
+beforeAll(() => {
+  sreA = sshKey('sre-a');
+  sreB = sshKey('sre-b');
+  stranger = sshKey('stranger');
+  const signers = [`sre-a ${readFileSync(`${sreA}.pub`, 'utf8').trim()}`, `sre-b ${readFileSync(`${sreB}.pub`, 'utf8').trim()}`].join('\n');
+  mustKubectl('admin', ['create', 'secret', 'generic', 'countersign-allowed-signers', '-n', 'countersign', `--from-literal=allowed_signers=${signers}\n`]);
+  mustKubectl('admin', ['create', 'namespace', NS]);
+  mustKubectl('admin', ['label', 'namespace', NS, 'environment=production']);
+  for (const name of ['web', 'api', 'worker']) mustKubectl('admin', ['apply', '-f', '-'], deployment(name));
+});
+afterAll(() => { rmSync(keys, { recursive: true, force: true }); });
+
+describe('an approved action', () => {
+  let request = '';
+
+  it('is refused first, recorded as a request, and the agent is told the command', () => {
+    const run = kubectlAs('coder', ['delete', 'deployment', 'web', '-n', NS]);
+    expect(run.code).not.toBe(0);
+    request = requestNameIn(run.stderr);
+    expect(run.stderr).toContain('is pending (0 of 1 approvals)');
+    const list = mustKubectl('sre-a', ['countersign', 'list', '-n', NS]);
+    expect(list).toContain(request);
+    expect(list).toContain(`system:serviceaccount:agents:coder`);
+    expect(list).toContain(`DELETE apps/deployments ${NS}/web`);
+    const shown = mustKubectl('sre-a', ['countersign', 'show', request]);
+    expect(shown).toContain('Rule:          production-delete');
+  });
+
+  it('cannot be approved by the agent, another agent, or a human without the approve right', () => {
+    const own = kubectlAs('coder', ['countersign', 'approve', request, '--reason', 'I am sure']);
+    expect(own.code).not.toBe(0);
+    expect(own.stderr).toContain('agents may not');
+    const other = kubectlAs('ops-bot', ['countersign', 'approve', request, '--reason', 'looks fine']);
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain('agents may not');
+    const dev = kubectlAs('dev-a', ['countersign', 'approve', request, '--reason', 'lgtm']);
+    expect(dev.code).not.toBe(0);
+    expect(dev.stderr).toContain('dev-a may not approve actions in environment "production"');
+  });
+
+  it('cannot be tampered with by the agent', () => {
+    expect(kubectlAs('coder', ['delete', 'approvalrequest', request, '-n', 'countersign']).code).not.toBe(0);
+    expect(kubectlAs('coder', ['label', 'approvalrequest', request, '-n', 'countersign', 'x=y']).code).not.toBe(0);
+    mustKubectl('admin', ['get', 'approvalrequest', request, '-n', 'countersign']);
+  });
+
+  it('goes through once after an SRE approves, and the approval is used up', () => {
+    const approved = mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'web is being replaced by web-v2']);
+    expect(approved).toContain(`${request} approved by sre-a`);
+    const retry = kubectlAs('coder', ['delete', 'deployment', 'web', '-n', NS]);
+    expect(retry.code).toBe(0);
+    expect(retry.stderr).toContain('allowed with approval');
+    expect(kubectlAs('admin', ['get', 'deployment', 'web', '-n', NS]).code).not.toBe(0);
+    const used = JSON.parse(mustKubectl('admin', ['get', 'approvals', '-n', 'countersign', '-o', 'json'])) as { items: { spec: { requestName: string }; status?: { phase?: string } }[] };
+    expect(used.items.filter((a) => a.spec.requestName === request).map((a) => a.status?.phase)).toEqual(['Used']);
+    const logged = webhookDecisions().filter((d) => d.name === 'web' && d.namespace === NS && d.decision === 'allowed');
+    expect(logged.length).toBe(1);
+  });
+
+  it('does not cover the object once it is recreated (new uid)', () => {
+    mustKubectl('admin', ['apply', '-f', '-'], deployment('web'));
+    const again = kubectlAs('coder', ['delete', 'deployment', 'web', '-n', NS]);
+    expect(again.code).not.toBe(0);
+    expect(requestNameIn(again.stderr)).not.toBe(request);
+  });
+
+  it('cannot be approved twice by the same person, nor used for another object', () => {
+    const api = kubectlAs('coder', ['delete', 'deployment', 'api', '-n', NS]);
+    const apiRequest = requestNameIn(api.stderr);
+    mustKubectl('sre-a', ['countersign', 'approve', apiRequest, '--reason', 'api retired']);
+    const twice = kubectlAs('sre-a', ['countersign', 'approve', apiRequest, '--reason', 'again']);
+    expect(twice.code).not.toBe(0);
+    // The approval for api does not let the agent delete worker.
+    expect(kubectlAs('coder', ['delete', 'deployment', 'worker', '-n', NS]).code).not.toBe(0);
+    expect(mustKubectl('admin', ['get', 'deployment', 'worker', '-n', NS, '-o', 'name'])).toContain('worker');
+  });
+});
+
+describe('a rejection', () => {
+  it('stands: the agent is told who rejected and why', () => {
+    const run = kubectlAs('ops-bot', ['scale', 'deployment', 'worker', '-n', NS, '--replicas=0']);
+    const request = requestNameIn(run.stderr);
+    expect(mustKubectl('sre-b', ['countersign', 'reject', request, '--reason', 'worker drains the queue tonight'])).toContain('rejected by sre-b');
+    const retry = kubectlAs('ops-bot', ['scale', 'deployment', 'worker', '-n', NS, '--replicas=0']);
+    expect(retry.code).not.toBe(0);
+    expect(retry.stderr).toContain('was rejected by sre-b: worker drains the queue tonight');
+    expect(kubectlAs('sre-a', ['countersign', 'approve', request, '--reason', 'overrule']).code).not.toBe(0);
+  });
+});
+
+describe('a signed approval (deleting a namespace)', () => {
+  let request = '';
+
+  beforeAll(() => {
+    request = requestNameIn(kubectlAs('coder', ['delete', 'namespace', NS, '--wait=false']).stderr);
+  });
+
+  it('is refused without a signature, with an unknown key, or with someone else\'s key', () => {
+    const unsigned = kubectlAs('sre-a', ['countersign', 'approve', request, '--reason', 'decommission']);
+    expect(unsigned.stderr).toContain('requires an SSH signature');
+    const unknown = kubectlAs('sre-a', ['countersign', 'approve', request, '--reason', 'decommission', '--sign-key', stranger]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('spec.signature:');
+    const borrowed = kubectlAs('sre-a', ['countersign', 'approve', request, '--reason', 'decommission', '--sign-key', sreB]);
+    expect(borrowed.code).not.toBe(0);
+    expect(borrowed.stderr).toContain('spec.signature:');
+  });
+
+  it('with the approver\'s own key lets the agent delete the namespace, and the controllers empty it', async () => {
+    mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'decommission appr-prod', '--sign-key', sreA]);
+    const retry = kubectlAs('coder', ['delete', 'namespace', NS, '--wait=false']);
+    expect(retry.code).toBe(0);
+    for (let i = 0; i < 90 && kubectlAs('admin', ['get', 'namespace', NS]).code === 0; i += 1) await new Promise((done) => setTimeout(done, 1000));
+    expect(kubectlAs('admin', ['get', 'namespace', NS]).code).not.toBe(0);
+  });
+});

@@ -1,0 +1,56 @@
+// The plugin's pure parts: ages, effective phases, and what list/show print.
+import { describe, expect, it } from '@jest/globals';
+import type { ApprovalObject, ApprovalRequestObject } from '../../src/approvals/types.js';
+import { listRequests, showRequest } from '../../src/plugin/commands.js';
+import { age } from '../../src/plugin/format.js';
+import { effectivePhase } from '../../src/plugin/phase.js';
+
+const NOW = new Date('2026-11-21T10:00:00Z');
+const at = (minutes: number): string => new Date(NOW.getTime() + minutes * 60_000).toISOString();
+
+const request: ApprovalRequestObject = {
+  apiVersion: 'countersign.dev/v1alpha1', kind: 'ApprovalRequest',
+  metadata: { name: 'cs-0123456789abcdef0123', namespace: 'countersign', creationTimestamp: at(-5) },
+  spec: {
+    digest: `sha256:${'a'.repeat(64)}`,
+    action: { operation: 'DELETE', group: 'apps', version: 'v1', resource: 'deployments', subResource: '', namespace: 'shop', name: 'web', uid: 'u', resourceVersion: '7', propagationPolicy: 'Background', objectDigest: '' } as ApprovalRequestObject['spec']['action'],
+    requester: { username: 'system:serviceaccount:agents:coder', groups: [] },
+    environment: 'production', rule: 'production-delete', message: 'delete apps/deployments shop/web',
+    approvalsRequired: 1, signatureRequired: false, expiresAt: at(55),
+  },
+};
+const approval = (decision: 'Approve' | 'Reject', expires = 10): ApprovalObject => ({
+  apiVersion: 'countersign.dev/v1alpha1', kind: 'Approval', metadata: { name: `a-${decision}`, namespace: 'countersign' },
+  spec: { requestName: request.metadata.name, digest: request.spec.digest, decision, approver: 'sre-a', reason: 'ok', expiresAt: at(expires) },
+});
+
+describe('kubectl countersign', () => {
+  it('prints ages in the past and the future', () => {
+    expect(age(at(-5), NOW)).toBe('5m');
+    expect(age(at(55), NOW)).toBe('in 55m');
+    expect(age(at(0.5), NOW)).toBe('in 30s');
+  });
+
+  it('computes the phase from approvals and the clock', () => {
+    expect(effectivePhase(request, [], NOW)).toBe('Pending');
+    expect(effectivePhase(request, [approval('Approve')], NOW)).toBe('Approved');
+    expect(effectivePhase(request, [approval('Approve', -1)], NOW)).toBe('Pending');
+    expect(effectivePhase(request, [approval('Reject')], NOW)).toBe('Rejected');
+    expect(effectivePhase(request, [], new Date(Date.parse(at(60))))).toBe('Expired');
+  });
+
+  it('lists pending requests with requester, action, environment and expiry', () => {
+    const text = listRequests([request], [], { allNamespaces: true, all: false, output: 'table' }, NOW);
+    expect(text).toContain('cs-0123456789abcdef0123');
+    expect(text).toContain('DELETE apps/deployments shop/web');
+    expect(text).toContain('in 55m');
+    expect(listRequests([request], [approval('Approve')], { allNamespaces: true, all: false, output: 'table' }, NOW)).toBe('No pending approval requests.\n');
+    expect(JSON.parse(listRequests([request], [], { allNamespaces: true, all: true, output: 'json' }, NOW))).toHaveLength(1);
+  });
+
+  it('shows what the guard recorded, including the object it is bound to', () => {
+    const text = showRequest(request, [approval('Approve')], 'table', NOW);
+    expect(text).toContain('Object:        uid u, resourceVersion 7, propagation Background');
+    expect(text).toContain('Approve by sre-a');
+  });
+});
