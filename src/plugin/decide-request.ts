@@ -59,6 +59,6 @@ export async function decideRequest(client: PluginClient, options: DecideOptions
     spec,
   };
   await client.createApproval(approval);
-  const verb = options.decision === 'Approve' ? 'approved' : 'rejected';
-  return `${options.name} ${verb} by ${me} (approval ${approval.metadata.name}, valid until ${spec.expiresAt}${spec.signature === undefined ? '' : ', signed'}).\n`;
+  if (options.decision === 'Reject') return `${options.name} rejected by ${me} (${approval.metadata.name}).\n`;
+  return `${options.name} approved by ${me} (approval ${approval.metadata.name}, valid until ${spec.expiresAt}${spec.signature === undefined ? '' : ', signed'}).\n`;
 }

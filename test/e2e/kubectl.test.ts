@@ -54,6 +54,17 @@ describe('an agent under the default policy', () => {
     expect(kubectlAs('admin', ['get', 'clusterrolebinding', 'coder-admin']).code).not.toBe(0);
   });
 
+  it('cannot mint a token for a more powerful ServiceAccount, nor impersonate one', () => {
+    const token = kubectlAs('coder', ['create', 'token', 'namespace-controller', '-n', 'kube-system']);
+    expect(token.code).not.toBe(0);
+    expect(token.stderr).toContain('Countersign denied this request (rule token-for-another-identity)');
+    // Its own token is fine: that changes nothing about who it is.
+    expect(kubectlAs('coder', ['create', 'token', 'coder', '-n', 'agents']).code).toBe(0);
+    const impersonate = kubectlAs('coder', ['delete', 'namespace', 'shop-prod', '--as', 'sre-a']);
+    expect(impersonate.code).not.toBe(0);
+    expect(impersonate.stderr).toMatch(/cannot impersonate/);
+  });
+
   it('works freely outside production', () => {
     expect(kubectlAs('ops-bot', ['delete', 'configmap', 'shop-config', '-n', 'shop-dev']).code).toBe(0);
     expect(kubectlAs('ops-bot', ['scale', 'deployment', 'web', '-n', 'shop-dev', '--replicas=0']).code).toBe(0);

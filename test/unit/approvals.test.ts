@@ -191,3 +191,25 @@ describe('admitting a human\'s approval', () => {
     expect((await admitOwnResource(self, config, d)).allowed).toBe(true);
   });
 });
+
+describe('two-person rules', () => {
+  it('needs distinct approvers, and distinct keys where signatures are required', async () => {
+    const { evaluateGate } = await import('../../src/approvals/gate.js');
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    await attempt(judge, store, heldOutReview('agent-delete-production-deployment').request);
+    const base = [...store.requests.values()][0]!;
+    const request = { ...base, spec: { ...base.spec, approvalsRequired: 2, signatureRequired: true } };
+    const about = { requestName: request.metadata.name, digest: request.spec.digest };
+    const a = approval('a', { ...about, approver: 'sre-a', signature: { armored: 'k1' } });
+    const b = approval('b', { ...about, approver: 'sre-b', signature: { armored: 'k1' } });
+    const c = approval('c', { ...about, approver: 'sre-b', signature: { armored: 'k2' } });
+    const again = approval('d', { ...about, approver: 'sre-a', signature: { armored: 'k2' } });
+    const keyOf = (x: ApprovalObject): string | undefined => x.spec.signature?.armored;
+    expect(evaluateGate({ request, approvals: [a], now: NOW, keyOf })).toEqual({ state: 'pending', have: 1, need: 2 });
+    expect(evaluateGate({ request, approvals: [a, b], now: NOW, keyOf })).toEqual({ state: 'pending', have: 1, need: 2 });
+    expect(evaluateGate({ request, approvals: [a, again], now: NOW, keyOf })).toEqual({ state: 'pending', have: 1, need: 2 });
+    expect(evaluateGate({ request, approvals: [a, c], now: NOW, keyOf })).toMatchObject({ state: 'approved' });
+    expect(evaluateGate({ request, approvals: [a, c], now: NOW, keyOf: () => undefined })).toEqual({ state: 'pending', have: 0, need: 2 });
+  });
+});
