@@ -119,6 +119,7 @@ function record({ request, decision, seconds, knownEnvironments: known }: Outcom
     dryRun: decision.dryRun, fired: decision.fired, latencyMs: Math.round(seconds * 1e6) / 1e3,
     ...(decision.digest === undefined ? {} : { digest: decision.digest }),
     ...(decision.errored ? { error: decision.status?.message } : {}),
+    ...(!decision.allowed && !decision.errored ? { message: decision.status?.message } : {}),
   });
 }
 

@@ -47,6 +47,7 @@ export interface Judge {
 
 const SEVERITY: Record<Tier, number> = { allow: 0, audit: 1, 'require-approval': 2, deny: 3 };
 
+/** Among equally severe rules the first in the policy decides (its approval requirement applies). */
 function mostSevere(fired: readonly RuleOutcome[]): RuleOutcome | undefined {
   let top: RuleOutcome | undefined;
   for (const outcome of fired) {

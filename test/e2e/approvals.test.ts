@@ -2,10 +2,12 @@
 // `kubectl countersign`; the agent's retry of exactly that action goes through once. And the attacks.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kubectlAs, mustKubectl, webhookDecisions } from './kube.ts';
+import { countersignPort, startReplica, stopProcess, type Replica } from '../harness/control-plane.ts';
+import { E2E_DIR, kubectlAs, mustKubectl, webhookDecisions } from './kube.ts';
 
 const NS = 'appr-prod';
 const keys = mkdtempSync(join(tmpdir(), 'countersign-e2e-keys-'));
@@ -148,11 +150,69 @@ describe('a signed approval (deleting a namespace)', () => {
     expect(borrowed.stderr).toContain('spec.signature:');
   });
 
-  it('with the approver\'s own key lets the agent delete the namespace, and the controllers empty it', async () => {
+  it('needs two people: one signed approval is not enough, the same person twice is refused', () => {
     mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'decommission appr-prod', '--sign-key', sreA]);
+    const half = kubectlAs('coder', ['delete', 'namespace', NS, '--wait=false']);
+    expect(half.code).not.toBe(0);
+    expect(half.stderr).toContain('is pending (1 of 2 approvals, SSH-signed)');
+    const twice = kubectlAs('sre-a', ['countersign', 'approve', request, '--reason', 'really', '--sign-key', sreA]);
+    expect(twice.code).not.toBe(0);
+  });
+
+  it('with a second person\'s own signed approval lets the agent delete the namespace, and the controllers empty it', async () => {
+    mustKubectl('sre-b', ['countersign', 'approve', request, '--reason', 'agreed: appr-prod is retired', '--sign-key', sreB]);
     const retry = kubectlAs('coder', ['delete', 'namespace', NS, '--wait=false']);
     expect(retry.code).toBe(0);
+    expect(retry.stderr).toMatch(/allowed with approval \S+,\S+ by sre-a,sre-b/);
     for (let i = 0; i < 90 && kubectlAs('admin', ['get', 'namespace', NS]).code === 0; i += 1) await new Promise((done) => setTimeout(done, 1000));
     expect(kubectlAs('admin', ['get', 'namespace', NS]).code).not.toBe(0);
   });
 });
+
+describe('two webhook replicas', () => {
+  const RACE = 'race-prod';
+  let replica: Replica | undefined;
+
+  beforeAll(async () => {
+    mustKubectl('admin', ['create', 'namespace', RACE]);
+    mustKubectl('admin', ['label', 'namespace', RACE, 'environment=production']);
+    mustKubectl('admin', ['create', 'configmap', 'race', '-n', RACE, '--from-literal=a=b']);
+    replica = await startReplica(E2E_DIR);
+  });
+  afterAll(async () => { if (replica !== undefined) await stopProcess(replica.pid); });
+
+  it('never use one approval twice when both get the retry at the same moment', async () => {
+    const first = kubectlAs('coder', ['delete', 'configmap', 'race', '-n', RACE]);
+    const request = requestNameIn(first.stderr);
+    mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'race test']);
+    // The AdmissionReview the real apiserver sent for that attempt: the retry carries the same object.
+    const attempt = webhookDecisions().filter((d) => d.namespace === RACE && d.name === 'race' && d.operation === 'DELETE').at(-1);
+    const captured = readdirSync(join(E2E_DIR, 'captured')).find((f) => attempt !== undefined && f.endsWith(`-${attempt.uid}.json`));
+    if (captured === undefined) throw new Error('the first attempt was not captured');
+    const body = readFileSync(join(E2E_DIR, 'captured', captured), 'utf8');
+    const ca = readFileSync(join(E2E_DIR, 'webhook', 'ca.crt'), 'utf8');
+    const answers = await Promise.all([countersignPort(E2E_DIR), replica!.port].map((port) => postReview(port, ca, body)));
+    const allowed = answers.filter((a) => a.response.allowed);
+    expect(allowed).toHaveLength(1);
+    const refused = answers.find((a) => !a.response.allowed);
+    expect(refused?.response.status?.message).toMatch(/used by a concurrent request|pending \(0 of 1/);
+    const approvals = JSON.parse(mustKubectl('admin', ['get', 'approvals', '-n', 'countersign', '-o', 'json'])) as { items: { spec: { requestName: string }; status?: { phase?: string } }[] };
+    expect(approvals.items.filter((a) => a.spec.requestName === request).map((a) => a.status?.phase)).toEqual(['Used']);
+  });
+});
+
+interface Answer {
+  response: { allowed: boolean; status?: { message?: string } };
+}
+
+function postReview(port: number, ca: string, body: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      res.on('end', () => { resolve(JSON.parse(text) as Answer); });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -20,7 +20,8 @@ describe('an agent under the default policy', () => {
     const run = kubectlAs('coder', ['delete', 'namespace', 'shop-prod']);
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain(DENIED);
-    expect(run.stderr).toContain('Countersign requires a human approval for this request (rule cluster-scoped-delete)');
+    expect(run.stderr).toContain('Countersign requires a human approval for this request (rule production-namespace-delete)');
+    expect(run.stderr).toContain('(0 of 2 approvals, SSH-signed)');
     expect(run.stderr).toMatch(/Request digest: sha256:[0-9a-f]{64}/);
     expect(mustKubectl('admin', ['get', 'namespace', 'shop-prod', '-o', 'jsonpath={.status.phase}'])).toBe('Active');
   });

@@ -182,6 +182,28 @@ export async function restartCountersign(dir: string): Promise<void> {
   await waitForProbe(dir, since);
 }
 
+export interface Replica {
+  pid: number;
+  port: number;
+}
+
+/** Another Countersign process like the first (same certificate, configuration and cluster), on its own port. */
+export async function startReplica(dir: string): Promise<Replica> {
+  const args = JSON.parse(readFileSync(join(dir, 'countersign.args.json'), 'utf8')) as string[];
+  const port = await freePort();
+  const portAt = args.indexOf('--port') + 1;
+  const replicaArgs = args.map((arg, i) => (i === portAt ? String(port) : arg)).filter((_, i) => args[i - 1] !== '--capture-dir' && args[i] !== '--capture-dir');
+  const pid = startDetached(process.execPath, replicaArgs, join(dir, `countersign-${port}.log`));
+  await waitFor(`replica on port ${port} to listen`, 30_000, () => (readFileSync(join(dir, `countersign-${port}.log`), 'utf8').includes('countersign serving') ? true : undefined));
+  return { pid, port };
+}
+
+/** The port the first Countersign serves on. */
+export function countersignPort(dir: string): number {
+  const args = JSON.parse(readFileSync(join(dir, 'countersign.args.json'), 'utf8')) as string[];
+  return Number(args[args.indexOf('--port') + 1]);
+}
+
 /** `kubectl countersign` through kubectl's own plugin discovery: an executable named kubectl-countersign on PATH. */
 function installPlugin(dir: string): void {
   const shim = join(dir, 'bin', 'kubectl-countersign');

@@ -14,11 +14,12 @@ function decideFixture(judge: Judge, name: string, mutate?: (r: AdmissionRequest
 describe('the default policy', () => {
   it('gates an agent deleting a production namespace, with a digest in the message', async () => {
     const d = decideFixture(await defaultJudge(), 'agent-delete-production-namespace');
-    expect(d).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'cluster-scoped-delete', environment: 'production' });
+    expect(d).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'production-namespace-delete', environment: 'production' });
+    expect(d.approval?.requirement).toEqual({ approvers: 2, signature: true });
     expect(d.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(d.status?.code).toBe(403);
     expect(d.status?.message).toContain(d.digest);
-    expect(d.auditAnnotations).toMatchObject({ decision: 'denied', rule: 'cluster-scoped-delete', digest: d.digest });
+    expect(d.auditAnnotations).toMatchObject({ decision: 'denied', rule: 'production-namespace-delete', digest: d.digest });
   });
 
   it('allows humans and controllers before any rule runs', async () => {

@@ -125,7 +125,7 @@ describe('metrics and probes', () => {
     const res = await server.inject({ url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain(
-      'countersign_admission_decisions_total{decision="denied",tier="require-approval",operation="DELETE",resource="namespaces",environment="production",rule="cluster-scoped-delete",dry_run="false"} 1',
+      'countersign_admission_decisions_total{decision="denied",tier="require-approval",operation="DELETE",resource="namespaces",environment="production",rule="production-namespace-delete",dry_run="false"} 1',
     );
     expect(res.body).not.toContain('shop-prod');
     expect(res.body).not.toContain('coder');
