@@ -13,22 +13,18 @@ export interface RequestFacts {
 }
 
 export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
-  const { action } = facts;
+  const { requester, environment, rule, message, ...target } = facts.action;
   return {
     apiVersion: `${API_GROUP}/${API_VERSION}`,
     kind: 'ApprovalRequest',
     metadata: { name: requestNameFor(facts.digest), namespace: facts.namespace },
     spec: {
       digest: facts.digest,
-      action: {
-        operation: action.operation, group: action.group, version: action.version, resource: action.resource,
-        subResource: action.subResource, namespace: action.namespace, name: action.name, uid: action.uid,
-        resourceVersion: action.resourceVersion, propagationPolicy: action.propagationPolicy,
-      },
-      requester: { username: action.requester, groups: facts.groups },
-      environment: action.environment,
-      rule: action.rule,
-      message: action.message,
+      action: target,
+      requester: { username: requester, groups: facts.groups },
+      environment,
+      rule,
+      message,
       approvalsRequired: facts.approvalsRequired,
       signatureRequired: facts.signatureRequired,
       expiresAt: facts.expiresAt.toISOString(),

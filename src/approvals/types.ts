@@ -1,4 +1,6 @@
 // The approval resources as Countersign reads and writes them (charts/countersign/crds/).
+import type { ActionRecord } from '../core/digest.js';
+
 export const API_GROUP = 'countersign.dev';
 export const API_VERSION = 'v1alpha1';
 
@@ -12,18 +14,8 @@ export interface ObjectMetadata {
   labels?: Record<string, string>;
 }
 
-export interface ActionTarget {
-  operation: string;
-  group: string;
-  version: string;
-  resource: string;
-  subResource: string;
-  namespace: string;
-  name: string;
-  uid: string;
-  resourceVersion: string;
-  propagationPolicy: string;
-}
+/** The action itself, as the digest saw it; who, where and why are recorded beside it in the request. */
+export type ActionTarget = Omit<ActionRecord, 'requester' | 'environment' | 'rule' | 'message'>;
 
 export interface ApprovalRequestSpec {
   digest: string;

@@ -22,6 +22,19 @@ async function attempt(judge: Judge, store: MemoryStore, request: AdmissionReque
   return applyApprovalGate(request, decision, judge.policy.config, deps(store, now));
 }
 
+interface Gated {
+  review: AdmissionRequest;
+  about: { requestName: string; digest: string };
+}
+
+/** The agent's first attempt at a fixture's action, recorded as a pending request in the store. */
+async function gated(judge: Judge, store: MemoryStore, fixture = 'agent-delete-production-deployment'): Promise<Gated> {
+  const review = heldOutReview(fixture).request;
+  await attempt(judge, store, review);
+  const request = [...store.requests.values()][0]!;
+  return { review, about: { requestName: request.metadata.name, digest: request.spec.digest } };
+}
+
 function approval(name: string, spec: Partial<ApprovalSpec> & Pick<ApprovalSpec, 'requestName' | 'digest'>): ApprovalObject {
   return {
     apiVersion: 'countersign.dev/v1alpha1', kind: 'Approval',
@@ -63,10 +76,8 @@ describe('the approval gate', () => {
   it('allows exactly the approved action once, with audit annotations naming the approval', async () => {
     const judge = await defaultJudge();
     const store = memoryStore();
-    const review = heldOutReview('agent-delete-production-deployment').request;
-    await attempt(judge, store, review);
-    const [request] = [...store.requests.values()];
-    store.add(approval('ok-1', { requestName: request!.metadata.name, digest: request!.spec.digest }));
+    const { review, about } = await gated(judge, store);
+    store.add(approval('ok-1', about));
     const retry = await attempt(judge, store, review);
     expect(retry).toMatchObject({ allowed: true, auditAnnotations: { approvals: 'ok-1', approvers: 'sre-a', decision: 'allowed' } });
     expect(store.approvals.get('ok-1')?.status?.phase).toBe('Used');
@@ -76,10 +87,8 @@ describe('the approval gate', () => {
   it('does not let an approval for one object cover another, or the same object recreated or changed', async () => {
     const judge = await defaultJudge();
     const store = memoryStore();
-    const review = heldOutReview('agent-delete-production-deployment').request;
-    await attempt(judge, store, review);
-    const [request] = [...store.requests.values()];
-    store.add(approval('ok-1', { requestName: request!.metadata.name, digest: request!.spec.digest }));
+    const { review, about } = await gated(judge, store);
+    store.add(approval('ok-1', about));
     const recreated = structuredClone(review);
     recreated.oldObject!.metadata!.uid = 'a-new-uid';
     const changed = structuredClone(review);
@@ -94,10 +103,8 @@ describe('the approval gate', () => {
   it('lets only one of two concurrent attempts use one approval', async () => {
     const judge = await defaultJudge();
     const store = memoryStore();
-    const review = heldOutReview('agent-delete-production-deployment').request;
-    await attempt(judge, store, review);
-    const [request] = [...store.requests.values()];
-    store.add(approval('ok-1', { requestName: request!.metadata.name, digest: request!.spec.digest }));
+    const { review, about } = await gated(judge, store);
+    store.add(approval('ok-1', about));
     const results = await Promise.all([attempt(judge, store, review), attempt(judge, store, review)]);
     expect(results.map((r) => r.allowed).sort()).toEqual([false, true]);
   });
@@ -105,10 +112,7 @@ describe('the approval gate', () => {
   it('refuses after a rejection, and ignores expired approvals', async () => {
     const judge = await defaultJudge();
     const store = memoryStore();
-    const review = heldOutReview('agent-delete-production-deployment').request;
-    await attempt(judge, store, review);
-    const [request] = [...store.requests.values()];
-    const about = { requestName: request!.metadata.name, digest: request!.spec.digest };
+    const { review, about } = await gated(judge, store);
     store.add(approval('old', { ...about, expiresAt: minutes(-1) }));
     expect((await attempt(judge, store, review)).allowed).toBe(false);
     store.add(approval('no', { ...about, approver: 'sre-b', decision: 'Reject', reason: 'not during the sale' }));

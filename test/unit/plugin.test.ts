@@ -13,7 +13,7 @@ const request: ApprovalRequestObject = {
   metadata: { name: 'cs-0123456789abcdef0123', namespace: 'countersign', creationTimestamp: at(-5) },
   spec: {
     digest: `sha256:${'a'.repeat(64)}`,
-    action: { operation: 'DELETE', group: 'apps', version: 'v1', resource: 'deployments', subResource: '', namespace: 'shop', name: 'web', uid: 'u', resourceVersion: '7', propagationPolicy: 'Background', objectDigest: '' } as ApprovalRequestObject['spec']['action'],
+    action: { operation: 'DELETE', group: 'apps', version: 'v1', resource: 'deployments', subResource: '', namespace: 'shop', name: 'web', uid: 'u', resourceVersion: '7', propagationPolicy: 'Background', objectDigest: '' },
     requester: { username: 'system:serviceaccount:agents:coder', groups: [] },
     environment: 'production', rule: 'production-delete', message: 'delete apps/deployments shop/web',
     approvalsRequired: 1, signatureRequired: false, expiresAt: at(55),
