@@ -87,7 +87,12 @@ async function decideOwnResource(request: AdmissionRequest, judge: Judge, deps: 
 }
 
 async function decideRequest(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {
-  if (isOwnResource(request) && deps.approvals !== undefined) return decideOwnResource(request, judge, { ...deps, approvals: deps.approvals });
+  if (isOwnResource(request)) {
+    if (deps.approvals !== undefined) return decideOwnResource(request, judge, { ...deps, approvals: deps.approvals });
+    // Without the approval store (a static --cluster picture) nothing about an approval can be checked.
+    const requester = { isAgent: judge.isAgent(request), username: request.userInfo.username, groups: request.userInfo.groups };
+    return refusedOnError({ requester, environment: '', dryRun: request.dryRun === true, rule: 'countersign-resources' }, 'approval resources cannot be checked without a connection to the cluster');
+  }
   return judge.isAgent(request) ? decideAgent(request, judge, deps) : decideOther(request, judge, deps.log);
 }
 

@@ -28,6 +28,7 @@ export interface UserInfo {
 
 export interface ObjectMeta {
   name?: string;
+  generateName?: string;
   namespace?: string;
   uid?: string;
   resourceVersion?: string;

@@ -44,15 +44,33 @@ async function admitApproval(request: AdmissionRequest, config: Config, deps: Ow
   return { allowed: true, note: `${approval.spec.decision} of ${approval.spec.requestName} by ${approval.spec.approver}` };
 }
 
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/** A rejection and a used approval are the record: nobody but Countersign removes them. */
+function admitDelete(request: AdmissionRequest): OwnVerdict {
+  const old = request.oldObject as Partial<ApprovalObject> | null | undefined;
+  if (request.resource.resource !== 'approvals' || old?.spec === undefined) return { allowed: true };
+  if (old.spec.decision === 'Reject') return no('a rejection stands; it cannot be deleted');
+  if (old.status?.phase === 'Used') return no('a used approval is part of the record; it cannot be deleted');
+  return { allowed: true };
+}
+
 export async function admitOwnResource(request: AdmissionRequest, config: Config, deps: OwnResourceDeps): Promise<OwnVerdict> {
   const self = `system:serviceaccount:${config.countersignNamespace}:${config.approvals.serviceAccount}`;
   if (request.userInfo.username === self) return { allowed: true };
   if (deps.isAgent(request)) return no('agents may not create, change or delete approvals or approval requests');
   if ((request.subResource ?? '') === 'status') return no('only Countersign sets a status');
-  if (request.operation === 'DELETE') return { allowed: true };
-  if (request.resource.resource === 'approvalrequests') return no('approval requests are recorded by Countersign only');
+  if (request.operation === 'DELETE') return admitDelete(request);
+  if (request.resource.resource === 'approvalrequests' && request.operation === 'CREATE') return no('approval requests are recorded by Countersign only');
   if (request.namespace !== config.countersignNamespace) return no(`approvals live in namespace ${config.countersignNamespace}`);
-  if (request.operation === 'CREATE') return admitApproval(request, config, deps);
-  // The CRD makes the spec immutable; metadata (labels, annotations) may change.
+  return request.operation === 'CREATE' ? admitApproval(request, config, deps) : admitUpdate(request);
+}
+
+/** Even if the CRD's own immutability rule were removed, spec and status do not change here; metadata may. */
+function admitUpdate(request: AdmissionRequest): OwnVerdict {
+  const [now, before] = [request.object as Partial<ApprovalObject> | null, request.oldObject as Partial<ApprovalObject> | null];
+  if (!sameJson(now?.spec, before?.spec) || !sameJson(now?.status, before?.status)) return no('spec and status cannot be changed');
   return { allowed: true };
 }

@@ -69,6 +69,20 @@ async function recordRequest(request: AdmissionRequest, decision: Decision, conf
   return created;
 }
 
+/** A policy tightened while a request was pending applies at once: the stricter of recorded and current. */
+function withStricterRequirement(request: ApprovalRequestObject, decision: Decision): ApprovalRequestObject {
+  const now = decision.approval?.requirement;
+  if (now === undefined) return request;
+  return {
+    ...request,
+    spec: {
+      ...request.spec,
+      approvalsRequired: Math.max(request.spec.approvalsRequired, now.approvers),
+      signatureRequired: request.spec.signatureRequired || now.signature,
+    },
+  };
+}
+
 async function gateState(existing: ApprovalRequestObject, deps: GateDeps): Promise<GateState> {
   const approvals = await deps.store.listApprovals(existing.metadata.name);
   const signers = existing.spec.signatureRequired ? await deps.store.allowedSigners() : '';
@@ -96,20 +110,26 @@ export async function applyApprovalGate(request: AdmissionRequest, decision: Dec
     if (dryRun) return refuse(decision, 'No approval request was recorded: dry runs have no side effects.');
     return refuse(decision, pendingDetail(await recordRequest(request, decision, config, deps), 0));
   }
-  const state = await gateState(existing, deps);
+  // Defence in depth: the stored request must describe exactly this action, whatever its name says.
+  if (existing.spec.digest !== decision.digest) {
+    return refuse(decision, `Approval request ${name} records another action (digest ${existing.spec.digest}); refusing.`);
+  }
+  const effective = withStricterRequirement(existing, decision);
+  const state = await gateState(effective, deps);
   switch (state.state) {
     case 'rejected':
       return refuse(decision, `Approval request ${name} was rejected by ${state.by.spec.approver}: ${state.by.spec.reason}`);
     case 'expired':
       return refuse(decision, `Approval request ${name} expired at ${existing.spec.expiresAt}.`);
     case 'pending':
-      return refuse(decision, pendingDetail(existing, state.have));
+      return refuse(decision, pendingDetail(effective, state.have));
     case 'approved':
       if (dryRun) return approvedDecision(decision, state.use, true);
       if (!(await consume(state.use, deps, request.uid))) {
         return refuse(decision, `An approval for ${name} was used by a concurrent request; ask for a new one.`);
       }
-      await deps.store.setRequestPhase(existing, 'Used', state.use.map((a) => a.metadata.name), deps.now());
+      // The approvals are used: the action goes through even if recording the request's phase fails.
+      await deps.store.setRequestPhase(existing, 'Used', state.use.map((a) => a.metadata.name), deps.now()).catch(() => undefined);
       return approvedDecision(decision, state.use, false);
   }
 }

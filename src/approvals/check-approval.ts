@@ -41,6 +41,10 @@ function requestProblems(check: ApprovalCheck, request: ApprovalRequestObject): 
   const phase = request.status?.phase ?? 'Pending';
   if (phase === 'Used' || phase === 'Rejected') problems.push(`spec.requestName: ${request.metadata.name} is already ${phase.toLowerCase()}`);
   if (Date.parse(request.spec.expiresAt) <= check.now.getTime()) problems.push(`spec.requestName: ${request.metadata.name} expired at ${request.spec.expiresAt}`);
+  // An approval may not outlive the request it answers (a re-recorded request must be approved anew).
+  if (Date.parse(spec.expiresAt) > Date.parse(request.spec.expiresAt)) {
+    problems.push(`spec.expiresAt: ${spec.expiresAt} is after the request expires (${request.spec.expiresAt})`);
+  }
   if (check.existing.some((a) => a.spec.approver === check.creator && a.metadata.name !== check.approval.metadata.name)) {
     problems.push(`${check.creator} has already decided on ${request.metadata.name}`);
   }

@@ -56,7 +56,10 @@ export interface ApprovalObject {
   status?: { phase?: 'Active' | 'Used' | 'Expired'; usedAt?: string; usedFor?: string };
 }
 
-/** `cs-` and 20 hex digits of the digest: the same attempt always maps to the same request. */
+/**
+ * `cs-` and the whole digest: the same attempt always maps to the same request, and no other action can (a
+ * shortened name would let an agent search for a second action sharing an approved request's name).
+ */
 export function requestNameFor(digest: string): string {
-  return `cs-${digest.replace(/^sha256:/, '').slice(0, 20)}`;
+  return `cs-${digest.replace(/^sha256:/, '')}`;
 }

@@ -32,6 +32,9 @@ export interface ActionRecord {
   uid: string;
   resourceVersion: string;
   propagationPolicy: string;
+  /** DeleteOptions that change what a delete does: an approved graceful delete does not cover a forced one. */
+  gracePeriodSeconds: string;
+  orphanDependents: string;
   /** For CREATE and UPDATE: the digest of what would be written, so an approval covers that content only. */
   objectDigest: string;
   requester: string;
@@ -45,15 +48,28 @@ function optionString(request: AdmissionRequest, key: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-/** The object's content without managedFields, whose timestamps change on every attempt of the same change. */
+// Set by the apiserver afresh on every attempt of the same change, before validating webhooks run: hashing them
+// would make every retry a different action (a CREATE could never be approved).
+const SERVER_SET = ['managedFields', 'uid', 'creationTimestamp', 'resourceVersion', 'generation', 'selfLink'];
+
+/** The object's content as its author wrote it. */
 function contentDigest(object: KubeObject | null | undefined): string {
   if (object === null || object === undefined) return '';
-  const { managedFields: _ignored, ...metadata } = (object.metadata ?? {}) as Record<string, unknown>;
+  const generated = (object.metadata?.generateName ?? '') !== '';
+  // A generated name differs on every attempt; what is approved is "one object from this template".
+  const dropped = new Set([...SERVER_SET, ...(generated ? ['name'] : [])]);
+  const metadata = Object.fromEntries(Object.entries(object.metadata ?? {}).filter(([key]) => !dropped.has(key)));
   return sha256Digest({ ...object, metadata });
 }
 
+function optionText(request: AdmissionRequest, key: string): string {
+  const value = request.options?.[key];
+  return value === undefined || value === null ? '' : JSON.stringify(value);
+}
+
 export function actionRecord(request: AdmissionRequest, facts: { environment: string; rule: string; message: string }): ActionRecord {
-  const target = request.oldObject ?? request.object ?? undefined;
+  // The stored object: a CREATE has none, and the uid the apiserver gives a new object changes on every attempt.
+  const stored = request.oldObject ?? undefined;
   return {
     operation: request.operation,
     group: request.resource.group,
@@ -62,9 +78,11 @@ export function actionRecord(request: AdmissionRequest, facts: { environment: st
     subResource: request.subResource ?? '',
     namespace: request.namespace ?? '',
     name: objectName(request),
-    uid: target?.metadata?.uid ?? '',
-    resourceVersion: target?.metadata?.resourceVersion ?? '',
+    uid: stored?.metadata?.uid ?? '',
+    resourceVersion: stored?.metadata?.resourceVersion ?? '',
     propagationPolicy: optionString(request, 'propagationPolicy'),
+    gracePeriodSeconds: optionText(request, 'gracePeriodSeconds'),
+    orphanDependents: optionText(request, 'orphanDependents'),
     objectDigest: request.operation === 'DELETE' ? '' : contentDigest(request.object),
     requester: request.userInfo.username,
     ...facts,

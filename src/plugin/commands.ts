@@ -1,6 +1,6 @@
 // list and show: what the guard recorded, shown as the guard computed it. An agent's own words never appear here.
 import type { ApprovalObject, ApprovalRequestObject } from '../approvals/types.js';
-import { age, render, table, type OutputFormat } from './format.js';
+import { age, printable, render, table, type OutputFormat } from './format.js';
 import { approvalsOf, effectivePhase } from './phase.js';
 
 export interface ListOptions {
@@ -61,6 +61,6 @@ export function showRequest(request: ApprovalRequestObject, approvals: ApprovalO
       `Decisions:     ${mine.length === 0 ? 'none' : ''}`,
       ...mine.map((a) => `  ${a.spec.decision} by ${a.spec.approver} (${a.metadata.name}${a.spec.signature === undefined ? '' : ', signed'}, ${a.status?.phase ?? 'Active'}): ${a.spec.reason}`),
     ];
-    return `${lines.join('\n')}\n`;
+    return `${lines.map(printable).join('\n')}\n`;
   });
 }

@@ -9,7 +9,17 @@ export function render(format: OutputFormat, value: unknown, table: () => string
   return table();
 }
 
+/**
+ * Names and messages can carry what an agent chose (an object's name, say): control characters could rewrite the
+ * terminal - move the cursor, hide a line - so every cell is shown with them escaped.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function table(header: string[], rows: string[][]): string {
+  rows = rows.map((row) => row.map(printable));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('   ').trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;

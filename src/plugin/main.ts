@@ -14,13 +14,15 @@ Usage:
   kubectl countersign approve NAME --reason TEXT [--sign-key FILE] [--ttl 15m]
   kubectl countersign reject NAME --reason TEXT
 
-Global flags: --kubeconfig FILE, --context NAME, --countersign-namespace NAME (default countersign)
+Global flags: --kubeconfig FILE, --context NAME, --countersign-namespace NAME (default countersign),
+              --signature-namespace NAME (ssh-keygen -n; default countersign.dev, as approvals.signatureNamespace)
 `;
 
 const OPTIONS = {
   kubeconfig: { type: 'string' }, context: { type: 'string' }, 'countersign-namespace': { type: 'string' },
   namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' }, all: { type: 'boolean' },
   output: { type: 'string', short: 'o' }, reason: { type: 'string' }, 'sign-key': { type: 'string' }, ttl: { type: 'string' },
+  'signature-namespace': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -67,7 +69,7 @@ async function decide(context: Context, name: string, decision: 'Approve' | 'Rej
   if (decision === 'Reject' && values['sign-key'] !== undefined) throw new Usage('reject: a rejection needs no signature');
   return decideRequest(context.client, {
     name, decision, reason: values.reason, ttlSeconds: duration(values.ttl),
-    signatureNamespace: 'countersign.dev', countersignNamespace: context.countersignNamespace,
+    signatureNamespace: values['signature-namespace'] ?? 'countersign.dev', countersignNamespace: context.countersignNamespace,
     ...(values['sign-key'] === undefined ? {} : { signKey: values['sign-key'] }),
   }, context.now);
 }

@@ -20,7 +20,7 @@ function sshKey(name: string): string {
 
 /** The request name the agent was told to have approved. */
 function requestNameIn(message: string): string {
-  const name = /kubectl countersign approve (cs-[0-9a-f]{20})/.exec(message)?.[1];
+  const name = /kubectl countersign approve (cs-[0-9a-f]{64})/.exec(message)?.[1];
   if (name === undefined) throw new Error(`no approval command in: ${message}`);
   return name;
 }

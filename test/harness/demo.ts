@@ -45,7 +45,7 @@ function agentTries(description: string, args: string[]): string {
 }
 
 function requestIn(text: string): string {
-  return /kubectl countersign approve (cs-[0-9a-f]{20})/.exec(text)?.[1] ?? '(none)';
+  return /kubectl countersign approve (cs-[0-9a-f]{64})/.exec(text)?.[1] ?? '(none)';
 }
 
 function decisions(): LoggedDecision[] {

@@ -217,3 +217,59 @@ describe('two-person rules', () => {
     expect(evaluateGate({ request, approvals: [a, c], now: NOW, keyOf: () => undefined })).toEqual({ state: 'pending', have: 0, need: 2 });
   });
 });
+
+describe('hardening (security review)', () => {
+  it('refuses when the request found under the name records another action', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const { review, about } = await gated(judge, store);
+    const stored = store.requests.get(about.requestName)!;
+    const forged = `sha256:${'f'.repeat(64)}`;
+    store.requests.set(about.requestName, { ...stored, spec: { ...stored.spec, digest: forged } });
+    store.add(approval('ok', { requestName: about.requestName, digest: forged }));
+    const d = await attempt(judge, store, review);
+    expect(d.allowed).toBe(false);
+    expect(d.status?.message).toContain('records another action');
+  });
+
+  it('applies a policy tightened while a request is pending', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const { review, about } = await gated(judge, store);
+    store.add(approval('ok', about));
+    const stricter = { ...judge.decide({ request: review, namespace: namespaceNamed('shop-prod')! }) };
+    stricter.approval = { ...stricter.approval!, requirement: { approvers: 2, signature: false } };
+    const d = await applyApprovalGate(review, stricter, judge.policy.config, deps(store));
+    expect(d.allowed).toBe(false);
+    expect(d.status?.message).toContain('1 of 2 approvals');
+  });
+
+  it('refuses deleting a rejection or a used approval, and changing spec or status', async () => {
+    const { judge, store, name, digest } = await (async () => {
+      const j = await defaultJudge();
+      const s = memoryStore();
+      const g = await gated(j, s);
+      return { judge: j, store: s, name: g.about.requestName, digest: g.about.digest };
+    })();
+    const d = { ...deps(store), isAgent: (r: AdmissionRequest) => judge.isAgent(r) };
+    const config = judge.policy.config;
+    const rejection = approval('no', { requestName: name, digest, decision: 'Reject' });
+    const deleting = (old: ApprovalObject): AdmissionRequest => ({ ...creating(old, 'sre-b'), operation: 'DELETE', object: null, oldObject: old as unknown as AdmissionRequest['object'] });
+    expect((await admitOwnResource(deleting(rejection), config, d)).allowed).toBe(false);
+    const used = { ...approval('u', { requestName: name, digest }), status: { phase: 'Used' as const } };
+    expect((await admitOwnResource(deleting(used), config, d)).allowed).toBe(false);
+    expect((await admitOwnResource(deleting(approval('live', { requestName: name, digest })), config, d)).allowed).toBe(true);
+    const reactivate = { ...creating({ ...used, status: { phase: 'Active' } }, 'sre-a'), operation: 'UPDATE' as const, oldObject: used as unknown as AdmissionRequest['object'] };
+    expect((await admitOwnResource(reactivate, config, d)).allowed).toBe(false);
+  });
+
+  it('refuses an approval that would outlive its request', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const { about } = await gated(judge, store);
+    const request = store.requests.get(about.requestName)!;
+    store.requests.set(about.requestName, { ...request, spec: { ...request.spec, expiresAt: minutes(5) } });
+    const verdict = await admitOwnResource(creating(approval('a', { ...about, expiresAt: minutes(10) }), 'sre-a'), judge.policy.config, { ...deps(store), isAgent: (r) => judge.isAgent(r) });
+    expect(verdict).toMatchObject({ allowed: false, message: expect.stringContaining('is after the request expires') });
+  });
+});

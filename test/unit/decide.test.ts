@@ -173,3 +173,17 @@ describe('the digest of a change', () => {
     expect(otherImage).not.toBe(base);
   });
 });
+
+describe('the digest of a create', () => {
+  it('ignores what the apiserver sets afresh on every attempt (uid, creationTimestamp), so a CREATE can be approved', () => {
+    const judge = judgeFrom('rules: [{name: gate, tier: require-approval, match: {operations: [CREATE]}}]');
+    const first = decideFixture(judge, 'agent-create-production-configmap').digest;
+    const retry = decideFixture(judge, 'agent-create-production-configmap', (r) => {
+      r.object!.metadata!.uid = 'another-uid';
+      (r.object!.metadata as Record<string, unknown>).creationTimestamp = '2030-01-01T00:00:00Z';
+    }).digest;
+    const otherData = decideFixture(judge, 'agent-create-production-configmap', (r) => { (r.object as { data: Record<string, string> }).data = { LOG_LEVEL: 'trace' }; }).digest;
+    expect(retry).toBe(first);
+    expect(otherData).not.toBe(first);
+  });
+});

@@ -83,3 +83,15 @@ describe('production by other means', () => {
     expect(decide(judge, rcScale).rule).toBe('production-scale-down');
   });
 });
+
+describe('identities out of sight', () => {
+  it('denies any change in kube-system, token Secrets, and changes to Countersign\'s CRDs', async () => {
+    const judge = await defaultJudge();
+    const pod = request({ namespace: 'kube-system', name: 'borrow', object: { spec: { serviceAccountName: 'namespace-controller', containers: [] } } });
+    expect(decide(judge, pod)).toMatchObject({ allowed: false, tier: 'deny', rule: 'system-namespaces' });
+    const secret = request({ resource: { group: '', version: 'v1', resource: 'secrets' }, namespace: 'shop-dev', name: 't', object: { type: 'kubernetes.io/service-account-token', metadata: { annotations: { 'kubernetes.io/service-account.name': 'default' } } } });
+    expect(decide(judge, secret)).toMatchObject({ allowed: false, rule: 'service-account-token-secret' });
+    const crd = request({ operation: 'UPDATE', resource: { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' }, name: 'approvals.countersign.dev', object: {}, oldObject: {} });
+    expect(decide(judge, crd)).toMatchObject({ allowed: false, tier: 'deny', rule: 'countersign-crds' });
+  });
+});

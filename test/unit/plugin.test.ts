@@ -10,10 +10,10 @@ const at = (minutes: number): string => new Date(NOW.getTime() + minutes * 60_00
 
 const request: ApprovalRequestObject = {
   apiVersion: 'countersign.dev/v1alpha1', kind: 'ApprovalRequest',
-  metadata: { name: 'cs-0123456789abcdef0123', namespace: 'countersign', creationTimestamp: at(-5) },
+  metadata: { name: 'cs-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', namespace: 'countersign', creationTimestamp: at(-5) },
   spec: {
     digest: `sha256:${'a'.repeat(64)}`,
-    action: { operation: 'DELETE', group: 'apps', version: 'v1', resource: 'deployments', subResource: '', namespace: 'shop', name: 'web', uid: 'u', resourceVersion: '7', propagationPolicy: 'Background', objectDigest: '' },
+    action: { operation: 'DELETE', group: 'apps', version: 'v1', resource: 'deployments', subResource: '', namespace: 'shop', name: 'web', uid: 'u', resourceVersion: '7', propagationPolicy: 'Background', gracePeriodSeconds: '', orphanDependents: '', objectDigest: '' },
     requester: { username: 'system:serviceaccount:agents:coder', groups: [] },
     environment: 'production', rule: 'production-delete', message: 'delete apps/deployments shop/web',
     approvalsRequired: 1, signatureRequired: false, expiresAt: at(55),
@@ -41,11 +41,18 @@ describe('kubectl countersign', () => {
 
   it('lists pending requests with requester, action, environment and expiry', () => {
     const text = listRequests([request], [], { allNamespaces: true, all: false, output: 'table' }, NOW);
-    expect(text).toContain('cs-0123456789abcdef0123');
+    expect(text).toContain('cs-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
     expect(text).toContain('DELETE apps/deployments shop/web');
     expect(text).toContain('in 55m');
     expect(listRequests([request], [approval('Approve')], { allNamespaces: true, all: false, output: 'table' }, NOW)).toBe('No pending approval requests.\n');
     expect(JSON.parse(listRequests([request], [], { allNamespaces: true, all: true, output: 'json' }, NOW))).toHaveLength(1);
+  });
+
+  it('escapes control characters an agent could put in names', () => {
+    const sneaky = { ...request, spec: { ...request.spec, action: { ...request.spec.action, name: 'web\r\u001b[2Kfine' } } };
+    const text = listRequests([sneaky], [], { allNamespaces: true, all: false, output: 'table' }, NOW);
+    expect(text.includes('\r') || text.includes('\u001b')).toBe(false);
+    expect(text).toContain('web\\u000d\\u001b[2Kfine');
   });
 
   it('shows what the guard recorded, including the object it is bound to', () => {

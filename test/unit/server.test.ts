@@ -200,3 +200,14 @@ describe('over real TLS on 127.0.0.1', () => {
     expect((await post(port, second.cert, JSON.stringify(heldOutReview('agent-create-development-pod')))).peerCN).toBe('countersign-two');
   });
 });
+
+describe('approval resources without a cluster connection', () => {
+  it('are refused rather than admitted unchecked (static --cluster mode)', async () => {
+    const server = app(await defaultJudge());
+    const review = heldOutReview('human-delete-production-deployment');
+    review.request.resource = { group: 'countersign.dev', version: 'v1alpha1', resource: 'approvals' };
+    review.request.operation = 'CREATE';
+    const res = await server.inject({ method: 'POST', url: '/validate', headers: json, payload: review });
+    expect(res.json<{ response: { allowed: boolean; status: { message: string } } }>().response).toMatchObject({ allowed: false, status: { message: expect.stringContaining('cannot be checked without a connection') as unknown } });
+  });
+});
