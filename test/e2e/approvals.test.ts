@@ -120,6 +120,19 @@ describe('an approved action', () => {
   });
 });
 
+describe('an approved CREATE', () => {
+  it('covers the retry: the apiserver\'s fresh uid and timestamps are not part of what was approved', () => {
+    const args = ['create', 'rolebinding', 'coder-view', '--clusterrole=view', '--serviceaccount=agents:coder', '-n', NS];
+    const first = kubectlAs('coder', args);
+    const request = requestNameIn(first.stderr);
+    expect(first.stderr).toContain('rule rbac-binding');
+    mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'read-only access for the agent']);
+    const retry = kubectlAs('coder', args);
+    expect(retry.code).toBe(0);
+    mustKubectl('admin', ['get', 'rolebinding', 'coder-view', '-n', NS]);
+  });
+});
+
 describe('a rejection', () => {
   it('stands: the agent is told who rejected and why', () => {
     const run = kubectlAs('ops-bot', ['scale', 'deployment', 'worker', '-n', NS, '--replicas=0']);

@@ -66,6 +66,12 @@ describe('an agent under the default policy', () => {
     expect(impersonate.stderr).toMatch(/cannot impersonate/);
   });
 
+  it('cannot borrow a controller\'s identity by running a pod as it in kube-system', () => {
+    const pod = kubectlAs('coder', ['run', 'borrow', '-n', 'kube-system', '--image=busybox:1.36', '--restart=Never', '--overrides={"spec":{"serviceAccountName":"namespace-controller"}}']);
+    expect(pod.code).not.toBe(0);
+    expect(pod.stderr).toContain('Countersign denied this request (rule system-namespaces)');
+  });
+
   it('works freely outside production', () => {
     expect(kubectlAs('ops-bot', ['delete', 'configmap', 'shop-config', '-n', 'shop-dev']).code).toBe(0);
     expect(kubectlAs('ops-bot', ['scale', 'deployment', 'web', '-n', 'shop-dev', '--replicas=0']).code).toBe(0);
