@@ -86,6 +86,14 @@ describe('an approved action', () => {
     expect(kubectlAs('coder', ['delete', 'approvalrequest', request, '-n', 'countersign']).code).not.toBe(0);
     expect(kubectlAs('coder', ['label', 'approvalrequest', request, '-n', 'countersign', 'x=y']).code).not.toBe(0);
     mustKubectl('admin', ['get', 'approvalrequest', request, '-n', 'countersign']);
+    // Nor can it add its own key to the allowed signers, or take production's label off the namespace.
+    const signers = kubectlAs('coder', ['patch', 'secret', 'countersign-allowed-signers', '-n', 'countersign', '-p', '{"stringData":{"allowed_signers":"* ssh-ed25519 AAAA"}}']);
+    expect(signers.stderr).toContain('rule countersign-namespace');
+    const relabel = kubectlAs('coder', ['label', 'namespace', NS, 'environment=development', '--overwrite']);
+    expect(relabel.stderr).toContain('rule environment-label-change');
+    const viaStatus = kubectlAs('coder', ['patch', 'namespace', NS, '--subresource=status', '-p', '{"metadata":{"labels":{"environment":"development"}}}']);
+    expect(viaStatus.stderr).toContain('rule environment-label-change');
+    expect(mustKubectl('admin', ['get', 'namespace', NS, '-o', 'jsonpath={.metadata.labels.environment}'])).toBe('production');
   });
 
   it('goes through once after an SRE approves, and the approval is used up', () => {
