@@ -3,6 +3,7 @@
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Config } from '../config/schema.js';
 import type { Decision } from '../core/decide.js';
+import { summarizeChange, type ChangeSummary } from './change-summary.js';
 import { evaluateGate, type GateState } from './gate.js';
 import { approvalRequestFor } from './request-record.js';
 import type { SignatureVerifier } from './signatures.js';
@@ -56,6 +57,11 @@ function approvedDecision(decision: Decision, use: ApprovalObject[], dryRun: boo
   };
 }
 
+function changeOf(request: AdmissionRequest): { change?: ChangeSummary } {
+  const change = summarizeChange(request);
+  return change === undefined ? {} : { change };
+}
+
 async function recordRequest(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<ApprovalRequestObject> {
   const { approval, digest } = decision;
   if (approval === undefined || digest === undefined) throw new Error('a require-approval decision without its action');
@@ -64,6 +70,7 @@ async function recordRequest(request: AdmissionRequest, decision: Decision, conf
     approvalsRequired: approval.requirement.approvers, signatureRequired: approval.requirement.signature,
     namespace: config.countersignNamespace,
     expiresAt: new Date(deps.now().getTime() + config.approvals.requestTtlSeconds * 1000),
+    ...(changeOf(request)),
   });
   await deps.store.createRequest(created);
   return created;

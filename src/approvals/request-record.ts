@@ -2,6 +2,8 @@
 import type { ActionRecord } from '../core/digest.js';
 import { API_GROUP, API_VERSION, requestNameFor, type ApprovalRequestObject } from './types.js';
 
+import type { ChangeSummary } from './change-summary.js';
+
 export interface RequestFacts {
   action: ActionRecord;
   digest: string;
@@ -10,6 +12,7 @@ export interface RequestFacts {
   signatureRequired: boolean;
   namespace: string;
   expiresAt: Date;
+  change?: ChangeSummary;
 }
 
 export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
@@ -25,6 +28,7 @@ export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
       environment,
       rule,
       message,
+      ...(facts.change === undefined ? {} : { change: facts.change }),
       approvalsRequired: facts.approvalsRequired,
       signatureRequired: facts.signatureRequired,
       expiresAt: facts.expiresAt.toISOString(),

@@ -25,6 +25,8 @@ export interface ApprovalRequestSpec {
   rule: string;
   message: string;
   impact?: Record<string, unknown>;
+  /** What would change, as Countersign computed it (never the agent's words). */
+  change?: { lines: string[]; truncated: boolean };
   approvalsRequired: number;
   signatureRequired: boolean;
   expiresAt: string;

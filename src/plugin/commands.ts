@@ -55,6 +55,7 @@ export function showRequest(request: ApprovalRequestObject, approvals: ApprovalO
       `Rule:          ${spec.rule}`,
       `Why gated:     ${spec.message}`,
       `Impact:        ${spec.impact === undefined ? 'not computed' : JSON.stringify(spec.impact)}`,
+      ...(spec.change === undefined ? [] : ['Change:', ...spec.change.lines.map((l) => `  ${l}`), ...(spec.change.truncated ? ['  (more changes not shown)'] : [])]),
       `Needs:         ${spec.approvalsRequired} approval(s)${spec.signatureRequired ? ', SSH-signed' : ''}`,
       `Digest:        ${spec.digest}`,
       `Expires:       ${spec.expiresAt} (${age(spec.expiresAt, now)})`,

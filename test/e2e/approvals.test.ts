@@ -134,6 +134,10 @@ describe('an approved CREATE', () => {
     const first = kubectlAs('coder', args);
     const request = requestNameIn(first.stderr);
     expect(first.stderr).toContain('rule rbac-binding');
+    // The human sees what would be created, as the guard computed it.
+    const shown = mustKubectl('sre-a', ['countersign', 'show', request]);
+    expect(shown).toContain('roleRef.name: "view"');
+    expect(shown).toContain('subjects: [{"kind":"ServiceAccount","name":"coder","namespace":"agents"}]');
     mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'read-only access for the agent']);
     const retry = kubectlAs('coder', args);
     expect(retry.code).toBe(0);
