@@ -1,12 +1,6 @@
 // Kubernetes' lists library (isSorted, sum, min, max, indexOf, lastIndexOf) and regex library (find, findAll).
 import { describe, expect, it } from '@jest/globals';
-import { createCelEnvironment } from '../../src/cel/environment.js';
-import { toCel } from '../../src/cel/values.js';
-
-const env = createCelEnvironment();
-const run = (expression: string, object: unknown = {}): unknown => env.evaluate(expression, { object: toCel(object) }) as unknown;
-const typeOf = (expression: string): string | undefined => env.check(expression).type;
-const rejects = (expression: string): boolean => !env.check(expression).valid;
+import { rejects, run, typeOf } from '../helpers/cel.js';
 
 describe('lists', () => {
   it('isSorted', () => {

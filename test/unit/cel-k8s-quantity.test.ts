@@ -1,11 +1,6 @@
 // Kubernetes' quantity library as registered in our CEL environment: parsing, exact comparison, arithmetic.
 import { describe, expect, it } from '@jest/globals';
-import { createCelEnvironment } from '../../src/cel/environment.js';
-
-const env = createCelEnvironment();
-const run = (expression: string): unknown => env.evaluate(expression) as unknown;
-const typeOf = (expression: string): string | undefined => env.check(expression).type;
-const rejects = (expression: string): boolean => !env.check(expression).valid;
+import { rejects, run, typeOf } from '../helpers/cel.js';
 
 describe('quantity parsing', () => {
   it('reads decimal SI, binary SI and exponent suffixes', () => {

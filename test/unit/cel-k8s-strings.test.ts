@@ -1,10 +1,6 @@
 // cel-go's string extensions (version 2, as Kubernetes enables them) that cel-js lacks, plus string.format.
 import { describe, expect, it } from '@jest/globals';
-import { createCelEnvironment } from '../../src/cel/environment.js';
-
-const env = createCelEnvironment();
-const run = (expression: string): unknown => env.evaluate(expression) as unknown;
-const rejects = (expression: string): boolean => !env.check(expression).valid;
+import { rejects, run } from '../helpers/cel.js';
 
 describe('charAt', () => {
   it('indexes by code point, allows the end, errors beyond', () => {

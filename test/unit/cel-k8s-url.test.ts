@@ -1,10 +1,6 @@
 // Kubernetes' URL library: url()/isURL() accept what Go's url.ParseRequestURI accepts, getters mirror net/url.
 import { describe, expect, it } from '@jest/globals';
-import { createCelEnvironment } from '../../src/cel/environment.js';
-
-const env = createCelEnvironment();
-const run = (expression: string): unknown => env.evaluate(expression) as unknown;
-const rejects = (expression: string): boolean => !env.check(expression).valid;
+import { rejects, run, typeOf } from '../helpers/cel.js';
 
 describe('url', () => {
   it('splits an absolute URL into its parts', () => {
@@ -40,7 +36,7 @@ describe('url', () => {
   );
 
   it('type-checks', () => {
-    expect(env.check("url('https://a').getQuery()").type).toBe('map<string, list<string>>');
+    expect(typeOf("url('https://a').getQuery()")).toBe('map<string, list<string>>');
     expect(rejects('url(1)')).toBe(true);
     expect(rejects("url('https://a').getPort(1)")).toBe(true);
     expect(rejects("isURL('a') == 'true'")).toBe(true);
