@@ -57,6 +57,17 @@ function approvedDecision(decision: Decision, use: ApprovalObject[], dryRun: boo
   };
 }
 
+/** Counts a requester's pending requests, deleting its expired ones on the way (collection happens as they write). */
+async function openRequestsOf(username: string, deps: GateDeps): Promise<number> {
+  const now = deps.now().getTime();
+  let open = 0;
+  for (const request of await deps.store.listRequestsOf(username)) {
+    if (Date.parse(request.spec.expiresAt) <= now) await deps.store.deleteRequest(request.metadata.name);
+    else if ((request.status?.phase ?? 'Pending') === 'Pending') open += 1;
+  }
+  return open;
+}
+
 function changeOf(request: AdmissionRequest): { change?: ChangeSummary } {
   const change = summarizeChange(request);
   return change === undefined ? {} : { change };
@@ -115,6 +126,10 @@ export async function applyApprovalGate(request: AdmissionRequest, decision: Dec
   }
   if (existing === undefined) {
     if (dryRun) return refuse(decision, 'No approval request was recorded: dry runs have no side effects.');
+    const open = await openRequestsOf(request.userInfo.username, deps);
+    if (open >= config.approvals.maxPendingPerRequester) {
+      return refuse(decision, `No approval request was recorded: ${request.userInfo.username} already has ${open} pending (approvals.maxPendingPerRequester). Ask a human to decide those first.`);
+    }
     return refuse(decision, pendingDetail(await recordRequest(request, decision, config, deps), 0));
   }
   // Defence in depth: the stored request must describe exactly this action, whatever its name says.

@@ -4,7 +4,7 @@ import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from
 import type { UserInfo } from '../admission/types.js';
 import { retryTransient } from '../cluster/retry.js';
 import type { ApprovalStore } from './store.js';
-import { API_GROUP, API_VERSION, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
+import { API_GROUP, API_VERSION, REQUESTER_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
 
 export interface KubeStoreSettings {
   namespace: string;
@@ -43,6 +43,11 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
     },
     async deleteRequest(name) {
       await orUndefinedOn404(custom.deleteNamespacedCustomObject({ ...where, plural: 'approvalrequests', name }));
+    },
+    async listRequestsOf(username) {
+      const labelSelector = `${REQUESTER_LABEL}=${requesterLabelValue(username)}`;
+      const list = (await retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvalrequests', labelSelector }))) as { items: ApprovalRequestObject[] };
+      return list.items;
     },
     async listApprovals(requestName) {
       // spec.requestName is a selectable field of the CRD: the apiserver filters, labels (user-set) are not trusted.

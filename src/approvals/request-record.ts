@@ -1,6 +1,6 @@
 // The ApprovalRequest Countersign writes when a rule gates an agent's action.
 import type { ActionRecord } from '../core/digest.js';
-import { API_GROUP, API_VERSION, requestNameFor, type ApprovalRequestObject } from './types.js';
+import { API_GROUP, API_VERSION, REQUESTER_LABEL, requestNameFor, requesterLabelValue, type ApprovalRequestObject } from './types.js';
 
 import type { ChangeSummary } from './change-summary.js';
 
@@ -20,7 +20,11 @@ export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
   return {
     apiVersion: `${API_GROUP}/${API_VERSION}`,
     kind: 'ApprovalRequest',
-    metadata: { name: requestNameFor(facts.digest), namespace: facts.namespace },
+    metadata: {
+      name: requestNameFor(facts.digest),
+      namespace: facts.namespace,
+      labels: { [REQUESTER_LABEL]: requesterLabelValue(requester) },
+    },
     spec: {
       digest: facts.digest,
       action: target,

@@ -7,6 +7,8 @@ export interface ApprovalStore {
   /** Creates the request; one that already exists (a repeated attempt) is not an error. */
   createRequest(request: ApprovalRequestObject): Promise<void>;
   deleteRequest(name: string): Promise<void>;
+  /** The requests Countersign recorded for one requester (by its label). */
+  listRequestsOf(username: string): Promise<ApprovalRequestObject[]>;
   listApprovals(requestName: string): Promise<ApprovalObject[]>;
   /**
    * Marks an approval used, if and only if it is unchanged since it was read (compare-and-swap on its

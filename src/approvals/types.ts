@@ -1,4 +1,5 @@
 // The approval resources as Countersign reads and writes them (charts/countersign/crds/).
+import { createHash } from 'node:crypto';
 import type { ActionRecord } from '../core/digest.js';
 
 export const API_GROUP = 'countersign.dev';
@@ -56,6 +57,14 @@ export interface ApprovalObject {
   metadata: ObjectMetadata;
   spec: ApprovalSpec;
   status?: { phase?: 'Active' | 'Used' | 'Expired'; usedAt?: string; usedFor?: string };
+}
+
+/** Set by Countersign (the only writer of requests), so it can be trusted to find one requester's requests. */
+export const REQUESTER_LABEL = 'countersign.dev/requester';
+
+/** A label value for a username (labels allow 63 characters of [A-Za-z0-9._-]). */
+export function requesterLabelValue(username: string): string {
+  return createHash('sha256').update(username).digest('hex').slice(0, 40);
 }
 
 /**

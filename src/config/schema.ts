@@ -55,6 +55,8 @@ export interface Config {
     serviceAccount: string;
     requestTtlSeconds: number;
     maxApprovalTtlSeconds: number;
+    /** Pending requests one requester may have open at once: an agent cannot bury a request among decoys. */
+    maxPendingPerRequester: number;
     allowedSignersSecret: string;
     signatureNamespace: string;
   };
@@ -141,6 +143,7 @@ export const configSpec: Spec = {
         serviceAccount: { kind: 'string', nonEmpty: true, default: 'countersign' },
         requestTtlSeconds: { kind: 'int', min: 60, max: 7 * 24 * 3600, default: 3600 },
         maxApprovalTtlSeconds: { kind: 'int', min: 60, max: 24 * 3600, default: 1800 },
+        maxPendingPerRequester: { kind: 'int', min: 1, max: 1000, default: 20 },
         allowedSignersSecret: { kind: 'string', nonEmpty: true, default: 'countersign-allowed-signers' },
         signatureNamespace: { kind: 'string', nonEmpty: true, default: 'countersign.dev' },
       },

@@ -26,6 +26,7 @@ export function memoryStore(): MemoryStore {
       return Promise.resolve();
     },
     deleteRequest(name) { store.requests.delete(name); return Promise.resolve(); },
+    listRequestsOf: (username) => Promise.resolve([...store.requests.values()].filter((r) => r.spec.requester.username === username)),
     listApprovals: (requestName) => Promise.resolve([...store.approvals.values()].filter((a) => a.spec.requestName === requestName)),
     markUsed(approval, usedFor, at) {
       const current = store.approvals.get(approval.metadata.name);

@@ -273,3 +273,27 @@ describe('hardening (security review)', () => {
     expect(verdict).toMatchObject({ allowed: false, message: expect.stringContaining('is after the request expires') });
   });
 });
+
+describe('pending requests per requester', () => {
+  it('are capped, and expired ones are collected when new ones are written', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    const config = { ...judge.policy.config, approvals: { ...judge.policy.config.approvals, maxPendingPerRequester: 2 } };
+    const deleting = (name: string): AdmissionRequest => {
+      const r = structuredClone(heldOutReview('agent-delete-production-deployment').request);
+      r.name = name;
+      r.oldObject!.metadata!.name = name;
+      return r;
+    };
+    const gate = async (r: AdmissionRequest, now = NOW): Promise<ReturnType<Judge['decide']>> =>
+      applyApprovalGate(r, judge.decide({ request: r, namespace: namespaceNamed('shop-prod')! }), config, deps(store, now));
+    await gate(deleting('a'));
+    await gate(deleting('b'));
+    const third = await gate(deleting('c'));
+    expect(store.requests.size).toBe(2);
+    expect(third.status?.message).toContain('already has 2 pending (approvals.maxPendingPerRequester)');
+    const later = new Date(NOW.getTime() + 2 * 3600_000);
+    await gate(deleting('c'), later);
+    expect([...store.requests.values()].map((r) => r.spec.action.name)).toEqual(['c']);
+  });
+});
