@@ -41,6 +41,10 @@ async function admitApproval(request: AdmissionRequest, config: Config, deps: Ow
     now: deps.now(), maxTtlSeconds: config.approvals.maxApprovalTtlSeconds,
   });
   if (problems.length > 0) return no(problems.join('; '));
+  if (target !== undefined) {
+    const verb = approval.spec.decision === 'Approve' ? 'approved' : 'rejected';
+    await deps.store.recordEvent(target, { reason: approval.spec.decision === 'Approve' ? 'Approved' : 'Rejected', message: `${approval.spec.approver} ${verb}: ${approval.spec.reason}` });
+  }
   return { allowed: true, note: `${approval.spec.decision} of ${approval.spec.requestName} by ${approval.spec.approver}` };
 }
 

@@ -84,6 +84,7 @@ async function recordRequest(request: AdmissionRequest, decision: Decision, conf
     ...(changeOf(request)),
   });
   await deps.store.createRequest(created);
+  await deps.store.recordEvent(created, { reason: 'ApprovalRequested', message: `${approval.action.requester} asked to ${approval.action.message} (rule ${approval.action.rule})` });
   return created;
 }
 
@@ -152,6 +153,10 @@ export async function applyApprovalGate(request: AdmissionRequest, decision: Dec
       }
       // The approvals are used: the action goes through even if recording the request's phase fails.
       await deps.store.setRequestPhase(existing, 'Used', state.use.map((a) => a.metadata.name), deps.now()).catch(() => undefined);
+      await deps.store.recordEvent(existing, {
+        reason: 'ApprovalUsed',
+        message: `${request.userInfo.username} carried out the action with ${state.use.map((a) => `${a.metadata.name} (${a.spec.approver})`).join(', ')}`,
+      });
       return approvedDecision(decision, state.use, false);
   }
 }

@@ -90,6 +90,21 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
       });
       return review.status?.allowed === true;
     },
+    async recordEvent(request, event) {
+      const at = new Date().toISOString();
+      await core.createNamespacedEvent({
+        namespace: settings.namespace,
+        body: {
+          metadata: { generateName: `${request.metadata.name.slice(0, 40)}.`, namespace: settings.namespace },
+          involvedObject: {
+            apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'ApprovalRequest', name: request.metadata.name, namespace: settings.namespace,
+            ...(request.metadata.uid === undefined ? {} : { uid: request.metadata.uid }),
+          },
+          reason: event.reason, message: event.message.slice(0, 1024), type: 'Normal',
+          source: { component: 'countersign' }, firstTimestamp: new Date(at), lastTimestamp: new Date(at), count: 1,
+        },
+      }).catch(() => undefined);
+    },
     async allowedSigners() {
       const secret = await orUndefinedOn404(core.readNamespacedSecret({ name: settings.allowedSignersSecret, namespace: settings.namespace }));
       const data = secret?.data?.allowed_signers;

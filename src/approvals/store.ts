@@ -19,6 +19,11 @@ export interface ApprovalStore {
   setRequestPhase(request: ApprovalRequestObject, phase: RequestPhase, approvals: string[], at: Date): Promise<void>;
   /** SubjectAccessReview: may `user` approve actions in `environment` within `namespace`? */
   mayApprove(user: UserInfo, environment: string, namespace: string): Promise<boolean>;
+  /**
+   * A Kubernetes Event on a request, for people watching `kubectl get events`. Best effort: it never fails, so it
+   * can never change a decision.
+   */
+  recordEvent(request: ApprovalRequestObject, event: { reason: string; message: string }): Promise<void>;
   /** The allowed-signers file's text from its Secret; empty when there is none. */
   allowedSigners(): Promise<string>;
 }

@@ -10,6 +10,7 @@ export type RequestPhase = 'Pending' | 'Approved' | 'Rejected' | 'Expired' | 'Us
 export interface ObjectMetadata {
   name: string;
   namespace: string;
+  uid?: string;
   resourceVersion?: string;
   creationTimestamp?: string;
   labels?: Record<string, string>;

@@ -107,6 +107,9 @@ describe('an approved action', () => {
     expect(used.items.filter((a) => a.spec.requestName === request).map((a) => a.status?.phase)).toEqual(['Used']);
     const logged = webhookDecisions().filter((d) => d.name === 'web' && d.namespace === NS && d.decision === 'allowed');
     expect(logged.length).toBe(1);
+    // The story is in Kubernetes Events too, on the request.
+    const events = mustKubectl('admin', ['get', 'events', '-n', 'countersign', '--field-selector', `involvedObject.name=${request}`, '-o', 'jsonpath={.items[*].reason}']);
+    expect(events.split(' ').sort()).toEqual(['ApprovalRequested', 'ApprovalUsed', 'Approved']);
   });
 
   it('does not cover the object once it is recreated (new uid)', () => {

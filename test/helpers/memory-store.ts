@@ -9,6 +9,7 @@ export interface MemoryStore extends ApprovalStore {
   add(approval: ApprovalObject): void;
   approvers: Set<string>;
   signers: string;
+  events: { request: string; reason: string; message: string }[];
 }
 
 export function memoryStore(): MemoryStore {
@@ -19,6 +20,8 @@ export function memoryStore(): MemoryStore {
     approvals: new Map(),
     approvers: new Set(['sre-a', 'sre-b']),
     signers: '',
+    events: [],
+    recordEvent(request, event) { store.events.push({ request: request.metadata.name, ...event }); return Promise.resolve(); },
     add(approval) { store.approvals.set(approval.metadata.name, { ...approval, metadata: { ...approval.metadata, resourceVersion: next() } }); },
     getRequest: (name) => Promise.resolve(store.requests.get(name)),
     createRequest(request) {

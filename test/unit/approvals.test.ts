@@ -81,6 +81,7 @@ describe('the approval gate', () => {
     const retry = await attempt(judge, store, review);
     expect(retry).toMatchObject({ allowed: true, auditAnnotations: { approvals: 'ok-1', approvers: 'sre-a', decision: 'allowed' } });
     expect(store.approvals.get('ok-1')?.status?.phase).toBe('Used');
+    expect(store.events.map((e) => e.reason)).toEqual(['ApprovalRequested', 'ApprovalUsed']);
     expect((await attempt(judge, store, review)).allowed).toBe(false);
   });
 
