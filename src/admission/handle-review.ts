@@ -2,7 +2,8 @@
 // Fail closed for agents (an explicit allowed:false), never for anyone else.
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
-import { refusedOnError, type Decision, type Judge } from '../core/decide.js';
+import { refusedOnError, type Decision, type Judge, type PictureInput } from '../core/decide.js';
+import type { ClusterPicture } from '../picture/cluster-picture.js';
 import { metricResourceLabel, objectName, resourceLabel } from '../core/describe.js';
 import { isClusterScoped } from '../core/environment.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -16,6 +17,8 @@ export interface ReviewDeps {
   /** The judge for the policy serving right now (it changes on reload). */
   judge: () => Judge;
   namespaces: NamespaceDirectory;
+  /** Where a DELETE's blast radius comes from; without it, agents' deletes that need one are refused. */
+  picture?: ClusterPicture;
   log: Logger;
   metrics?: Metrics;
   /** Where approvals live; without it (offline evaluation) gated requests are simply refused. */
@@ -42,10 +45,17 @@ async function lookupNamespace(request: AdmissionRequest, namespaces: NamespaceD
   return namespaces.get(request.namespace ?? '');
 }
 
+function pictureInput(picture: ClusterPicture | undefined): PictureInput | undefined {
+  if (picture === undefined) return undefined;
+  const status = picture.status();
+  return status.ready ? { view: picture.view } : { view: picture.view, unavailable: status.reason ?? 'the cluster picture is not ready' };
+}
+
 async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {
   try {
     const namespace = await lookupNamespace(request, deps.namespaces);
-    const decision = judge.decide(namespace === undefined ? { request } : { request, namespace });
+    const picture = pictureInput(deps.picture);
+    const decision = judge.decide({ request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }) });
     if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
     return await applyApprovalGate(request, decision, judge.policy.config, deps.approvals);
   } catch (error: unknown) {

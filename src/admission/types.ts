@@ -34,6 +34,7 @@ export interface ObjectMeta {
   resourceVersion?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  finalizers?: string[];
 }
 
 /** A Kubernetes object as JSON; only metadata is typed because rules reach the rest through CEL. */

@@ -16,7 +16,7 @@ export interface RequestFacts {
 }
 
 export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
-  const { requester, environment, rule, message, ...target } = facts.action;
+  const { requester, environment, rule, message, impact, ...target } = facts.action;
   return {
     apiVersion: `${API_GROUP}/${API_VERSION}`,
     kind: 'ApprovalRequest',
@@ -32,6 +32,7 @@ export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
       environment,
       rule,
       message,
+      ...(impact === undefined ? {} : { impact: { ...impact } }),
       ...(facts.change === undefined ? {} : { change: facts.change }),
       approvalsRequired: facts.approvalsRequired,
       signatureRequired: facts.signatureRequired,

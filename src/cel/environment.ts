@@ -2,6 +2,7 @@
 // expressions carry over, plus Countersign's own.
 import { Environment } from '@marcbachmann/cel-js';
 import './guards.js';
+import { registerAgentType } from './agent.js';
 import { registerKubernetesLibraries } from './k8s/index.js';
 
 export const VARIABLES = {
@@ -11,8 +12,9 @@ export const VARIABLES = {
   namespaceObject: 'dyn',
   params: 'dyn',
   environment: 'string',
-  agent: 'dyn',
+  agent: 'countersign.Agent',
   countersign: 'dyn',
+  blastRadius: 'dyn',
 } as const;
 
 export type CelVariables = { [K in keyof typeof VARIABLES]: unknown };
@@ -24,6 +26,7 @@ export function createCelEnvironment(): Environment {
     // Parse-time limits: a policy cannot smuggle in a huge literal or a pathological nesting depth.
     limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 1000, maxMapEntries: 1000, maxCallArguments: 32 },
   });
+  registerAgentType(env);
   for (const [name, type] of Object.entries(VARIABLES)) env.registerVariable(name, type);
   registerKubernetesLibraries(env);
   return env;

@@ -6,6 +6,7 @@ import { parseClusterSnapshot, readClusterSnapshot } from '../cluster/snapshot.j
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import { createJudge } from '../core/decide.js';
 import { createLogger } from '../observability/logger.js';
+import { staticPicture } from '../picture/cluster-picture.js';
 import type { EvaluateSettings } from './args.js';
 import { UsageError } from './args.js';
 
@@ -27,6 +28,8 @@ export async function evaluate(settings: EvaluateSettings): Promise<string> {
   const result = await handleReview(review, {
     judge: () => judge,
     namespaces: staticNamespaceDirectory(objects),
+    // The snapshot is the whole cluster as far as offline evaluation knows: impact is counted within it.
+    picture: staticPicture(objects),
     log: createLogger('silent'),
   });
   if (result.status !== 200) throw new UsageError([`${settings.review}: ${result.body.error}`]);

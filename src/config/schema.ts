@@ -60,6 +60,18 @@ export interface Config {
     allowedSignersSecret: string;
     signatureNamespace: string;
   };
+  /** The cluster picture, from which a DELETE's blast radius is computed. */
+  picture: {
+    /** Resource keys not watched (`events`, `leases.coordination.k8s.io`): high churn, nothing to lose. */
+    exclude: string[];
+    /** A watch silent this long is restarted (the API server sends bookmarks about once a minute). */
+    idleRestartSeconds: number;
+    /** A resource unconfirmed this long makes the picture stale: agents' deletes are refused until it recovers. */
+    staleAfterSeconds: number;
+    rediscoverySeconds: number;
+  };
+  /** Bulk budgets (`agent.deletes("60s")`): one record per agent in countersignNamespace, shared by replicas. */
+  budgets: { retentionSeconds: number };
   params: Record<string, unknown>;
   rules: RuleConfig[];
 }
@@ -147,6 +159,19 @@ export const configSpec: Spec = {
         allowedSignersSecret: { kind: 'string', nonEmpty: true, default: 'countersign-allowed-signers' },
         signatureNamespace: { kind: 'string', nonEmpty: true, default: 'countersign.dev' },
       },
+    },
+    picture: {
+      kind: 'object',
+      fields: {
+        exclude: stringList(['events', 'events.events.k8s.io', 'leases.coordination.k8s.io']),
+        idleRestartSeconds: { kind: 'int', min: 10, max: 3600, default: 70 },
+        staleAfterSeconds: { kind: 'int', min: 15, max: 3600, default: 120 },
+        rediscoverySeconds: { kind: 'int', min: 5, max: 3600, default: 30 },
+      },
+    },
+    budgets: {
+      kind: 'object',
+      fields: { retentionSeconds: { kind: 'int', min: 60, max: 24 * 3600, default: 3600 } },
     },
     params: { kind: 'map', of: { kind: 'any' }, default: {} },
     rules: { kind: 'list', of: ruleSpec, default: [] },

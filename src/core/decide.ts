@@ -1,14 +1,18 @@
 // The decision core: decoded request in, decision out. Pure: no network, no clock, no globals.
 // decode -> classify requester -> resolve environment -> match and evaluate rules -> the most severe tier decides.
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import { CelAgent } from '../cel/agent.js';
 import type { CelVariables } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
 import type { ApprovalRequirement, Tier } from '../config/schema.js';
+import type { PictureView } from '../picture/picture-index.js';
 import type { CompiledPolicy } from '../policy/types.js';
+import type { AgentActivity } from './activity.js';
 import { describeAction } from './describe.js';
 import { actionRecord, sha256Digest, type ActionRecord } from './digest.js';
 import { environmentResolver, namespaceOfRequest } from './environment.js';
 import { evaluateRules, RuleTimeout, type RuleOutcome } from './evaluate-rules.js';
+import { computeImpact, describeImpact, needsPicture, NO_IMPACT, type Impact } from './impact.js';
 import { agentMatcher, type Requester } from './requester.js';
 import { ruleMatches } from './resource-match.js';
 
@@ -27,6 +31,8 @@ export interface Decision {
   digest?: string;
   /** For require-approval: what a human must approve, and how many humans, signed or not. */
   approval?: { action: ActionRecord; requirement: ApprovalRequirement };
+  /** The blast radius, when it was computed (a rule asked for it, or an approval must be bound to it). */
+  impact?: Impact;
   /** Every rule that fired, for the record. */
   fired: { rule: string; tier: Tier; error?: string }[];
   /** True when Countersign itself failed and refused the request because of it. */
@@ -37,6 +43,35 @@ export interface DecisionInput {
   request: AdmissionRequest;
   /** The request's Namespace from the cluster picture, when the request is namespaced. */
   namespace?: KubeObject;
+  /** The cluster picture: where a DELETE's blast radius comes from. */
+  picture?: PictureInput;
+  /** The agent's recent deletes, read by the edge when the policy has bulk budgets. */
+  activity?: AgentActivity;
+}
+
+export interface PictureInput {
+  view: PictureView;
+  /** Set when the picture is not synced or has gone stale: why impact cannot be computed. */
+  unavailable?: string;
+}
+
+type ImpactResult = { ok: true; impact: Impact } | { ok: false; reason: string };
+
+/** Computes the impact at most once per decision, and only if something asks for it. */
+function lazyImpact(request: AdmissionRequest, picture: PictureInput | undefined): () => ImpactResult {
+  let result: ImpactResult | undefined;
+  return () => {
+    if (result !== undefined) return result;
+    if (!needsPicture(request)) result = { ok: true, impact: computeImpact(request, undefined) };
+    else if (picture === undefined) result = { ok: false, reason: 'no cluster picture is configured' };
+    else if (picture.unavailable !== undefined) result = { ok: false, reason: picture.unavailable };
+    else result = { ok: true, impact: computeImpact(request, picture.view) };
+    return result;
+  };
+}
+
+function impactToCel(impact: Impact): unknown {
+  return toCel({ ...impact, summary: describeImpact(impact) });
 }
 
 export interface Judge {
@@ -56,8 +91,16 @@ function mostSevere(fired: readonly RuleOutcome[]): RuleOutcome | undefined {
   return top;
 }
 
-function celVariables(policy: CompiledPolicy, input: DecisionInput, environment: string, requester: Requester): CelVariables {
+interface Context {
+  environment: string;
+  requester: Requester;
+  impact: Impact;
+}
+
+function celVariables(policy: CompiledPolicy, input: DecisionInput, { environment, requester, impact }: Context): CelVariables {
   const { object, oldObject, ...attributes } = input.request;
+  // A dry run counts itself too: it must get the answer the real request would get.
+  const current = input.request.operation === 'DELETE' ? 1 : 0;
   return {
     // ValidatingAdmissionPolicy's typed request always has these fields, empty when unset; expressions rely on it.
     request: toCel({ name: '', namespace: '', subResource: '', dryRun: false, ...attributes }),
@@ -66,8 +109,12 @@ function celVariables(policy: CompiledPolicy, input: DecisionInput, environment:
     namespaceObject: toCel(input.namespace ?? null),
     params: policy.params,
     environment,
-    agent: toCel({ username: requester.username, groups: requester.groups, serviceAccount: requester.serviceAccount ?? null }),
+    agent: new CelAgent({
+      username: requester.username, groups: requester.groups, serviceAccount: toCel(requester.serviceAccount ?? null),
+      ...(input.activity === undefined ? {} : { activity: input.activity }), current,
+    }),
     countersign: policy.countersign,
+    blastRadius: impactToCel(impact),
   };
 }
 
@@ -98,14 +145,60 @@ function verdictMessage(verdict: Verdict, digest: string | undefined): string {
   }
 }
 
-function dryRunWarning(verdict: Verdict): string {
+function dryRunWarning(verdict: Verdict, impact: Impact | undefined): string {
   const what: Record<Tier, string> = {
     allow: 'allow this request',
     audit: 'allow this request and record it for audit',
     'require-approval': 'refuse this request until a human approves it',
     deny: 'deny this request',
   };
-  return `dry run: Countersign would ${what[verdict.tier]} (rule ${verdict.rule}).`;
+  const reach = impact === undefined || impact.total === 0 ? '' : ` It would remove ${describeImpact(impact)}.`;
+  return `dry run: Countersign would ${what[verdict.tier]} (rule ${verdict.rule}).${reach}`;
+}
+
+interface Judged {
+  input: DecisionInput;
+  base: { requester: Requester; environment: string; dryRun: boolean };
+  fired: RuleOutcome[];
+  verdict: Verdict;
+  impact: Impact | undefined;
+}
+
+function decisionFrom({ input: { request }, base, fired, verdict, impact }: Judged): Decision {
+  const { environment, requester, dryRun } = base;
+  const action = verdict.tier === 'require-approval'
+    ? actionRecord(request, { environment, rule: verdict.rule, message: verdict.message }, impact)
+    : undefined;
+  const digest = action === undefined ? undefined : sha256Digest(action);
+  const allowed = verdict.tier === 'allow' || verdict.tier === 'audit';
+  // Audit warnings accompany what was allowed; on a refusal they would only bury the reason.
+  const warnings = fired
+    .filter((o) => allowed && o.rule.config.tier === 'audit')
+    .map((o) => verdictMessage({ tier: 'audit', rule: o.rule.config.name, message: o.message ?? describeAction(request, environment) }, undefined));
+  if (dryRun) warnings.unshift(dryRunWarning(verdict, impact));
+  const auditAnnotations: Record<string, string> = {
+    decision: allowed ? 'allowed' : 'denied',
+    tier: verdict.tier,
+    rule: verdict.rule,
+    environment,
+    agent: requester.username,
+  };
+  if (digest !== undefined) auditAnnotations.digest = digest;
+  if (impact !== undefined && impact.total > 0) auditAnnotations.impact = describeImpact(impact);
+  return {
+    ...base,
+    allowed,
+    tier: verdict.tier,
+    rule: verdict.rule,
+    warnings,
+    auditAnnotations,
+    errored: false,
+    fired: fired.map((o) => ({ rule: o.rule.config.name, tier: o.rule.config.tier, ...(o.error === undefined ? {} : { error: o.error }) })),
+    ...(impact === undefined ? {} : { impact }),
+    ...(digest === undefined ? {} : { digest }),
+    ...(action === undefined || verdict.requirement === undefined ? {} : { approval: { action, requirement: verdict.requirement } }),
+    ...(allowed ? {} : { status: { code: 403, reason: 'Forbidden', message: verdictMessage(verdict, digest) } }),
+  };
 }
 
 export function createJudge(policy: CompiledPolicy): Judge {
@@ -119,10 +212,19 @@ export function createJudge(policy: CompiledPolicy): Judge {
     const environment = environments.resolve(request, namespaceOfRequest(request, input.namespace));
     const candidates = policy.rules.filter((rule) => ruleMatches(rule.config.match, request, environment));
     const base = { requester, environment, dryRun };
+    const impactOf = lazyImpact(request, input.picture);
+    const unavailable = (reason: string): Decision =>
+      refusedOnError({ ...base, rule: 'impact-unavailable' }, `the impact of this request could not be computed (${reason})`);
+    let impact: Impact | undefined;
+    if (candidates.some((rule) => rule.usesImpact)) {
+      const result = impactOf();
+      if (!result.ok) return unavailable(result.reason);
+      impact = result.impact;
+    }
     let outcomes: RuleOutcome[] = [];
     if (candidates.length > 0) {
       try {
-        outcomes = evaluateRules(candidates, celVariables(policy, input, environment, requester), budget);
+        outcomes = evaluateRules(candidates, celVariables(policy, input, { environment, requester, impact: impact ?? NO_IMPACT }), budget);
       } catch (error: unknown) {
         if (!(error instanceof RuleTimeout)) throw error;
         return refusedOnError({ ...base, rule: error.rule.config.name }, error.message);
@@ -130,35 +232,13 @@ export function createJudge(policy: CompiledPolicy): Judge {
     }
     const fired = outcomes.filter((o) => o.fired);
     const verdict = verdictOf(mostSevere(fired), describeAction(request, environment));
-    const action = verdict.tier === 'require-approval' ? actionRecord(request, { environment, rule: verdict.rule, message: verdict.message }) : undefined;
-    const digest = action === undefined ? undefined : sha256Digest(action);
-    const allowed = verdict.tier === 'allow' || verdict.tier === 'audit';
-    // Audit warnings accompany what was allowed; on a refusal they would only bury the reason.
-    const warnings = fired
-      .filter((o) => allowed && o.rule.config.tier === 'audit')
-      .map((o) => verdictMessage({ tier: 'audit', rule: o.rule.config.name, message: o.message ?? describeAction(request, environment) }, undefined));
-    if (dryRun) warnings.unshift(dryRunWarning(verdict));
-    const auditAnnotations: Record<string, string> = {
-      decision: allowed ? 'allowed' : 'denied',
-      tier: verdict.tier,
-      rule: verdict.rule,
-      environment,
-      agent: requester.username,
-    };
-    if (digest !== undefined) auditAnnotations.digest = digest;
-    return {
-      ...base,
-      allowed,
-      tier: verdict.tier,
-      rule: verdict.rule,
-      warnings,
-      auditAnnotations,
-      errored: false,
-      fired: fired.map((o) => ({ rule: o.rule.config.name, tier: o.rule.config.tier, ...(o.error === undefined ? {} : { error: o.error }) })),
-      ...(digest === undefined ? {} : { digest }),
-      ...(action === undefined || verdict.requirement === undefined ? {} : { approval: { action, requirement: verdict.requirement } }),
-      ...(allowed ? {} : { status: { code: 403, reason: 'Forbidden', message: verdictMessage(verdict, digest) } }),
-    };
+    if (verdict.tier === 'require-approval' && impact === undefined && needsPicture(request)) {
+      // An approval names the impact it was given for: without it, nothing could be approved.
+      const result = impactOf();
+      if (!result.ok) return unavailable(result.reason);
+      impact = result.impact;
+    }
+    return decisionFrom({ input, base, fired, verdict, impact });
   }
 
   return {

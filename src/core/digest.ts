@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import { objectName } from './describe.js';
+import type { Impact } from './impact.js';
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
@@ -41,6 +42,8 @@ export interface ActionRecord {
   environment: string;
   rule: string;
   message: string;
+  /** A DELETE's blast radius: an approval for "42 objects" does not cover the same namespace grown to 4,000. */
+  impact?: Impact;
 }
 
 function optionString(request: AdmissionRequest, key: string): string {
@@ -67,7 +70,11 @@ function optionText(request: AdmissionRequest, key: string): string {
   return value === undefined || value === null ? '' : JSON.stringify(value);
 }
 
-export function actionRecord(request: AdmissionRequest, facts: { environment: string; rule: string; message: string }): ActionRecord {
+export function actionRecord(
+  request: AdmissionRequest,
+  facts: { environment: string; rule: string; message: string },
+  impact?: Impact,
+): ActionRecord {
   // The stored object: a CREATE has none, and the uid the apiserver gives a new object changes on every attempt.
   const stored = request.oldObject ?? undefined;
   return {
@@ -86,5 +93,6 @@ export function actionRecord(request: AdmissionRequest, facts: { environment: st
     objectDigest: request.operation === 'DELETE' ? '' : contentDigest(request.object),
     requester: request.userInfo.username,
     ...facts,
+    ...(impact === undefined ? {} : { impact }),
   };
 }

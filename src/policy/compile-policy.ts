@@ -7,6 +7,9 @@ import type { CompiledPolicy, CompiledRule } from './types.js';
 
 const env = createCelEnvironment();
 
+// Over-matching (the word inside a string literal) only costs a computation; under-matching cannot happen.
+const BUDGET_CALL = /\.deletes\s*\(/;
+
 function knownEnvironments(config: Config): Set<string> {
   const e = config.environments;
   return new Set([...e.known, e.default, e.clusterScoped, ...e.namespacePatterns.map((p) => p.environment)]);
@@ -56,8 +59,13 @@ function compileRule(rule: RuleConfig, path: string, config: Config, errors: str
     rule.messageExpression === undefined
       ? undefined
       : compileOne(rule.messageExpression, { path: `${path}.messageExpression`, expected: 'string', maxLength: max }, errors);
+  const sources = `${rule.expression}\n${rule.messageExpression ?? ''}`;
+  const uses = { usesImpact: /\bblastRadius\b/.test(sources), usesBudget: BUDGET_CALL.test(sources) };
+  if (uses.usesBudget && !(rule.match.operations.length === 1 && rule.match.operations[0] === 'DELETE')) {
+    errors.push(`${path}.match.operations: a rule that reads agent.deletes(...) must match operations [DELETE] only (budgets are read for deletes)`);
+  }
   if (errors.length > before || condition === undefined) return undefined;
-  return messageExpression === undefined ? { config: rule, path, condition } : { config: rule, path, condition, messageExpression };
+  return { config: rule, path, condition, ...(messageExpression === undefined ? {} : { messageExpression }), ...uses };
 }
 
 function stringsOf(value: unknown): string[] {
@@ -109,5 +117,6 @@ export function compilePolicy(config: Config): PolicyResult {
   });
   if (errors.length > 0) return { ok: false, errors };
   const countersign = toCel({ namespace: config.countersignNamespace, environmentLabel: config.environments.label });
-  return { ok: true, policy: { config, rules, params: toCel(config.params), countersign } };
+  const usesBudgets = rules.some((rule) => rule.usesBudget);
+  return { ok: true, policy: { config, rules, params: toCel(config.params), countersign, usesBudgets } };
 }

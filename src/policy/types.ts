@@ -7,6 +7,10 @@ export interface CompiledRule {
   path: string;
   condition: CompiledExpression;
   messageExpression?: CompiledExpression;
+  /** The rule reads `blastRadius`: the request's impact must be computed first. */
+  usesImpact: boolean;
+  /** The rule reads an agent's bulk budget (`agent.deletes(...)`). */
+  usesBudget: boolean;
 }
 
 /** A configuration whose every expression compiled: the only thing the decision core accepts. */
@@ -16,4 +20,6 @@ export interface CompiledPolicy {
   /** Values handed to CEL unchanged for every request, converted once at load. */
   params: unknown;
   countersign: unknown;
+  /** Some rule reads bulk budgets: agents' deletes are recorded, and read before each DELETE is judged. */
+  usesBudgets: boolean;
 }

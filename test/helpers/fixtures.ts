@@ -6,6 +6,8 @@ import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js'
 import { DEFAULT_CONFIG_URL, loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { createJudge, type Judge } from '../../src/core/decide.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
+import { staticPicture, type ClusterPicture } from '../../src/picture/cluster-picture.js';
+import type { PictureInput } from '../../src/core/decide.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -46,3 +48,7 @@ export function judgeFrom(yaml: string): Judge {
 export function namespaceNamed(name: string): KubeObject | undefined {
   return heldOutNamespaces().find((ns) => ns.metadata?.name === name);
 }
+
+/** A synced picture of an empty cluster: a DELETE's impact is its own object. */
+export const EMPTY_CLUSTER: ClusterPicture = staticPicture([]);
+export const EMPTY_PICTURE: PictureInput = { view: EMPTY_CLUSTER.view };

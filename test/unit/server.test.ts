@@ -12,13 +12,13 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { buildApp } from '../../src/server/app.js';
 import { readKeyPair, reloadTls } from '../../src/server/tls-reloader.js';
-import { defaultJudge, heldOutNamespaces, heldOutReview } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutNamespaces, heldOutReview, EMPTY_CLUSTER } from '../helpers/fixtures.js';
 import { makeCert } from '../helpers/tls.js';
 
 const log = createLogger('silent');
 
 function app(judge: Judge, namespaces: NamespaceDirectory = staticNamespaceDirectory(heldOutNamespaces())): FastifyInstance {
-  return buildApp({ judge: () => judge, namespaces, log, metrics: createMetrics(false), ready: () => namespaces.isReady() });
+  return buildApp({ judge: () => judge, namespaces, picture: EMPTY_CLUSTER, log, metrics: createMetrics(false), ready: () => namespaces.isReady() });
 }
 
 const json = { 'content-type': 'application/json' };
@@ -161,7 +161,7 @@ describe('over real TLS on 127.0.0.1', () => {
   beforeAll(async () => {
     const judge = await defaultJudge();
     const namespaces = staticNamespaceDirectory(heldOutNamespaces());
-    server = buildApp({ judge: () => judge, namespaces, log, metrics: createMetrics(false), ready: () => true }, await readKeyPair(first));
+    server = buildApp({ judge: () => judge, namespaces, picture: EMPTY_CLUSTER, log, metrics: createMetrics(false), ready: () => true }, await readKeyPair(first));
     await server.listen({ host: '127.0.0.1', port: 0 });
     const address = server.server.address();
     port = typeof address === 'object' && address !== null ? address.port : 0;
