@@ -9,6 +9,7 @@ import { isClusterScoped } from '../core/environment.js';
 import type { Metrics } from '../observability/metrics.js';
 import { admitOwnResource, isOwnResource } from '../approvals/admit-own-resources.js';
 import { applyApprovalGate, type GateDeps } from '../approvals/approval-gate.js';
+import { decideWithBudget, type BudgetDeps, type DecideWith } from '../budgets/budget-gate.js';
 import { decodeReview, decodeReviewText } from './decode.js';
 import { reviewResponse } from './response.js';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, KubeObject } from './types.js';
@@ -23,6 +24,8 @@ export interface ReviewDeps {
   metrics?: Metrics;
   /** Where approvals live; without it (offline evaluation) gated requests are simply refused. */
   approvals?: GateDeps;
+  /** Where agents' activity records live, for bulk budgets. Without it `agent.deletes(...)` cannot be answered. */
+  budgets?: Omit<BudgetDeps, 'retentionMs'>;
 }
 
 export type HandledReview = { status: 200; body: AdmissionReviewResponse } | { status: 400; body: { error: string } };
@@ -55,9 +58,17 @@ async function decideAgent(request: AdmissionRequest, judge: Judge, deps: Review
   try {
     const namespace = await lookupNamespace(request, deps.namespaces);
     const picture = pictureInput(deps.picture);
-    const decision = judge.decide({ request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }) });
-    if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
-    return await applyApprovalGate(request, decision, judge.policy.config, deps.approvals);
+    const decideWith: DecideWith = async (activity) => {
+      const decision = judge.decide({
+        request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }),
+        ...(activity === undefined ? {} : { activity }),
+      });
+      if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return { decision, approved: false };
+      const gated = await applyApprovalGate(request, decision, judge.policy.config, deps.approvals);
+      return { decision: gated, approved: gated.allowed };
+    };
+    if (!judge.policy.usesBudgets || request.operation !== 'DELETE' || deps.budgets === undefined) return (await decideWith(undefined)).decision;
+    return await decideWithBudget(request, decideWith, { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000 });
   } catch (error: unknown) {
     const requester = { isAgent: true, username: request.userInfo.username, groups: request.userInfo.groups };
     deps.log.error({ err: error, uid: request.uid }, 'cannot judge an agent request; refusing it');

@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import { createJudge } from '../core/decide.js';
 import { createLogger } from '../observability/logger.js';
 import { staticPicture } from '../picture/cluster-picture.js';
+import { memoryActivityStore } from '../budgets/activity-store.js';
 import type { EvaluateSettings } from './args.js';
 import { UsageError } from './args.js';
 
@@ -30,6 +31,8 @@ export async function evaluate(settings: EvaluateSettings): Promise<string> {
     namespaces: staticNamespaceDirectory(objects),
     // The snapshot is the whole cluster as far as offline evaluation knows: impact is counted within it.
     picture: staticPicture(objects),
+    // Offline, the agent has done nothing yet: a budget counts this request alone.
+    budgets: { store: memoryActivityStore(), now: () => new Date() },
     log: createLogger('silent'),
   });
   if (result.status !== 200) throw new UsageError([`${settings.review}: ${result.body.error}`]);

@@ -52,3 +52,5 @@ export function namespaceNamed(name: string): KubeObject | undefined {
 /** A synced picture of an empty cluster: a DELETE's impact is its own object. */
 export const EMPTY_CLUSTER: ClusterPicture = staticPicture([]);
 export const EMPTY_PICTURE: PictureInput = { view: EMPTY_CLUSTER.view };
+/** What the edge hands the core for an agent with no recent deletes, in an empty cluster. */
+export const OFFLINE = { picture: EMPTY_PICTURE, activity: { now: 0, deletes: [], retentionMs: 3_600_000 } };

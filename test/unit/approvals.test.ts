@@ -6,7 +6,7 @@ import { applyApprovalGate, type GateDeps } from '../../src/approvals/approval-g
 import { signatureVerifier } from '../../src/approvals/signatures.js';
 import type { ApprovalObject, ApprovalSpec } from '../../src/approvals/types.js';
 import type { Judge } from '../../src/core/decide.js';
-import { defaultJudge, heldOutReview, namespaceNamed, EMPTY_PICTURE } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutReview, namespaceNamed, OFFLINE } from '../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../helpers/memory-store.js';
 
 const NOW = new Date('2026-11-21T10:00:00Z');
@@ -18,7 +18,7 @@ function deps(store: MemoryStore, now = NOW): GateDeps {
 
 async function attempt(judge: Judge, store: MemoryStore, request: AdmissionRequest, now = NOW): Promise<ReturnType<Judge['decide']>> {
   const namespace = namespaceNamed(request.namespace ?? '');
-  const decision = judge.decide(namespace === undefined ? { request, picture: EMPTY_PICTURE } : { request, namespace, picture: EMPTY_PICTURE });
+  const decision = judge.decide(namespace === undefined ? { request, ...OFFLINE } : { request, namespace, ...OFFLINE });
   return applyApprovalGate(request, decision, judge.policy.config, deps(store, now));
 }
 
@@ -238,7 +238,7 @@ describe('hardening (security review)', () => {
     const store = memoryStore();
     const { review, about } = await gated(judge, store);
     store.add(approval('ok', about));
-    const stricter = { ...judge.decide({ request: review, namespace: namespaceNamed('shop-prod')!, picture: EMPTY_PICTURE }) };
+    const stricter = { ...judge.decide({ request: review, namespace: namespaceNamed('shop-prod')!, ...OFFLINE }) };
     stricter.approval = { ...stricter.approval!, requirement: { approvers: 2, signature: false } };
     const d = await applyApprovalGate(review, stricter, judge.policy.config, deps(store));
     expect(d.allowed).toBe(false);
@@ -287,7 +287,7 @@ describe('pending requests per requester', () => {
       return r;
     };
     const gate = async (r: AdmissionRequest, now = NOW): Promise<ReturnType<Judge['decide']>> =>
-      applyApprovalGate(r, judge.decide({ request: r, namespace: namespaceNamed('shop-prod')!, picture: EMPTY_PICTURE }), config, deps(store, now));
+      applyApprovalGate(r, judge.decide({ request: r, namespace: namespaceNamed('shop-prod')!, ...OFFLINE }), config, deps(store, now));
     await gate(deleting('a'));
     await gate(deleting('b'));
     const third = await gate(deleting('c'));

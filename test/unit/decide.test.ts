@@ -2,13 +2,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AdmissionRequest } from '../../src/admission/types.js';
 import type { Judge } from '../../src/core/decide.js';
-import { defaultJudge, heldOutReview, judgeFrom, namespaceNamed, EMPTY_PICTURE } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutReview, judgeFrom, namespaceNamed, OFFLINE } from '../helpers/fixtures.js';
 
 function decideFixture(judge: Judge, name: string, mutate?: (r: AdmissionRequest) => void): ReturnType<Judge['decide']> {
   const { request } = heldOutReview(name);
   mutate?.(request);
   const namespace = request.namespace === undefined ? undefined : namespaceNamed(request.namespace);
-  return judge.decide(namespace === undefined ? { request, picture: EMPTY_PICTURE } : { request, namespace, picture: EMPTY_PICTURE });
+  return judge.decide(namespace === undefined ? { request, ...OFFLINE } : { request, namespace, ...OFFLINE });
 }
 
 describe('the default policy', () => {

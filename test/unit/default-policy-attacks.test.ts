@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
 import type { Judge } from '../../src/core/decide.js';
-import { defaultJudge, heldOutReview, namespaceNamed, EMPTY_PICTURE } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutReview, namespaceNamed, OFFLINE } from '../helpers/fixtures.js';
 
 const AGENT = heldOutReview('agent-delete-production-deployment').request.userInfo;
 
@@ -21,7 +21,7 @@ function request(overrides: Partial<AdmissionRequest>): AdmissionRequest {
 
 function decide(judge: Judge, r: AdmissionRequest): ReturnType<Judge['decide']> {
   const namespace = r.namespace === undefined ? undefined : namespaceNamed(r.namespace);
-  return judge.decide(namespace === undefined ? { request: r, picture: EMPTY_PICTURE } : { request: r, namespace, picture: EMPTY_PICTURE });
+  return judge.decide(namespace === undefined ? { request: r, ...OFFLINE } : { request: r, namespace, ...OFFLINE });
 }
 
 describe('identity escalation', () => {

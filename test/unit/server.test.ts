@@ -62,7 +62,7 @@ describe('POST /validate', () => {
     expect(body.kind).toBe('AdmissionReview');
     expect(body.response.uid).toBe(review.request.uid);
     expect(body.response.allowed).toBe(false);
-    expect(body.response.status.message).toMatch(/requires a human approval.*namespaces shop-prod/);
+    expect(body.response.status.message).toMatch(/requires a human approval.*namespace shop-prod/);
   });
 
   it('accepts a body larger than Fastify\'s 1 MiB default and refuses one over 7 MiB with 413', async () => {

@@ -1,0 +1,59 @@
+// Holds agents to their bulk budgets across replicas: read the agent's record, decide with it, and only then
+// record the delete by compare-and-swap. If another replica wrote in between, the decision is taken again with
+// the fresh count, so two replicas can never both spend the last unit of a budget.
+import type { AdmissionRequest } from '../admission/types.js';
+import { withDelete, type AgentActivity } from '../core/activity.js';
+import type { Decision } from '../core/decide.js';
+import type { ActivityStore } from './activity-store.js';
+
+export interface BudgetDeps {
+  store: ActivityStore;
+  now: () => Date;
+  retentionMs: number;
+}
+
+/** Decides with a given activity; `approved` tells whether a human approval (already consumed) allowed it. */
+export type DecideWith = (activity: AgentActivity | undefined) => Promise<{ decision: Decision; approved: boolean }>;
+
+const ATTEMPTS = 6;
+
+export class BudgetContention extends Error {
+  constructor(agent: string) {
+    super(`the activity record of ${agent} kept changing under concurrent requests (${String(ATTEMPTS)} attempts); try again`);
+    this.name = 'BudgetContention';
+  }
+}
+
+async function readActivity(agent: string, deps: BudgetDeps): Promise<{ activity: AgentActivity; version: string | undefined }> {
+  const stored = await deps.store.read(agent);
+  return { activity: { now: deps.now().getTime(), deletes: stored.deletes, retentionMs: deps.retentionMs }, version: stored.version };
+}
+
+/** An approved delete is the human's call: it is recorded whatever the count, retrying only the write. */
+async function recordApproved(agent: string, first: { activity: AgentActivity; version: string | undefined }, deps: BudgetDeps): Promise<void> {
+  let read = first;
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
+    if (await deps.store.write(agent, withDelete(read.activity), read.version)) return;
+    read = await readActivity(agent, deps);
+  }
+  throw new BudgetContention(agent);
+}
+
+/**
+ * Judges an agent's DELETE under bulk budgets. Refusals and dry runs are not recorded: a budget counts what the
+ * agent actually did.
+ */
+export async function decideWithBudget(request: AdmissionRequest, decideWith: DecideWith, deps: BudgetDeps): Promise<Decision> {
+  const agent = request.userInfo.username;
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
+    const read = await readActivity(agent, deps);
+    const { decision, approved } = await decideWith(read.activity);
+    if (!decision.allowed || decision.dryRun) return decision;
+    if (approved) {
+      await recordApproved(agent, read, deps);
+      return decision;
+    }
+    if (await deps.store.write(agent, withDelete(read.activity), read.version)) return decision;
+  }
+  throw new BudgetContention(agent);
+}
