@@ -24,7 +24,7 @@ interface Shape {
   status?: unknown;
 }
 
-function add(index: PictureIndex, resource: string, name: string, uid: string, shape: Shape = {}): void {
+function add(index: PictureIndex, resource: string, [name, uid]: [string, string], shape: Shape = {}): void {
   const metadata = {
     name, uid, ...(shape.namespace === undefined ? {} : { namespace: shape.namespace }),
     ...(shape.owners === undefined ? {} : { ownerReferences: shape.owners.map((owner) => ({ apiVersion: 'v1', kind: 'X', name: 'x', uid: owner })) }),
@@ -39,15 +39,15 @@ function add(index: PictureIndex, resource: string, name: string, uid: string, s
 function capProd(): PictureIndex {
   const index = new PictureIndex();
   const ns = 'cap-prod';
-  add(index, 'namespaces', ns, '8bbc0139-2e1b-4349-a3a1-b980e0754ff5');
-  add(index, 'deployments.apps', 'web', DEPLOYMENT_UID, { namespace: ns });
-  add(index, 'replicasets.apps', 'web-5d9', 'rs-1', { namespace: ns, owners: [DEPLOYMENT_UID] });
-  for (let i = 0; i < 3; i++) add(index, 'pods', `web-5d9-${i}`, `pod-${i}`, { namespace: ns, owners: ['rs-1'] });
-  for (let i = 0; i < 10; i++) add(index, 'configmaps', `cm-${i}`, `cm-${i}`, { namespace: ns });
-  add(index, 'persistentvolumeclaims', 'data', 'pvc-1', { namespace: ns, spec: { volumeName: 'pv-data' }, status: { phase: 'Bound' } });
-  add(index, 'persistentvolumes', 'pv-data', 'pv-1', { spec: { persistentVolumeReclaimPolicy: 'Delete', claimRef: { namespace: ns, name: 'data' } } });
-  add(index, 'persistentvolumes', 'pv-kept', 'pv-2', { spec: { persistentVolumeReclaimPolicy: 'Retain', claimRef: { namespace: 'other', name: 'x' } } });
-  add(index, 'configmaps', 'elsewhere', 'cm-x', { namespace: 'other' });
+  add(index, 'namespaces', [ns, '8bbc0139-2e1b-4349-a3a1-b980e0754ff5']);
+  add(index, 'deployments.apps', ['web', DEPLOYMENT_UID], { namespace: ns });
+  add(index, 'replicasets.apps', ['web-5d9', 'rs-1'], { namespace: ns, owners: [DEPLOYMENT_UID] });
+  for (let i = 0; i < 3; i++) add(index, 'pods', [`web-5d9-${i}`, `pod-${i}`], { namespace: ns, owners: ['rs-1'] });
+  for (let i = 0; i < 10; i++) add(index, 'configmaps', [`cm-${i}`, `cm-${i}`], { namespace: ns });
+  add(index, 'persistentvolumeclaims', ['data', 'pvc-1'], { namespace: ns, spec: { volumeName: 'pv-data' }, status: { phase: 'Bound' } });
+  add(index, 'persistentvolumes', ['pv-data', 'pv-1'], { spec: { persistentVolumeReclaimPolicy: 'Delete', claimRef: { namespace: ns, name: 'data' } } });
+  add(index, 'persistentvolumes', ['pv-kept', 'pv-2'], { spec: { persistentVolumeReclaimPolicy: 'Retain', claimRef: { namespace: 'other', name: 'x' } } });
+  add(index, 'configmaps', ['elsewhere', 'cm-x'], { namespace: 'other' });
   return index;
 }
 
@@ -74,10 +74,10 @@ describe('blast radius', () => {
 
   it('keeps a dependent that another surviving owner still holds, and honours an orphan finalizer on the way', () => {
     const index = capProd();
-    add(index, 'configmaps', 'shared', 'shared', { namespace: 'cap-prod', owners: [DEPLOYMENT_UID, 'cm-0'] });
-    add(index, 'secrets', 'half', 'half', { namespace: 'cap-prod', owners: ['rs-1', 'gone-owner'] });
-    add(index, 'replicasets.apps', 'keeper', 'rs-2', { namespace: 'cap-prod', owners: [DEPLOYMENT_UID], finalizers: ['orphan'] });
-    add(index, 'pods', 'kept-pod', 'pod-k', { namespace: 'cap-prod', owners: ['rs-2'] });
+    add(index, 'configmaps', ['shared', 'shared'], { namespace: 'cap-prod', owners: [DEPLOYMENT_UID, 'cm-0'] });
+    add(index, 'secrets', ['half', 'half'], { namespace: 'cap-prod', owners: ['rs-1', 'gone-owner'] });
+    add(index, 'replicasets.apps', ['keeper', 'rs-2'], { namespace: 'cap-prod', owners: [DEPLOYMENT_UID], finalizers: ['orphan'] });
+    add(index, 'pods', ['kept-pod', 'pod-k'], { namespace: 'cap-prod', owners: ['rs-2'] });
     const impact = computeImpact(captured('delete-production-deployment'), index);
     // `shared` survives (cm-0 stays); `half` goes (its other owner no longer exists); rs-2 goes, its pod stays.
     expect(impact.byResource).toEqual({ 'deployments.apps': 1, 'replicasets.apps': 2, pods: 3, secrets: 1 });
@@ -85,12 +85,12 @@ describe('blast radius', () => {
 
   it('counts every custom resource of a deleted CRD, cluster-wide, with their dependents', () => {
     const index = new PictureIndex();
-    add(index, 'customresourcedefinitions.apiextensions.k8s.io', 'databases.shop.example.com', 'ad986449-1c5e-40f0-9c54-723dbaab6742');
+    add(index, 'customresourcedefinitions.apiextensions.k8s.io', ['databases.shop.example.com', 'ad986449-1c5e-40f0-9c54-723dbaab6742']);
     for (let i = 0; i < 30; i++) {
-      add(index, 'databases.shop.example.com', `db-${i}`, `db-${i}`, { namespace: i % 2 === 0 ? 'a' : 'b' });
-      add(index, 'secrets', `db-${i}-creds`, `s-${i}`, { namespace: i % 2 === 0 ? 'a' : 'b', owners: [`db-${i}`] });
+      add(index, 'databases.shop.example.com', [`db-${i}`, `db-${i}`], { namespace: i % 2 === 0 ? 'a' : 'b' });
+      add(index, 'secrets', [`db-${i}-creds`, `s-${i}`], { namespace: i % 2 === 0 ? 'a' : 'b', owners: [`db-${i}`] });
     }
-    add(index, 'widgets.shop.example.com', 'unrelated', 'w-1', { namespace: 'a' });
+    add(index, 'widgets.shop.example.com', ['unrelated', 'w-1'], { namespace: 'a' });
     const impact = computeImpact(captured('delete-crd'), index);
     expect(impact.byResource).toEqual({ 'customresourcedefinitions.apiextensions.k8s.io': 1, 'databases.shop.example.com': 30, secrets: 30 });
   });
@@ -130,14 +130,14 @@ rules:
   it('gates on the count and says it, and binds the approval digest to the impact', () => {
     const request = captured('delete-production-deployment');
     const small = new PictureIndex();
-    add(small, 'deployments.apps', 'web', DEPLOYMENT_UID, { namespace: 'cap-prod' });
+    add(small, 'deployments.apps', ['web', DEPLOYMENT_UID], { namespace: 'cap-prod' });
     expect(judge.decide({ request, picture: { view: small } })).toMatchObject({ allowed: true, rule: 'default' });
     const big = capProd();
-    for (let i = 0; i < 2; i++) add(big, 'pods', `extra-${i}`, `extra-${i}`, { namespace: 'cap-prod', owners: ['rs-1'] });
+    for (let i = 0; i < 2; i++) add(big, 'pods', [`extra-${i}`, `extra-${i}`], { namespace: 'cap-prod', owners: ['rs-1'] });
     const gated = judge.decide({ request, picture: { view: big } });
     expect(gated).toMatchObject({ allowed: false, rule: 'big', impact: { total: 7 } });
     expect(gated.status?.message).toContain('would remove 7 objects (5 pods, 1 deployments.apps, 1 replicasets.apps)');
-    add(big, 'pods', 'extra-2', 'extra-2', { namespace: 'cap-prod', owners: ['rs-1'] });
+    add(big, 'pods', ['extra-2', 'extra-2'], { namespace: 'cap-prod', owners: ['rs-1'] });
     const grown = judge.decide({ request, picture: { view: big } });
     expect(grown.digest).toBeDefined();
     expect(grown.digest).not.toBe(gated.digest);
