@@ -19,6 +19,7 @@ export interface Impact {
 }
 
 const DATA_NAMES_SHOWN = 20;
+const CRD_RESOURCE = 'customresourcedefinitions.apiextensions.k8s.io';
 
 export const NO_IMPACT: Impact = Object.freeze({ total: 0, byResource: {}, pods: 0, boundClaims: 0, deletedVolumes: 0, dataBearing: [] });
 
@@ -96,15 +97,10 @@ function customResourceKey(crd: KubeObject | null | undefined): string | undefin
   return group === '' || plural === '' ? undefined : resourceKey(group, plural);
 }
 
-function removalOf(request: AdmissionRequest, view: PictureView): Removal {
-  const key = resourceKey(request.resource.group, request.resource.resource);
+/** A delete of one object (or a CRD with its custom resources), grown through ownerReferences. */
+function cascadeOf(request: AdmissionRequest, root: PictureEntry, view: PictureView): Removal {
   const removal = new Removal(view);
-  const root = view.get(request.oldObject?.metadata?.uid ?? '') ?? rootEntry(request, key);
-  if (key === 'namespaces') {
-    // The namespace controller deletes everything inside, whatever the propagation asked for the Namespace.
-    for (const entry of view.inNamespace(root.name)) removal.add(entry, true);
-  }
-  if (key === 'customresourcedefinitions.apiextensions.k8s.io') {
+  if (root.resource === CRD_RESOURCE) {
     // Custom resources go by a storage-level delete that never reaches admission; their dependents by the GC.
     const crs = customResourceKey(request.oldObject);
     for (const entry of crs === undefined ? [] : view.ofResource(crs)) removal.add(entry, true);
@@ -114,37 +110,64 @@ function removalOf(request: AdmissionRequest, view: PictureView): Removal {
   return removal;
 }
 
-/** Releasing a bound claim whose volume says Delete destroys the volume too. */
-function addReleasedVolumes(removal: Removal, view: PictureView): void {
-  const volumes: PictureEntry[] = [];
-  for (const entry of removal.entries()) {
-    if (entry.claim?.phase !== 'Bound') continue;
-    const volume = view.volumeForClaim(`${entry.namespace}/${entry.name}`);
-    if (volume?.volume?.reclaimPolicy === 'Delete') volumes.push(volume);
-  }
-  for (const volume of volumes) removal.add(volume, false);
+/** What is removed, as counts plus the data-bearing objects by name. */
+interface Removed {
+  counts: Map<string, number>;
+  boundClaims: PictureEntry[];
+  volumes: PictureEntry[];
 }
 
-function tally(removal: Removal): Impact {
-  const byResource: Record<string, number> = {};
-  const impact: Impact = { total: 0, byResource, pods: 0, boundClaims: 0, deletedVolumes: 0, dataBearing: [] };
-  const data = (what: string): void => {
-    if (impact.dataBearing.length < DATA_NAMES_SHOWN) impact.dataBearing.push(what);
-  };
-  for (const entry of removal.entries()) {
-    impact.total += 1;
-    byResource[entry.resource] = (byResource[entry.resource] ?? 0) + 1;
-    if (entry.resource === 'pods') impact.pods += 1;
-    if (entry.claim?.phase === 'Bound') {
-      impact.boundClaims += 1;
-      data(`persistentvolumeclaims ${entry.namespace}/${entry.name}`);
-    }
-    if (entry.volume?.reclaimPolicy === 'Delete') {
-      impact.deletedVolumes += 1;
-      data(`persistentvolumes ${entry.name}`);
-    }
+/** Releasing a bound claim whose volume says Delete destroys the volume too. */
+function releasedVolumes(claims: readonly PictureEntry[], view: PictureView, already: (uid: string) => boolean): PictureEntry[] {
+  const volumes: PictureEntry[] = [];
+  for (const claim of claims) {
+    const volume = view.volumeForClaim(`${claim.namespace}/${claim.name}`);
+    if (volume?.volume?.reclaimPolicy === 'Delete' && !already(volume.uid)) volumes.push(volume);
   }
-  return impact;
+  return volumes;
+}
+
+function removedByCascade(removal: Removal, view: PictureView): Removed {
+  const removed: Removed = { counts: new Map(), boundClaims: [], volumes: [] };
+  for (const entry of removal.entries()) {
+    removed.counts.set(entry.resource, (removed.counts.get(entry.resource) ?? 0) + 1);
+    if (entry.claim?.phase === 'Bound') removed.boundClaims.push(entry);
+    if (entry.volume?.reclaimPolicy === 'Delete') removed.volumes.push(entry);
+  }
+  return withReleasedVolumes(removed, view, (uid) => removal.uids.has(uid));
+}
+
+/**
+ * A namespace: the namespace controller deletes everything inside whatever the propagation, and ownerReferences
+ * cannot leave a namespace, so the index's per-namespace counts are the answer without walking 100 k objects.
+ */
+function removedWithNamespace(root: PictureEntry, view: PictureView): Removed {
+  const counts = new Map(view.countsInNamespace(root.name));
+  counts.set(root.resource, (counts.get(root.resource) ?? 0) + 1);
+  const boundClaims = [...view.inNamespaceOf(root.name, 'persistentvolumeclaims')].filter((claim) => claim.claim?.phase === 'Bound');
+  return withReleasedVolumes({ counts, boundClaims, volumes: [] }, view, () => false);
+}
+
+function withReleasedVolumes(removed: Removed, view: PictureView, already: (uid: string) => boolean): Removed {
+  for (const volume of releasedVolumes(removed.boundClaims, view, already)) {
+    removed.counts.set(volume.resource, (removed.counts.get(volume.resource) ?? 0) + 1);
+    removed.volumes.push(volume);
+  }
+  return removed;
+}
+
+function tally({ counts, boundClaims, volumes }: Removed): Impact {
+  const byResource: Record<string, number> = {};
+  let total = 0;
+  for (const [resource, count] of counts) {
+    byResource[resource] = count;
+    total += count;
+  }
+  const dataBearing = [
+    ...boundClaims.map((claim) => `persistentvolumeclaims ${claim.namespace}/${claim.name}`),
+    ...volumes.map((volume) => `persistentvolumes ${volume.name}`),
+  ].slice(0, DATA_NAMES_SHOWN);
+  return { total, byResource, pods: counts.get('pods') ?? 0, boundClaims: boundClaims.length, deletedVolumes: volumes.length, dataBearing };
 }
 
 function replicasOf(object: KubeObject | null | undefined, missing: number): number {
@@ -166,9 +189,10 @@ function scaleDown(request: AdmissionRequest): Impact {
 export function computeImpact(request: AdmissionRequest, view: PictureView | undefined): Impact {
   if (!needsPicture(request)) return scaleDown(request);
   if (view === undefined) throw new Error('computeImpact: a DELETE needs the cluster picture');
-  const removal = removalOf(request, view);
-  addReleasedVolumes(removal, view);
-  return tally(removal);
+  const key = resourceKey(request.resource.group, request.resource.resource);
+  const root = view.get(request.oldObject?.metadata?.uid ?? '') ?? rootEntry(request, key);
+  if (key === 'namespaces') return tally(removedWithNamespace(root, view));
+  return tally(removedByCascade(cascadeOf(request, root, view), view));
 }
 
 /** One line for messages: `52 objects (30 configmaps, 20 pods, 2 persistentvolumeclaims); 2 bound volumes`. */

@@ -6,6 +6,10 @@ import type { PictureEntry } from './entry.js';
 export interface PictureView {
   get(uid: string): PictureEntry | undefined;
   inNamespace(namespace: string): Iterable<PictureEntry>;
+  /** How many objects of each resource the namespace holds: a namespace's impact without walking it. */
+  countsInNamespace(namespace: string): ReadonlyMap<string, number>;
+  /** The namespace's objects of one resource. */
+  inNamespaceOf(namespace: string, resource: string): Iterable<PictureEntry>;
   ofResource(resource: string): Iterable<PictureEntry>;
   dependentsOf(uid: string): Iterable<PictureEntry>;
   /** The PersistentVolume bound to the claim `namespace/name`, if the picture has one. */
@@ -31,7 +35,7 @@ function removeFrom<K>(index: Map<K, Set<string>>, key: K, uid: string): void {
 
 export class PictureIndex implements PictureView {
   private readonly byUid = new Map<string, PictureEntry>();
-  private readonly byNamespace = new Map<string, Set<string>>();
+  private readonly byNamespace = new Map<string, Map<string, Set<string>>>();
   private readonly byResource = new Map<string, Set<string>>();
   private readonly byOwner = new Map<string, Set<string>>();
   private readonly volumeByClaim = new Map<string, string>();
@@ -43,7 +47,12 @@ export class PictureIndex implements PictureView {
   upsert(entry: PictureEntry): void {
     this.remove(entry.uid);
     this.byUid.set(entry.uid, entry);
-    addTo(this.byNamespace, entry.namespace, entry.uid);
+    let resources = this.byNamespace.get(entry.namespace);
+    if (resources === undefined) {
+      resources = new Map();
+      this.byNamespace.set(entry.namespace, resources);
+    }
+    addTo(resources, entry.resource, entry.uid);
     addTo(this.byResource, entry.resource, entry.uid);
     for (const owner of entry.owners ?? []) addTo(this.byOwner, owner, entry.uid);
     if (entry.volume !== undefined && entry.volume.claim !== '') this.volumeByClaim.set(entry.volume.claim, entry.uid);
@@ -53,7 +62,11 @@ export class PictureIndex implements PictureView {
     const entry = this.byUid.get(uid);
     if (entry === undefined) return;
     this.byUid.delete(uid);
-    removeFrom(this.byNamespace, entry.namespace, uid);
+    const resources = this.byNamespace.get(entry.namespace);
+    if (resources !== undefined) {
+      removeFrom(resources, entry.resource, uid);
+      if (resources.size === 0) this.byNamespace.delete(entry.namespace);
+    }
     removeFrom(this.byResource, entry.resource, uid);
     for (const owner of entry.owners ?? []) removeFrom(this.byOwner, owner, uid);
     if (entry.volume !== undefined && this.volumeByClaim.get(entry.volume.claim) === uid) this.volumeByClaim.delete(entry.volume.claim);
@@ -74,8 +87,18 @@ export class PictureIndex implements PictureView {
     return this.byUid.get(uid);
   }
 
-  inNamespace(namespace: string): Iterable<PictureEntry> {
-    return this.entries(this.byNamespace.get(namespace));
+  *inNamespace(namespace: string): Iterable<PictureEntry> {
+    for (const uids of this.byNamespace.get(namespace)?.values() ?? []) yield* this.entries(uids);
+  }
+
+  countsInNamespace(namespace: string): ReadonlyMap<string, number> {
+    const counts = new Map<string, number>();
+    for (const [resource, uids] of this.byNamespace.get(namespace) ?? []) counts.set(resource, uids.size);
+    return counts;
+  }
+
+  inNamespaceOf(namespace: string, resource: string): Iterable<PictureEntry> {
+    return this.entries(this.byNamespace.get(namespace)?.get(resource));
   }
 
   ofResource(resource: string): Iterable<PictureEntry> {

@@ -2,12 +2,11 @@
 // `kubectl countersign`; the agent's retry of exactly that action goes through once. And the attacks.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countersignPort, startReplica, stopProcess, type Replica } from '../harness/control-plane.ts';
-import { E2E_DIR, kubectlAs, mustKubectl, webhookDecisions } from './kube.ts';
+import { capturedReview, E2E_DIR, kubectlAs, mustKubectl, postReview, webhookDecisions } from './kube.ts';
 
 const NS = 'appr-prod';
 const keys = mkdtempSync(join(tmpdir(), 'countersign-e2e-keys-'));
@@ -215,11 +214,9 @@ describe('two webhook replicas', () => {
     mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'race test']);
     // The AdmissionReview the real apiserver sent for that attempt: the retry carries the same object.
     const attempt = webhookDecisions().filter((d) => d.namespace === RACE && d.name === 'race' && d.operation === 'DELETE').at(-1);
-    const captured = readdirSync(join(E2E_DIR, 'captured')).find((f) => attempt !== undefined && f.endsWith(`-${attempt.uid}.json`));
-    if (captured === undefined) throw new Error('the first attempt was not captured');
-    const body = readFileSync(join(E2E_DIR, 'captured', captured), 'utf8');
-    const ca = readFileSync(join(E2E_DIR, 'webhook', 'ca.crt'), 'utf8');
-    const answers = await Promise.all([countersignPort(E2E_DIR), replica!.port].map((port) => postReview(port, ca, body)));
+    if (attempt === undefined) throw new Error('the first attempt was not logged');
+    const body = capturedReview(attempt.uid);
+    const answers = await Promise.all([countersignPort(E2E_DIR), replica!.port].map((port) => postReview(port, body)));
     const allowed = answers.filter((a) => a.response.allowed);
     expect(allowed).toHaveLength(1);
     const refused = answers.find((a) => !a.response.allowed);
@@ -228,19 +225,3 @@ describe('two webhook replicas', () => {
     expect(approvals.items.filter((a) => a.spec.requestName === request).map((a) => a.status?.phase)).toEqual(['Used']);
   });
 });
-
-interface Answer {
-  response: { allowed: boolean; status?: { message?: string } };
-}
-
-function postReview(port: number, ca: string, body: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-      res.on('end', () => { resolve(JSON.parse(text) as Answer); });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}

@@ -1,6 +1,8 @@
 // What the end-to-end tests drive: real kubectl, as one of the harness's identities.
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
 import { KUBECTL, kubeconfigPath, pluginPath } from '../harness/control-plane.ts';
 import { loggedDecisions, type LoggedDecision } from '../harness/decision-log.ts';
@@ -51,4 +53,29 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
     await sleep(500);
   }
+}
+
+export interface Answer {
+  response: { allowed: boolean; status?: { message?: string } };
+}
+
+/** Sends an AdmissionReview straight to one Countersign process, as the apiserver would. */
+export function postReview(port: number, body: string): Promise<Answer> {
+  const ca = readFileSync(join(E2E_DIR, 'webhook', 'ca.crt'), 'utf8');
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      res.on('end', () => { resolve(JSON.parse(text) as Answer); });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The AdmissionReview the real apiserver sent for a logged decision, as Countersign captured it. */
+export function capturedReview(uid: string): string {
+  const file = readdirSync(join(E2E_DIR, 'captured')).find((f) => f.endsWith(`-${uid}.json`));
+  if (file === undefined) throw new Error(`no captured review for uid ${uid}`);
+  return readFileSync(join(E2E_DIR, 'captured', file), 'utf8');
 }

@@ -16,8 +16,11 @@ const ROOT = resolve(HERE, '..', '..');
 const CPLANE = join(ROOT, 'test', 'control-plane', 'bin', 'cplane');
 export const KUBECTL = join(ROOT, 'test', 'control-plane', 'bin', 'kubectl');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
-export const IDENTITIES = ['admin', 'sre-a', 'sre-b', 'dev-a', 'coder', 'ops-bot'] as const;
+export const IDENTITIES = ['admin', 'sre-a', 'sre-b', 'dev-a', 'coder', 'ops-bot', 'sweeper'] as const;
 export type Identity = (typeof IDENTITIES)[number];
+
+/** What Countersign logs once its cluster picture is complete. */
+const PICTURE_SYNCED = 'cluster picture synced';
 
 interface ControlPlaneInfo {
   server: string;
@@ -138,11 +141,11 @@ async function createIdentities(dir: string, info: ControlPlaneInfo): Promise<vo
   }
   // The approval resources first: the identities' RBAC refers to them.
   kubectl(dir, 'admin', ['apply', '-f', join(ROOT, 'charts', 'countersign', 'crds')]);
-  kubectl(dir, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/approvals.countersign.dev', 'crd/approvalrequests.countersign.dev']);
+  kubectl(dir, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/approvals.countersign.dev', 'crd/approvalrequests.countersign.dev', 'crd/agentactivities.countersign.dev']);
   // Established is not yet servable: the storage answers 429 "(re)initializing" for a moment.
   await waitFor('the approval resources to be served', 30_000, () => {
     try {
-      kubectl(dir, 'admin', ['get', 'approvals,approvalrequests', '-n', 'default']);
+      kubectl(dir, 'admin', ['get', 'approvals,approvalrequests,agentactivities', '-n', 'default']);
       return true;
     } catch {
       return undefined;
@@ -150,7 +153,7 @@ async function createIdentities(dir: string, info: ControlPlaneInfo): Promise<vo
   });
   kubectl(dir, 'admin', ['apply', '-f', join(HERE, 'identities.yaml')]);
   // Agents hold real ServiceAccount tokens from the TokenRequest API, as they would in a cluster.
-  for (const [identity, namespace] of [['coder', 'agents'], ['ops-bot', 'agents'], ['countersign', 'countersign']] as const) {
+  for (const [identity, namespace] of [['coder', 'agents'], ['ops-bot', 'agents'], ['sweeper', 'agents'], ['countersign', 'countersign']] as const) {
     const token = kubectl(dir, 'admin', ['create', 'token', identity, '-n', namespace, '--duration', '24h']).trim();
     writeKubeconfig(dir, identity, info, token);
   }
@@ -187,14 +190,24 @@ export interface Replica {
   port: number;
 }
 
-/** Another Countersign process like the first (same certificate, configuration and cluster), on its own port. */
-export async function startReplica(dir: string): Promise<Replica> {
+/**
+ * Another Countersign process like the first (same certificate, configuration and cluster), on its own port;
+ * optionally under another identity's kubeconfig (to see what it does with fewer rights).
+ */
+export async function startReplica(dir: string, as?: { identity: string }): Promise<Replica> {
   const args = JSON.parse(readFileSync(join(dir, 'countersign.args.json'), 'utf8')) as string[];
   const port = await freePort();
   const portAt = args.indexOf('--port') + 1;
-  const replicaArgs = args.map((arg, i) => (i === portAt ? String(port) : arg)).filter((_, i) => args[i - 1] !== '--capture-dir' && args[i] !== '--capture-dir');
+  const kubeconfigAt = args.indexOf('--kubeconfig') + 1;
+  const replaced = (arg: string, i: number): string => {
+    if (i === portAt) return String(port);
+    return i === kubeconfigAt && as !== undefined ? kubeconfigPath(dir, as.identity) : arg;
+  };
+  const replicaArgs = args.map(replaced).filter((_, i) => args[i - 1] !== '--capture-dir' && args[i] !== '--capture-dir');
   const pid = startDetached(process.execPath, replicaArgs, join(dir, `countersign-${port}.log`));
-  await waitFor(`replica on port ${port} to listen`, 30_000, () => (readFileSync(join(dir, `countersign-${port}.log`), 'utf8').includes('countersign serving') ? true : undefined));
+  // A replica under its own identity may never complete its picture (that is what it is for): it only has to listen.
+  const awaited = as === undefined ? PICTURE_SYNCED : 'countersign serving';
+  await waitFor(`replica on port ${port} to be ready`, 60_000, () => (readFileSync(join(dir, `countersign-${port}.log`), 'utf8').includes(awaited) ? true : undefined));
   return { pid, port };
 }
 
@@ -237,6 +250,8 @@ async function waitForProbe(dir: string, since = 0): Promise<void> {
     }
     return readFileSync(logFile, 'utf8').slice(since).includes('"name":"countersign-probe-') ? true : undefined;
   });
+  // Agents' deletes are refused until the cluster picture has synced; tests start once it has.
+  await waitFor('the cluster picture to sync', 60_000, () => (readFileSync(logFile, 'utf8').slice(since).includes(PICTURE_SYNCED) ? true : undefined));
 }
 
 export async function up(dir: string, config: string | undefined): Promise<void> {
