@@ -16,22 +16,34 @@ import type { ServeSettings } from './args.js';
 import type { GateDeps } from '../approvals/approval-gate.js';
 import { signatureVerifier } from '../approvals/signatures.js';
 import type { Config } from '../config/schema.js';
+import type { ReviewDeps } from '../admission/handle-review.js';
+import { memoryActivityStore } from '../budgets/activity-store.js';
+import { staticPicture, type ClusterPicture } from '../picture/cluster-picture.js';
 import { UsageError } from './args.js';
 
 interface ClusterEdges {
   namespaces: NamespaceDirectory;
+  picture: ClusterPicture;
+  budgets: ReviewDeps['budgets'];
   approvals?: GateDeps;
 }
 
 async function clusterEdges(settings: ServeSettings, config: Config, log: Logger): Promise<ClusterEdges> {
-  if (settings.cluster !== undefined) return { namespaces: staticNamespaceDirectory(await readClusterSnapshot(settings.cluster)) };
+  const now = (): Date => new Date();
+  if (settings.cluster !== undefined) {
+    const objects = await readClusterSnapshot(settings.cluster);
+    return { namespaces: staticNamespaceDirectory(objects), picture: staticPicture(objects), budgets: { store: memoryActivityStore(), now } };
+  }
   // Loaded only when needed: client-node is heavy and unused for snapshot runs.
   const kube = await import('../cluster/kube-namespace-directory.js');
   const { kubeApprovalStore } = await import('../approvals/kube-store.js');
+  const { kubePicture } = await import('../picture/kube-picture.js');
+  const { kubeActivityStore } = await import('../budgets/kube-activity-store.js');
   const kc = kube.loadKubeConfig(settings.kubeconfig);
-  const now = (): Date => new Date();
   return {
     namespaces: kube.kubeNamespaceDirectory(kc, log),
+    picture: kubePicture(kc, log, config.picture),
+    budgets: { store: kubeActivityStore(kc, config.countersignNamespace), now },
     approvals: {
       store: kubeApprovalStore(kc, { namespace: config.countersignNamespace, allowedSignersSecret: config.approvals.allowedSignersSecret }),
       verifySignature: signatureVerifier(config.approvals.signatureNamespace, now),
@@ -48,11 +60,12 @@ export async function serve(settings: ServeSettings): Promise<void> {
   if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
   metrics.policyLoads.inc({ result: 'ok' });
   const policies = policyHolder(loaded.policy, source, log, metrics);
-  const { namespaces, approvals } = await clusterEdges(settings, loaded.policy.config, log);
+  const { namespaces, picture, budgets, approvals } = await clusterEdges(settings, loaded.policy.config, log);
   const tls = { certFile: settings.tlsCert, keyFile: settings.tlsKey };
   const app = buildApp(
     {
-      judge: () => policies.judge(), namespaces, log, metrics, ready: () => namespaces.isReady(),
+      judge: () => policies.judge(), namespaces, picture, log, metrics, ready: () => namespaces.isReady(),
+      ...(budgets === undefined ? {} : { budgets }),
       ...(approvals === undefined ? {} : { approvals }),
       ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),
     },
@@ -73,7 +86,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down; finishing requests in flight');
     for (const watcher of watchers) watcher.stop();
-    void app.close().then(() => namespaces.close()).finally(() => { process.exit(0); });
+    void app.close().then(() => Promise.all([namespaces.close(), picture.close()])).finally(() => { process.exit(0); });
   };
   process.once('SIGTERM', () => { stop('SIGTERM'); });
   process.once('SIGINT', () => { stop('SIGINT'); });

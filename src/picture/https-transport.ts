@@ -60,7 +60,7 @@ async function failure(response: IncomingMessage, path: string): Promise<Error> 
   } catch {
     // Not a Status: an error page from a proxy in front of the API server; its text is the message.
   }
-  return statusError({ message: body.slice(0, 200) || response.statusMessage, ...status, code: response.statusCode }, `GET ${path}`);
+  return statusError({ message: body.trim().slice(0, 200) || response.statusMessage, ...status, code: response.statusCode }, `GET ${path}`);
 }
 
 function send(url: URL, options: https.RequestOptions, idleTimeoutMs: number | undefined): Promise<IncomingMessage> {
@@ -105,11 +105,13 @@ async function list(kc: KubeConfig, request: ListRequest): Promise<ListPage> {
     items?: unknown;
     metadata?: { resourceVersion?: unknown; continue?: unknown };
   } | null;
-  if (!Array.isArray(body?.items)) throw new Error(`GET ${path}: the answer is not a list`);
-  const resourceVersion = body.metadata?.resourceVersion;
-  const continueToken = body.metadata?.continue;
+  // An empty PartialObjectMetadataList comes with `"items": null`.
+  const items = body?.items ?? [];
+  if (!Array.isArray(items) || typeof body?.metadata !== 'object') throw new Error(`GET ${path}: the answer is not a list`);
+  const resourceVersion = body.metadata.resourceVersion;
+  const continueToken = body.metadata.continue;
   return {
-    items: body.items as unknown[],
+    items: items as unknown[],
     resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
     continueToken: typeof continueToken === 'string' ? continueToken : '',
   };

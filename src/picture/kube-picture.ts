@@ -18,7 +18,11 @@ export interface KubePictureOptions {
   /** Resource keys never watched (`resourceKey(group, plural)`): high churn, and nothing depends on them. */
   exclude?: readonly string[];
   rediscoverySeconds?: number;
-  /** A watch silent this long is re-established; the API server sends a bookmark about once a minute. */
+  /**
+   * A watch silent this long is re-established, which also confirms the resource current. The API server sends a
+   * bookmark about once a minute, but only when the resource's revision has moved on; a quiet one stays silent.
+   * Kept below staleAfterSeconds so that a healthy but quiet resource never counts as stale.
+   */
   idleRestartSeconds?: number;
   /** A resource not confirmed current for this long makes the picture not ready. */
   staleAfterSeconds?: number;

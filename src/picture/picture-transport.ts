@@ -64,5 +64,7 @@ export function statusError(status: unknown, context: string): ApiStatusError {
   const { code, message, reason } = (status ?? {}) as { code?: unknown; message?: unknown; reason?: unknown };
   const number = typeof code === 'number' ? code : 0;
   const why = typeof message === 'string' && message !== '' ? message : typeof reason === 'string' ? reason : 'no message';
-  return new ApiStatusError(number, `${context}: ${number === 0 ? '' : `${number} `}${why}`);
+  // A plain-text error body often starts with its code already ("404 page not found").
+  const prefix = number === 0 || why.startsWith(String(number)) ? '' : `${number} `;
+  return new ApiStatusError(number, `${context}: ${prefix}${why}`);
 }

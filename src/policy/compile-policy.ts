@@ -105,8 +105,17 @@ function duplicateName(name: string, index: number, seen: Map<string, number>): 
 
 export type PolicyResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] };
 
+/** Settings that are each valid alone but not together. */
+function crossFieldErrors(config: Config): string[] {
+  const { idleRestartSeconds, staleAfterSeconds } = config.picture;
+  // A quiet resource gets no bookmarks: the idle reconnect is what keeps it from going stale.
+  return idleRestartSeconds < staleAfterSeconds
+    ? []
+    : [`picture.idleRestartSeconds: ${String(idleRestartSeconds)} must be less than picture.staleAfterSeconds (${String(staleAfterSeconds)})`];
+}
+
 export function compilePolicy(config: Config): PolicyResult {
-  const errors: string[] = [];
+  const errors: string[] = crossFieldErrors(config);
   const seen = new Map<string, number>();
   const rules: CompiledRule[] = [];
   config.rules.forEach((rule, index) => {
