@@ -2,7 +2,7 @@
 // Fail closed for agents (an explicit allowed:false), never for anyone else.
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
-import { refusedOnError, type Decision, type Judge, type PictureInput } from '../core/decide.js';
+import { IMPACT_UNAVAILABLE, refusedOnError, type Decision, type Judge, type PictureInput } from '../core/decide.js';
 import type { ClusterPicture } from '../picture/cluster-picture.js';
 import { metricResourceLabel, objectName, resourceLabel } from '../core/describe.js';
 import { isClusterScoped } from '../core/environment.js';
@@ -68,6 +68,11 @@ async function decideAgent(request: AdmissionRequest, judge: Judge, deps: Review
       return { decision: gated, approved: gated.allowed };
     };
     if (!judge.policy.usesBudgets || request.operation !== 'DELETE' || deps.budgets === undefined) return (await decideWith(undefined)).decision;
+    // Without a picture the answer is already known: say that, rather than whatever the budget read might say.
+    if (picture?.unavailable !== undefined) {
+      const blind = judge.decide({ request, ...(namespace === undefined ? {} : { namespace }), picture });
+      if (blind.rule === IMPACT_UNAVAILABLE) return blind;
+    }
     return await decideWithBudget(request, decideWith, { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000 });
   } catch (error: unknown) {
     const requester = { isAgent: true, username: request.userInfo.username, groups: request.userInfo.groups };

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../approvals/types.js';
+import { apiErrorMessage } from '../cluster/api-error.js';
 import { retryTransient } from '../cluster/retry.js';
 import type { ActivityEntry } from '../core/activity.js';
 import type { ActivityStore } from './activity-store.js';
@@ -46,7 +47,7 @@ export function kubeActivityStore(kc: KubeConfig, namespace: string): ActivitySt
         return { deletes: entriesOf(object.spec.deletes), ...(object.metadata.resourceVersion === undefined ? {} : { version: object.metadata.resourceVersion }) };
       } catch (error: unknown) {
         if (statusCode(error) === 404) return { deletes: [] };
-        throw error;
+        throw new Error(`cannot read the activity record of ${agent}: ${apiErrorMessage(error)}`, { cause: error });
       }
     },
     async write(agent, deletes, version) {
@@ -63,7 +64,7 @@ export function kubeActivityStore(kc: KubeConfig, namespace: string): ActivitySt
       } catch (error: unknown) {
         // 409: created or updated by another replica since we read.
         if (statusCode(error) === 409) return false;
-        throw error;
+        throw new Error(`cannot record the delete in the activity record of ${agent}: ${apiErrorMessage(error)}`, { cause: error });
       }
     },
   };

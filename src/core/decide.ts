@@ -80,6 +80,9 @@ export interface Judge {
   decide(input: DecisionInput): Decision;
 }
 
+/** The rule name of a refusal because the blast radius could not be computed. */
+export const IMPACT_UNAVAILABLE = 'impact-unavailable';
+
 const SEVERITY: Record<Tier, number> = { allow: 0, audit: 1, 'require-approval': 2, deny: 3 };
 
 /** Among equally severe rules the first in the policy decides (its approval requirement applies). */
@@ -214,7 +217,7 @@ export function createJudge(policy: CompiledPolicy): Judge {
     const base = { requester, environment, dryRun };
     const impactOf = lazyImpact(request, input.picture);
     const unavailable = (reason: string): Decision =>
-      refusedOnError({ ...base, rule: 'impact-unavailable' }, `the impact of this request could not be computed (${reason})`);
+      refusedOnError({ ...base, rule: IMPACT_UNAVAILABLE }, `the impact of this request could not be computed (${reason})`);
     let impact: Impact | undefined;
     if (candidates.some((rule) => rule.usesImpact)) {
       const result = impactOf();

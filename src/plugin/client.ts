@@ -1,6 +1,7 @@
 // The plugin's view of the cluster: the guard's requests and the humans' approvals, read as written, and who "I" am.
 import { AuthenticationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { retryTransient } from '../cluster/retry.js';
+export { apiErrorMessage } from '../cluster/api-error.js';
 import { API_GROUP, API_VERSION, type ApprovalObject, type ApprovalRequestObject } from '../approvals/types.js';
 
 export interface PluginClient {
@@ -15,20 +16,6 @@ export interface Connection {
   kubeconfig?: string;
   context?: string;
   countersignNamespace: string;
-}
-
-/** The apiserver's refusal text (a webhook's message included), not a stack trace. */
-export function apiErrorMessage(error: unknown): string {
-  const body = (error as { body?: unknown } | null)?.body;
-  if (typeof body === 'string') {
-    try {
-      const parsed = JSON.parse(body) as { message?: unknown };
-      if (typeof parsed.message === 'string') return parsed.message;
-    } catch {
-      return body;
-    }
-  }
-  return error instanceof Error ? error.message : String(error);
 }
 
 export function pluginClient(connection: Connection): PluginClient {

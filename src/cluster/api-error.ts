@@ -1,0 +1,14 @@
+// client-node's errors carry the apiserver's Status as a JSON string inside a multi-line text: people need the Status.
+/** The apiserver's refusal text (a webhook's message included), not a stack trace. */
+export function apiErrorMessage(error: unknown): string {
+  const body = (error as { body?: unknown } | null)?.body;
+  if (typeof body === 'string') {
+    try {
+      const parsed = JSON.parse(body) as { message?: unknown };
+      if (typeof parsed.message === 'string') return parsed.message;
+    } catch {
+      return body;
+    }
+  }
+  return error instanceof Error ? error.message : String(error);
+}
