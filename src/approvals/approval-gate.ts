@@ -2,6 +2,7 @@
 // for exactly this action and consume them atomically. Anything unclear refuses.
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Config } from '../config/schema.js';
+import { coveredByQuota } from './quota.js';
 import type { Decision } from '../core/decide.js';
 import { summarizeChange, type ChangeSummary } from './change-summary.js';
 import { evaluateGate, type GateState } from './gate.js';
@@ -103,7 +104,8 @@ function withStricterRequirement(request: ApprovalRequestObject, decision: Decis
 }
 
 async function gateState(existing: ApprovalRequestObject, deps: GateDeps): Promise<GateState> {
-  const approvals = await deps.store.listApprovals(existing.metadata.name);
+  // A quota approval is spent through coveredByQuota, never as the single approval of its request.
+  const approvals = (await deps.store.listApprovals(existing.metadata.name)).filter((a) => a.spec.quota === undefined);
   const signers = existing.spec.signatureRequired ? await deps.store.allowedSigners() : '';
   return evaluateGate({
     request: existing, approvals, now: deps.now(),
@@ -115,8 +117,20 @@ async function gateState(existing: ApprovalRequestObject, deps: GateDeps): Promi
   });
 }
 
+/** No request on record for this action: record one (never on a dry run, never past the requester's cap). */
+async function askAnew(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<Decision> {
+  if (request.dryRun === true) return refuse(decision, 'No approval request was recorded: dry runs have no side effects.');
+  const open = await openRequestsOf(request.userInfo.username, deps);
+  if (open >= config.approvals.maxPendingPerRequester) {
+    return refuse(decision, `No approval request was recorded: ${request.userInfo.username} already has ${open} pending (approvals.maxPendingPerRequester). Ask a human to decide those first.`);
+  }
+  return refuse(decision, pendingDetail(await recordRequest(request, decision, config, deps), 0));
+}
+
 export async function applyApprovalGate(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<Decision> {
   if (decision.digest === undefined) return decision;
+  const quota = await coveredByQuota(request, decision, deps);
+  if (quota !== undefined) return quota;
   const dryRun = request.dryRun === true;
   const name = requestNameFor(decision.digest);
   let existing = await deps.store.getRequest(name);
@@ -125,14 +139,7 @@ export async function applyApprovalGate(request: AdmissionRequest, decision: Dec
     if (!dryRun) await deps.store.deleteRequest(existing.metadata.name);
     existing = undefined;
   }
-  if (existing === undefined) {
-    if (dryRun) return refuse(decision, 'No approval request was recorded: dry runs have no side effects.');
-    const open = await openRequestsOf(request.userInfo.username, deps);
-    if (open >= config.approvals.maxPendingPerRequester) {
-      return refuse(decision, `No approval request was recorded: ${request.userInfo.username} already has ${open} pending (approvals.maxPendingPerRequester). Ask a human to decide those first.`);
-    }
-    return refuse(decision, pendingDetail(await recordRequest(request, decision, config, deps), 0));
-  }
+  if (existing === undefined) return askAnew(request, decision, config, deps);
   // Defence in depth: the stored request must describe exactly this action, whatever its name says.
   if (existing.spec.digest !== decision.digest) {
     return refuse(decision, `Approval request ${name} records another action (digest ${existing.spec.digest}); refusing.`);

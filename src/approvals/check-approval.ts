@@ -1,6 +1,6 @@
 // Whether a human's Approval may be admitted. Pure: the edge supplies the referenced request, the RBAC answer and
 // the signature check; every problem is reported with the field it concerns.
-import type { ApprovalObject, ApprovalRequestObject } from './types.js';
+import { MAX_QUOTA_DELETES, QUOTA_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject } from './types.js';
 
 export interface SignatureVerdict {
   ok: boolean;
@@ -66,6 +66,25 @@ function signatureProblems(check: ApprovalCheck, request: ApprovalRequestObject)
   return check.signature.ok ? [] : [`spec.signature: ${check.signature.reason ?? 'does not verify'}`];
 }
 
+/** A quota stands in for one approver's unsigned approval of deletes like its request's: nothing stronger. */
+function quotaProblems(approval: ApprovalObject, request: ApprovalRequestObject): string[] {
+  const { quota } = approval.spec;
+  if (quota === undefined) return [];
+  const problems: string[] = [];
+  if (approval.spec.decision !== 'Approve') problems.push('spec.quota: only an approval can carry a quota');
+  if (!Number.isInteger(quota.deletes) || quota.deletes < 1 || quota.deletes > MAX_QUOTA_DELETES) {
+    problems.push(`spec.quota.deletes: must be a whole number from 1 to ${String(MAX_QUOTA_DELETES)}`);
+  }
+  if (request.spec.action.operation !== 'DELETE') problems.push(`spec.quota: ${request.metadata.name} is not a delete; quotas cover deletes only`);
+  if (request.spec.approvalsRequired > 1 || request.spec.signatureRequired) {
+    problems.push(`spec.quota: rule ${request.spec.rule} requires ${String(request.spec.approvalsRequired)} approver(s)${request.spec.signatureRequired ? ' and a signature' : ''}; a quota cannot stand in for that`);
+  }
+  const label = approval.metadata.labels?.[QUOTA_LABEL];
+  const expected = requesterLabelValue(request.spec.requester.username);
+  if (label !== expected) problems.push(`metadata.labels["${QUOTA_LABEL}"]: must be "${expected}" (the requester of ${request.metadata.name})`);
+  return problems;
+}
+
 export function checkApproval(check: ApprovalCheck): string[] {
   const { spec } = check.approval;
   if (check.creatorIsAgent) return ['agents may not approve or reject requests'];
@@ -78,5 +97,8 @@ export function checkApproval(check: ApprovalCheck): string[] {
     problems.push(`spec.requestName: no ApprovalRequest named "${spec.requestName}"`);
     return problems;
   }
-  return [...problems, ...requestProblems(check, check.request), ...signatureProblems(check, check.request)];
+  return [
+    ...problems, ...requestProblems(check, check.request), ...signatureProblems(check, check.request),
+    ...quotaProblems(check.approval, check.request),
+  ];
 }

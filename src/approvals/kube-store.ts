@@ -4,7 +4,7 @@ import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from
 import type { UserInfo } from '../admission/types.js';
 import { retryTransient } from '../cluster/retry.js';
 import type { ApprovalStore } from './store.js';
-import { API_GROUP, API_VERSION, REQUESTER_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
+import { API_GROUP, API_VERSION, QUOTA_LABEL, REQUESTER_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
 
 export interface KubeStoreSettings {
   namespace: string;
@@ -56,6 +56,23 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
     },
     async markUsed(approval, usedFor, at) {
       const body = { ...approval, status: { phase: 'Used', usedAt: at.toISOString(), usedFor } };
+      try {
+        await custom.replaceNamespacedCustomObjectStatus({ ...where, plural: 'approvals', name: approval.metadata.name, body });
+        return true;
+      } catch (error: unknown) {
+        if (statusCode(error) === 409) return false;
+        throw error;
+      }
+    },
+    async listQuotasFor(username) {
+      const labelSelector = `${QUOTA_LABEL}=${requesterLabelValue(username)}`;
+      const list = (await retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvals', labelSelector }))) as { items: ApprovalObject[] };
+      return list.items;
+    },
+    async useQuota(approval, usedFor, at) {
+      const used = (approval.status?.used ?? 0) + 1;
+      const phase = used >= (approval.spec.quota?.deletes ?? 0) ? 'Used' : 'Active';
+      const body = { ...approval, status: { phase, used, usedAt: at.toISOString(), usedFor } };
       try {
         await custom.replaceNamespacedCustomObjectStatus({ ...where, plural: 'approvals', name: approval.metadata.name, body });
         return true;

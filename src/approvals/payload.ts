@@ -12,5 +12,6 @@ export function approvalPayload(spec: ApprovalSpec): string {
     approver: spec.approver,
     reason: spec.reason,
     expiresAt: spec.expiresAt,
+    ...(spec.quota === undefined ? {} : { quota: spec.quota }),
   });
 }

@@ -15,6 +15,10 @@ export interface ApprovalStore {
    * resourceVersion): of two replicas racing for one approval, exactly one wins. False when it lost.
    */
   markUsed(approval: ApprovalObject, usedFor: string, at: Date): Promise<boolean>;
+  /** Quota approvals carrying QUOTA_LABEL for this requester (verified by the caller against their requests). */
+  listQuotasFor(username: string): Promise<ApprovalObject[]>;
+  /** Counts one use of a quota, compare-and-swap on its resourceVersion. False when another replica got there first. */
+  useQuota(approval: ApprovalObject, usedFor: string, at: Date): Promise<boolean>;
   /** Best effort: the request's phase is for people; decisions never depend on it alone. */
   setRequestPhase(request: ApprovalRequestObject, phase: RequestPhase, approvals: string[], at: Date): Promise<void>;
   /** SubjectAccessReview: may `user` approve actions in `environment` within `namespace`? */

@@ -50,6 +50,11 @@ export interface ApprovalSpec {
   reason: string;
   expiresAt: string;
   signature?: { armored: string };
+  /**
+   * A bulk quota: the approval covers up to `deletes` deletes by the same agent of the same resource in the same
+   * namespace until it expires, instead of the one action of its request.
+   */
+  quota?: { deletes: number };
 }
 
 export interface ApprovalObject {
@@ -57,8 +62,17 @@ export interface ApprovalObject {
   kind: 'Approval';
   metadata: ObjectMetadata;
   spec: ApprovalSpec;
-  status?: { phase?: 'Active' | 'Used' | 'Expired'; usedAt?: string; usedFor?: string };
+  status?: { phase?: 'Active' | 'Used' | 'Expired'; usedAt?: string; usedFor?: string; used?: number };
 }
+
+/**
+ * On a quota Approval: the agent it is for, as requesterLabelValue. Checked at admission against the request the
+ * approval names, so Countersign can find an agent's quotas by label and still trust what it finds.
+ */
+export const QUOTA_LABEL = 'countersign.dev/quota-for';
+
+/** The most deletes one quota may grant. */
+export const MAX_QUOTA_DELETES = 1000;
 
 /** Set by Countersign (the only writer of requests), so it can be trusted to find one requester's requests. */
 export const REQUESTER_LABEL = 'countersign.dev/requester';

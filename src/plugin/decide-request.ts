@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { approvalPayload } from '../approvals/payload.js';
-import { API_GROUP, API_VERSION, type ApprovalObject, type ApprovalSpec } from '../approvals/types.js';
+import { API_GROUP, API_VERSION, QUOTA_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalSpec } from '../approvals/types.js';
 import type { PluginClient } from './client.js';
 import { approvalsOf, effectivePhase } from './phase.js';
 
@@ -14,6 +14,8 @@ export interface DecideOptions {
   reason: string;
   ttlSeconds: number;
   signKey?: string;
+  /** Approve as a bulk quota of this many deletes. */
+  quota?: number;
   signatureNamespace: string;
   countersignNamespace: string;
 }
@@ -50,15 +52,23 @@ export async function decideRequest(client: PluginClient, options: DecideOptions
     approver: me,
     reason: options.reason,
     expiresAt: new Date(now.getTime() + options.ttlSeconds * 1000).toISOString(),
+    ...(options.quota === undefined ? {} : { quota: { deletes: options.quota } }),
   };
   if (options.signKey !== undefined) spec.signature = { armored: signPayload(approvalPayload(spec), options.signKey, options.signatureNamespace) };
   const approval: ApprovalObject = {
     apiVersion: `${API_GROUP}/${API_VERSION}`,
     kind: 'Approval',
-    metadata: { name: approvalName(request.metadata.name, me), namespace: options.countersignNamespace },
+    metadata: {
+      name: approvalName(request.metadata.name, me), namespace: options.countersignNamespace,
+      // Countersign finds an agent's quotas by this label (and checks it against the request at admission).
+      ...(options.quota === undefined ? {} : { labels: { [QUOTA_LABEL]: requesterLabelValue(request.spec.requester.username) } }),
+    },
     spec,
   };
   await client.createApproval(approval);
   if (options.decision === 'Reject') return `${options.name} rejected by ${me} (${approval.metadata.name}).\n`;
-  return `${options.name} approved by ${me} (approval ${approval.metadata.name}, valid until ${spec.expiresAt}${spec.signature === undefined ? '' : ', signed'}).\n`;
+  const scope = spec.quota === undefined
+    ? ''
+    : `, a quota of ${String(spec.quota.deletes)} deletes of ${request.spec.action.resource} in ${request.spec.action.namespace || 'the cluster scope'} by ${request.spec.requester.username}`;
+  return `${options.name} approved by ${me} (approval ${approval.metadata.name}, valid until ${spec.expiresAt}${spec.signature === undefined ? '' : ', signed'}${scope}).\n`;
 }

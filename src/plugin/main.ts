@@ -5,13 +5,16 @@ import { apiErrorMessage, pluginClient, type PluginClient } from './client.js';
 import { listRequests, showRequest } from './commands.js';
 import { decideRequest } from './decide-request.js';
 import type { OutputFormat } from './format.js';
+import { MAX_QUOTA_DELETES } from '../approvals/types.js';
 
 const USAGE = `kubectl countersign: human approvals for AI agents' gated actions
 
 Usage:
   kubectl countersign list [-n NAMESPACE | -A] [--all] [-o table|json|yaml]
   kubectl countersign show NAME [-o table|json|yaml]
-  kubectl countersign approve NAME --reason TEXT [--sign-key FILE] [--ttl 15m]
+  kubectl countersign approve NAME --reason TEXT [--sign-key FILE] [--ttl 15m] [--quota N]
+      --quota N: a bulk quota - up to N deletes by the same agent of the same resource in the same namespace
+                 until the approval expires (for deletes whose rule needs one unsigned approval)
   kubectl countersign reject NAME --reason TEXT
 
 Global flags: --kubeconfig FILE, --context NAME, --countersign-namespace NAME (default countersign),
@@ -22,6 +25,7 @@ const OPTIONS = {
   kubeconfig: { type: 'string' }, context: { type: 'string' }, 'countersign-namespace': { type: 'string' },
   namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' }, all: { type: 'boolean' },
   output: { type: 'string', short: 'o' }, reason: { type: 'string' }, 'sign-key': { type: 'string' }, ttl: { type: 'string' },
+  quota: { type: 'string' },
   'signature-namespace': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -33,6 +37,12 @@ function duration(text: string | undefined): number {
   const match = /^(\d+)(s|m|h)$/.exec(text);
   if (match === null) throw new Usage(`--ttl: expected a duration such as 90s, 15m or 1h (got ${JSON.stringify(text)})`);
   return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as 's' | 'm' | 'h'];
+}
+
+function quotaOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[1-9]\d{0,3}$/.test(text) || Number(text) > MAX_QUOTA_DELETES) throw new Usage(`--quota: expected a number of deletes from 1 to ${String(MAX_QUOTA_DELETES)} (got ${JSON.stringify(text)})`);
+  return Number(text);
 }
 
 function outputFormat(text: string | undefined): OutputFormat {
@@ -67,10 +77,13 @@ async function decide(context: Context, name: string, decision: 'Approve' | 'Rej
   const verb = decision.toLowerCase();
   if (values.reason === undefined || values.reason.trim() === '') throw new Usage(`${verb}: --reason is required`);
   if (decision === 'Reject' && values['sign-key'] !== undefined) throw new Usage('reject: a rejection needs no signature');
+  if (decision === 'Reject' && values.quota !== undefined) throw new Usage('reject: a rejection carries no quota');
+  const quota = quotaOf(values.quota);
   return decideRequest(context.client, {
     name, decision, reason: values.reason, ttlSeconds: duration(values.ttl),
     signatureNamespace: values['signature-namespace'] ?? 'countersign.dev', countersignNamespace: context.countersignNamespace,
     ...(values['sign-key'] === undefined ? {} : { signKey: values['sign-key'] }),
+    ...(quota === undefined ? {} : { quota }),
   }, context.now);
 }
 

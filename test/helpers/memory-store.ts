@@ -1,7 +1,7 @@
 // An in-memory ApprovalStore with the same compare-and-swap semantics as the API server's resourceVersion.
 import type { UserInfo } from '../../src/admission/types.js';
 import type { ApprovalStore } from '../../src/approvals/store.js';
-import type { ApprovalObject, ApprovalRequestObject, RequestPhase } from '../../src/approvals/types.js';
+import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from '../../src/approvals/types.js';
 
 export interface MemoryStore extends ApprovalStore {
   requests: Map<string, ApprovalRequestObject>;
@@ -35,6 +35,15 @@ export function memoryStore(): MemoryStore {
       const current = store.approvals.get(approval.metadata.name);
       if (current === undefined || current.metadata.resourceVersion !== approval.metadata.resourceVersion) return Promise.resolve(false);
       store.approvals.set(approval.metadata.name, { ...current, metadata: { ...current.metadata, resourceVersion: next() }, status: { phase: 'Used', usedAt: at.toISOString(), usedFor } });
+      return Promise.resolve(true);
+    },
+    listQuotasFor: (username) => Promise.resolve([...store.approvals.values()].filter((a) => a.metadata.labels?.[QUOTA_LABEL] === requesterLabelValue(username))),
+    useQuota(approval, usedFor, at) {
+      const current = store.approvals.get(approval.metadata.name);
+      if (current === undefined || current.metadata.resourceVersion !== approval.metadata.resourceVersion) return Promise.resolve(false);
+      const used = (current.status?.used ?? 0) + 1;
+      const phase = used >= (current.spec.quota?.deletes ?? 0) ? 'Used' : 'Active';
+      store.approvals.set(approval.metadata.name, { ...current, metadata: { ...current.metadata, resourceVersion: next() }, status: { phase, used, usedAt: at.toISOString(), usedFor } });
       return Promise.resolve(true);
     },
     setRequestPhase(request, phase: RequestPhase, approvals) {

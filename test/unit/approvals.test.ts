@@ -2,56 +2,12 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AdmissionRequest } from '../../src/admission/types.js';
 import { admitOwnResource } from '../../src/approvals/admit-own-resources.js';
-import { applyApprovalGate, type GateDeps } from '../../src/approvals/approval-gate.js';
-import { signatureVerifier } from '../../src/approvals/signatures.js';
-import type { ApprovalObject, ApprovalSpec } from '../../src/approvals/types.js';
+import { applyApprovalGate } from '../../src/approvals/approval-gate.js';
+import type { ApprovalObject } from '../../src/approvals/types.js';
 import type { Judge } from '../../src/core/decide.js';
 import { defaultJudge, heldOutReview, namespaceNamed, OFFLINE } from '../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../helpers/memory-store.js';
-
-const NOW = new Date('2026-11-21T10:00:00Z');
-const minutes = (n: number): string => new Date(NOW.getTime() + n * 60_000).toISOString();
-
-function deps(store: MemoryStore, now = NOW): GateDeps {
-  return { store, verifySignature: signatureVerifier('countersign.dev', () => now), now: () => now };
-}
-
-async function attempt(judge: Judge, store: MemoryStore, request: AdmissionRequest, now = NOW): Promise<ReturnType<Judge['decide']>> {
-  const namespace = namespaceNamed(request.namespace ?? '');
-  const decision = judge.decide(namespace === undefined ? { request, ...OFFLINE } : { request, namespace, ...OFFLINE });
-  return applyApprovalGate(request, decision, judge.policy.config, deps(store, now));
-}
-
-interface Gated {
-  review: AdmissionRequest;
-  about: { requestName: string; digest: string };
-}
-
-/** The agent's first attempt at a fixture's action, recorded as a pending request in the store. */
-async function gated(judge: Judge, store: MemoryStore, fixture = 'agent-delete-production-deployment'): Promise<Gated> {
-  const review = heldOutReview(fixture).request;
-  await attempt(judge, store, review);
-  const request = [...store.requests.values()][0]!;
-  return { review, about: { requestName: request.metadata.name, digest: request.spec.digest } };
-}
-
-function approval(name: string, spec: Partial<ApprovalSpec> & Pick<ApprovalSpec, 'requestName' | 'digest'>): ApprovalObject {
-  return {
-    apiVersion: 'countersign.dev/v1alpha1', kind: 'Approval',
-    metadata: { name, namespace: 'countersign' },
-    spec: { decision: 'Approve', approver: 'sre-a', reason: 'planned maintenance', expiresAt: minutes(10), ...spec },
-  };
-}
-
-function creating(object: ApprovalObject, username: string): AdmissionRequest {
-  return {
-    uid: 'a1', kind: { group: 'countersign.dev', version: 'v1alpha1', kind: 'Approval' },
-    resource: { group: 'countersign.dev', version: 'v1alpha1', resource: 'approvals' },
-    namespace: 'countersign', name: object.metadata.name, operation: 'CREATE',
-    userInfo: { username, groups: username.startsWith('system:serviceaccount:agents:') ? ['system:serviceaccounts'] : ['sre'] },
-    object: object as unknown as AdmissionRequest['object'],
-  };
-}
+import { admit, approval, attempt, creating, deps, gated, minutes, NOW } from '../helpers/approval-flow.js';
 
 describe('the approval gate', () => {
   it('records a pending request on the first attempt and tells the agent the exact command', async () => {
@@ -144,8 +100,6 @@ describe('admitting a human\'s approval', () => {
     const request = [...store.requests.values()][0]!;
     return { judge, store, name: request.metadata.name, digest: request.spec.digest };
   }
-  const admit = async (judge: Judge, store: MemoryStore, object: ApprovalObject, user: string): Promise<{ allowed: boolean; message?: string }> =>
-    admitOwnResource(creating(object, user), judge.policy.config, { ...deps(store), isAgent: (r) => judge.isAgent(r) });
 
   it('admits a proper approval', async () => {
     const { judge, store, name, digest } = await pending();
