@@ -135,5 +135,15 @@ describe('bulk budgets', () => {
     expect(over.code).not.toBe(0);
     expect(over.stderr).toMatch(/rule delete-budget/);
     expect(kubectlAs('admin', ['get', 'configmap', 'cm-20', '-n', ns]).code).toBe(0);
+
+    // A human grants a bounded bulk quota through one of those requests: 3 more configmap deletes here.
+    const request = /kubectl countersign approve (cs-[0-9a-f]{64})/.exec(over.stderr)?.[1];
+    if (request === undefined) throw new Error(`no approval request in: ${over.stderr}`);
+    expect(mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'sweeping test configmaps', '--quota', '3', '--ttl', '10m']))
+      .toContain(`a quota of 3 deletes of configmaps in ${ns} by system:serviceaccount:agents:sweeper`);
+    const swept = ['cm-20', 'cm-21', 'cm-22', 'cm-23'].map((name) => kubectlAs('sweeper', ['delete', 'configmap', name, '-n', ns]));
+    expect(swept.map((run) => run.code === 0)).toEqual([true, true, true, false]);
+    expect(swept[2]?.stderr).toMatch(/allowed under quota .* by sre-a \(3 of 3 used\)/);
+    expect(swept[3]?.stderr).toMatch(/rule delete-budget/);
   });
 });
