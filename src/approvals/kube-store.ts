@@ -30,6 +30,16 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
   const core = kc.makeApiClient(CoreV1Api);
   const authz = kc.makeApiClient(AuthorizationV1Api);
   const where = { group: API_GROUP, version: API_VERSION, namespace: settings.namespace };
+  /** Writes an Approval's status if it is unchanged since read (its resourceVersion rides along): false if it lost. */
+  const swapStatus = async (approval: ApprovalObject, status: ApprovalObject['status']): Promise<boolean> => {
+    try {
+      await custom.replaceNamespacedCustomObjectStatus({ ...where, plural: 'approvals', name: approval.metadata.name, body: { ...approval, status } });
+      return true;
+    } catch (error: unknown) {
+      if (statusCode(error) === 409) return false;
+      throw error;
+    }
+  };
   return {
     async getRequest(name) {
       return (await orUndefinedOn404(retryTransient(() => custom.getNamespacedCustomObject({ ...where, plural: 'approvalrequests', name })))) as ApprovalRequestObject | undefined;
@@ -54,32 +64,16 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
       const list = (await retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvals', fieldSelector: `spec.requestName=${requestName}` }))) as { items: ApprovalObject[] };
       return list.items;
     },
-    async markUsed(approval, usedFor, at) {
-      const body = { ...approval, status: { phase: 'Used', usedAt: at.toISOString(), usedFor } };
-      try {
-        await custom.replaceNamespacedCustomObjectStatus({ ...where, plural: 'approvals', name: approval.metadata.name, body });
-        return true;
-      } catch (error: unknown) {
-        if (statusCode(error) === 409) return false;
-        throw error;
-      }
-    },
+    markUsed: (approval, usedFor, at) => swapStatus(approval, { phase: 'Used', usedAt: at.toISOString(), usedFor }),
     async listQuotasFor(username) {
       const labelSelector = `${QUOTA_LABEL}=${requesterLabelValue(username)}`;
       const list = (await retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvals', labelSelector }))) as { items: ApprovalObject[] };
       return list.items;
     },
-    async useQuota(approval, usedFor, at) {
+    useQuota(approval, usedFor, at) {
       const used = (approval.status?.used ?? 0) + 1;
       const phase = used >= (approval.spec.quota?.deletes ?? 0) ? 'Used' : 'Active';
-      const body = { ...approval, status: { phase, used, usedAt: at.toISOString(), usedFor } };
-      try {
-        await custom.replaceNamespacedCustomObjectStatus({ ...where, plural: 'approvals', name: approval.metadata.name, body });
-        return true;
-      } catch (error: unknown) {
-        if (statusCode(error) === 409) return false;
-        throw error;
-      }
+      return swapStatus(approval, { phase, used, usedAt: at.toISOString(), usedFor });
     },
     async setRequestPhase(request, phase: RequestPhase, approvals, at) {
       const fresh = await this.getRequest(request.metadata.name);
