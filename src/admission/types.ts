@@ -35,6 +35,7 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   finalizers?: string[];
+  ownerReferences?: unknown[];
 }
 
 /** A Kubernetes object as JSON; only metadata is typed because rules reach the rest through CEL. */

@@ -4,8 +4,11 @@
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Decision } from '../core/decide.js';
 import type { ActionRecord } from '../core/digest.js';
+import type { Impact } from '../core/impact.js';
 import type { ApprovalStore } from './store.js';
 import type { ApprovalObject, ApprovalRequestObject } from './types.js';
+
+const QUOTA_ROUNDS = 3;
 
 export interface QuotaDeps {
   store: ApprovalStore;
@@ -18,14 +21,31 @@ function remaining(approval: ApprovalObject, now: Date): number {
   return quota.deletes - (approval.status?.used ?? 0);
 }
 
-/** The request the quota approved must be this agent's delete of the same resource in the same namespace. */
-function sameScope(target: ApprovalRequestObject | undefined, approval: ApprovalObject, action: ActionRecord): boolean {
-  if (target === undefined || target.spec.digest !== approval.spec.digest) return false;
+/**
+ * The request the quota approved must be this agent's delete of the same resource in the same namespace, gated by
+ * the same rule, and no bigger: a quota for cleaning up ConfigMaps does not cover one that owns 5,000 objects.
+ */
+function sameScope(target: ApprovalRequestObject | undefined, approval: ApprovalObject, decision: Decision, action: ActionRecord): boolean {
+  if (target === undefined || target.spec.digest !== approval.spec.digest || target.spec.rule !== decision.rule) return false;
   const granted = target.spec.action;
-  return (
-    target.spec.requester.username === action.requester && granted.operation === 'DELETE' &&
-    granted.namespace === action.namespace && granted.group === action.group && granted.resource === action.resource
-  );
+  const sameTarget = target.spec.requester.username === action.requester && granted.operation === 'DELETE' &&
+    granted.namespace === action.namespace && granted.group === action.group && granted.resource === action.resource;
+  return sameTarget && withinImpact(decision.impact, target.spec.impact);
+}
+
+function count(impact: Record<string, unknown> | Impact | undefined, key: 'total' | 'boundClaims' | 'deletedVolumes', absent: number): number {
+  const value = impact?.[key];
+  return typeof value === 'number' ? value : absent;
+}
+
+function withinImpact(current: Impact | undefined, approved: Record<string, unknown> | undefined): boolean {
+  if (count(current, 'total', 1) > count(approved, 'total', 1)) return false;
+  return count(current, 'boundClaims', 0) + count(current, 'deletedVolumes', 0) <= count(approved, 'boundClaims', 0) + count(approved, 'deletedVolumes', 0);
+}
+
+/** A rejection of the quota's request stands against the quota too. */
+async function rejected(target: ApprovalRequestObject, store: ApprovalStore): Promise<boolean> {
+  return (await store.listApprovals(target.metadata.name)).some((a) => a.spec.decision === 'Reject');
 }
 
 function allowedUnder(decision: Decision, approval: ApprovalObject, note: string): Decision {
@@ -38,6 +58,28 @@ function allowedUnder(decision: Decision, approval: ApprovalObject, note: string
   };
 }
 
+interface Attempt {
+  request: AdmissionRequest;
+  decision: Decision;
+  approval: ApprovalObject;
+  now: Date;
+}
+
+/** Spends one unit of this quota on this request if it covers it: the allowed decision, 'no', or 'lost' a race. */
+async function tryQuota({ request, decision, approval, now }: Attempt, deps: QuotaDeps): Promise<Decision | 'no' | 'lost'> {
+  const left = remaining(approval, now);
+  if (left <= 0 || decision.approval === undefined) return 'no';
+  const target = await deps.store.getRequest(approval.spec.requestName);
+  if (target === undefined || !sameScope(target, approval, decision, decision.approval.action) || (await rejected(target, deps.store))) return 'no';
+  const total = approval.spec.quota?.deletes ?? 0;
+  const by = `quota ${approval.metadata.name} by ${approval.spec.approver}`;
+  if (request.dryRun === true) {
+    return allowedUnder(decision, approval, `dry run: Countersign would allow this request under ${by} (${String(left)} of ${String(total)} left; not used by a dry run).`);
+  }
+  if (!(await deps.store.useQuota(approval, request.uid, now))) return 'lost';
+  return allowedUnder(decision, approval, `Countersign: allowed under ${by} (${String(total - left + 1)} of ${String(total)} used).`);
+}
+
 /**
  * The decision allowed under a live quota, or undefined when none covers it. Only an unsigned single-approver
  * requirement can be met by a quota (checked again at the Approval's admission).
@@ -46,16 +88,15 @@ export async function coveredByQuota(request: AdmissionRequest, decision: Decisi
   const gate = decision.approval;
   if (gate === undefined || gate.action.operation !== 'DELETE' || gate.requirement.approvers > 1 || gate.requirement.signature) return undefined;
   const now = deps.now();
-  for (const approval of await deps.store.listQuotasFor(request.userInfo.username)) {
-    const left = remaining(approval, now);
-    if (left <= 0 || !sameScope(await deps.store.getRequest(approval.spec.requestName), approval, gate.action)) continue;
-    const total = approval.spec.quota?.deletes ?? 0;
-    if (request.dryRun === true) {
-      return allowedUnder(decision, approval, `dry run: Countersign would allow this request under quota ${approval.metadata.name} by ${approval.spec.approver} (${String(left)} of ${String(total)} left; not used by a dry run).`);
+  // Losing a compare-and-swap to another replica is not a refusal: read the quotas again, a unit may be left.
+  for (let round = 0; round < QUOTA_ROUNDS; round += 1) {
+    let lost = false;
+    for (const approval of await deps.store.listQuotasFor(request.userInfo.username)) {
+      const outcome = await tryQuota({ request, decision, approval, now }, deps);
+      if (outcome === 'lost') lost = true;
+      else if (outcome !== 'no') return outcome;
     }
-    if (await deps.store.useQuota(approval, request.uid, now)) {
-      return allowedUnder(decision, approval, `Countersign: allowed under quota ${approval.metadata.name} by ${approval.spec.approver} (${String(total - left + 1)} of ${String(total)} used).`);
-    }
+    if (!lost) return undefined;
   }
   return undefined;
 }

@@ -30,7 +30,8 @@ export function parseWindow(text: string): number | undefined {
 export function deletesWithin(activity: AgentActivity, windowMs: number, current: number): number {
   const since = activity.now - windowMs;
   let count = current;
-  for (const entry of activity.deletes) if (entry.at > since) count += entry.count;
+  // A bucket holds a whole second: count it if any of it lies in the window (a window never shorter than asked).
+  for (const entry of activity.deletes) if (entry.at + 1000 > since) count += entry.count;
   return count;
 }
 

@@ -172,7 +172,8 @@ function decisionFrom({ input: { request }, base, fired, verdict, impact }: Judg
   const action = verdict.tier === 'require-approval'
     ? actionRecord(request, { environment, rule: verdict.rule, message: verdict.message }, impact)
     : undefined;
-  const digest = action === undefined ? undefined : sha256Digest(action);
+  // The message describes the action and may carry live figures (a budget's count): it is recorded, not hashed.
+  const digest = action === undefined ? undefined : sha256Digest({ ...action, message: undefined });
   const allowed = verdict.tier === 'allow' || verdict.tier === 'audit';
   // Audit warnings accompany what was allowed; on a refusal they would only bury the reason.
   const warnings = fired

@@ -23,9 +23,24 @@ const CRD_RESOURCE = 'customresourcedefinitions.apiextensions.k8s.io';
 
 export const NO_IMPACT: Impact = Object.freeze({ total: 0, byResource: {}, pods: 0, boundClaims: 0, deletedVolumes: 0, dataBearing: [] });
 
+function ownerUids(object: KubeObject | null | undefined): string[] {
+  const references: unknown = object?.metadata?.ownerReferences;
+  if (!Array.isArray(references)) return [];
+  return references.map((ref: unknown) => text((ref as { uid?: unknown } | null)?.uid));
+}
+
+/**
+ * An UPDATE that rewrites ownerReferences: pointed at owners that do not exist, it makes the garbage collector
+ * delete the object (and its dependents) with no DELETE ever reaching admission.
+ */
+function changesOwners(request: AdmissionRequest): boolean {
+  return request.operation === 'UPDATE' && (request.subResource ?? '') === '' &&
+    ownerUids(request.object).join(',') !== ownerUids(request.oldObject).join(',');
+}
+
 /** True when the request's impact can only be known from the cluster picture. */
 export function needsPicture(request: AdmissionRequest): boolean {
-  return request.operation === 'DELETE';
+  return request.operation === 'DELETE' || changesOwners(request);
 }
 
 type Propagation = 'Orphan' | 'Background' | 'Foreground';
@@ -48,20 +63,32 @@ export function propagationOf(request: AdmissionRequest): Propagation {
   return 'Background';
 }
 
-/** The set of removed objects, grown the way the garbage collector does it. */
+/**
+ * The set of removed objects, grown the way the garbage collector does it. A dependent's own `orphan` finalizer
+ * keeps its dependents in place under Background propagation; under Foreground the collector deletes dependents
+ * with an explicit Foreground policy, which overrides it.
+ */
 class Removal {
   readonly uids = new Set<string>();
   readonly extra: PictureEntry[] = [];
   private readonly queue: PictureEntry[] = [];
 
-  constructor(private readonly view: PictureView) {}
+  constructor(private readonly view: PictureView, private readonly foreground: boolean) {}
 
-  add(entry: PictureEntry, cascade: boolean): void {
+  /** The request's own object: its propagation (explicit, or its finalizer's) was already settled by the caller. */
+  addRoot(entry: PictureEntry, cascade: boolean): void {
+    this.insert(entry, cascade);
+  }
+
+  add(entry: PictureEntry): void {
+    this.insert(entry, this.foreground || entry.orphans !== true);
+  }
+
+  private insert(entry: PictureEntry, cascade: boolean): void {
     if (this.uids.has(entry.uid)) return;
     this.uids.add(entry.uid);
     if (this.view.get(entry.uid) === undefined) this.extra.push(entry);
-    // An object with the orphan finalizer leaves its own dependents behind.
-    if (cascade && entry.orphans !== true) this.queue.push(entry);
+    if (cascade) this.queue.push(entry);
   }
 
   /** A dependent goes only once none of its owners survives (owners absent from the picture do not hold it). */
@@ -70,7 +97,7 @@ class Removal {
       for (const dependent of this.view.dependentsOf(next.uid)) {
         if (this.uids.has(dependent.uid)) continue;
         const held = (dependent.owners ?? []).some((owner) => !this.uids.has(owner) && this.view.get(owner) !== undefined);
-        if (!held) this.add(dependent, true);
+        if (!held) this.add(dependent);
       }
     }
   }
@@ -99,13 +126,14 @@ function customResourceKey(crd: KubeObject | null | undefined): string | undefin
 
 /** A delete of one object (or a CRD with its custom resources), grown through ownerReferences. */
 function cascadeOf(request: AdmissionRequest, root: PictureEntry, view: PictureView): Removal {
-  const removal = new Removal(view);
+  const propagation = propagationOf(request);
+  const removal = new Removal(view, propagation === 'Foreground');
   if (root.resource === CRD_RESOURCE) {
     // Custom resources go by a storage-level delete that never reaches admission; their dependents by the GC.
     const crs = customResourceKey(request.oldObject);
-    for (const entry of crs === undefined ? [] : view.ofResource(crs)) removal.add(entry, true);
+    for (const entry of crs === undefined ? [] : view.ofResource(crs)) removal.add(entry);
   }
-  removal.add(root, propagationOf(request) !== 'Orphan');
+  removal.addRoot(root, propagation !== 'Orphan');
   removal.cascade();
   return removal;
 }
@@ -163,9 +191,10 @@ function tally({ counts, boundClaims, volumes }: Removed): Impact {
     byResource[resource] = count;
     total += count;
   }
+  // Sorted: the impact is part of an approval's digest, and watch events reorder the index's sets.
   const dataBearing = [
-    ...boundClaims.map((claim) => `persistentvolumeclaims ${claim.namespace}/${claim.name}`),
-    ...volumes.map((volume) => `persistentvolumes ${volume.name}`),
+    ...boundClaims.map((claim) => `persistentvolumeclaims ${claim.namespace}/${claim.name}`).sort(),
+    ...volumes.map((volume) => `persistentvolumes ${volume.name}`).sort(),
   ].slice(0, DATA_NAMES_SHOWN);
   return { total, byResource, pods: counts.get('pods') ?? 0, boundClaims: boundClaims.length, deletedVolumes: volumes.length, dataBearing };
 }
@@ -186,9 +215,24 @@ function scaleDown(request: AdmissionRequest): Impact {
 }
 
 /** The request's blast radius. `view` is needed only when needsPicture(request). */
+/** The object deleted by the garbage collector once an UPDATE leaves it only owners that do not exist. */
+function danglingOwnersImpact(request: AdmissionRequest, view: PictureView): Impact {
+  const owners = ownerUids(request.object);
+  if (owners.length === 0 || owners.some((uid) => view.get(uid) !== undefined)) return scaleDown(request);
+  const key = resourceKey(request.resource.group, request.resource.resource);
+  const root = { ...(view.get(request.oldObject?.metadata?.uid ?? '') ?? rootEntry(request, key)), owners };
+  const finalizers: unknown = request.object?.metadata?.finalizers;
+  const orphans = Array.isArray(finalizers) && finalizers.includes('orphan');
+  const removal = new Removal(view, false);
+  removal.addRoot(root, !orphans);
+  removal.cascade();
+  return tally(removedByCascade(removal, view));
+}
+
 export function computeImpact(request: AdmissionRequest, view: PictureView | undefined): Impact {
   if (!needsPicture(request)) return scaleDown(request);
-  if (view === undefined) throw new Error('computeImpact: a DELETE needs the cluster picture');
+  if (view === undefined) throw new Error('computeImpact: this request needs the cluster picture');
+  if (request.operation === 'UPDATE') return danglingOwnersImpact(request, view);
   const key = resourceKey(request.resource.group, request.resource.resource);
   const root = view.get(request.oldObject?.metadata?.uid ?? '') ?? rootEntry(request, key);
   if (key === 'namespaces') return tally(removedWithNamespace(root, view));

@@ -46,6 +46,14 @@ describe('blast radius at the cascade root', () => {
     expect(grown.stderr).toMatch(/removing 56 objects \(54 configmaps/);
     expect(grown.stderr).not.toContain(request!);
     expect(kubectlAs('admin', ['get', 'namespace', ns]).code).toBe(0);
+
+    // Approved for what it is now, the same delete goes through.
+    const again = /kubectl countersign approve (cs-[0-9a-f]{64})/.exec(grown.stderr)?.[1];
+    if (again === undefined) throw new Error(`no approval request in: ${grown.stderr}`);
+    mustKubectl('sre-a', ['countersign', 'approve', again, '--reason', 'cleanup, 56 objects checked']);
+    const done = kubectlAs('coder', ['delete', 'namespace', ns, '--wait=false']);
+    expect(done.stderr).toMatch(/allowed with approval .* by sre-a, now used/);
+    expect(done.code).toBe(0);
   });
 
   it('gates deleting a CRD with the count of its 30 custom resources', async () => {

@@ -66,8 +66,20 @@ describe('production by other means', () => {
     const old = { ...r.oldObject, metadata: { ...r.oldObject!.metadata, namespace: 'shop-prod' } };
     const updated = { ...old, metadata: { ...old.metadata, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gone', uid: 'x' }] } };
     const d = decide(await defaultJudge(), { ...r, namespace: 'shop-prod', oldObject: old, object: updated });
-    expect(d).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'production-owner-change' });
+    // The owner does not exist: the more telling rule (it counts what the collector would take) decides.
+    expect(d).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'dangling-owner' });
+    expect(d.fired.map((f) => f.rule)).toContain('production-owner-change');
     expect(decide(await defaultJudge(), { ...r, namespace: 'shop-prod', oldObject: old, object: old })).toMatchObject({ allowed: true, tier: 'audit' });
+  });
+
+  it('gates a delete by another name anywhere: ownerReferences to owners that do not exist', async () => {
+    const { request: r } = heldOutReview('agent-update-development-configmap');
+    const old = r.oldObject!;
+    const dangling = { ...old, metadata: { ...old.metadata, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gone', uid: 'no-such-uid' }] } };
+    const d = decide(await defaultJudge(), { ...r, object: dangling });
+    expect(d).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'dangling-owner', environment: 'development' });
+    expect(d.status?.message).toContain('name owners that do not exist: the garbage collector would delete 1 object (1 configmaps)');
+    expect(d.digest).toBeDefined();
   });
 
   it('gates evicting a production pod, autoscaler changes, exec, and scaling any */scale', async () => {

@@ -3,8 +3,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AdmissionRequest } from '../../src/admission/types.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../src/approvals/types.js';
-import { defaultJudge, heldOutReview } from '../helpers/fixtures.js';
-import { admit, approval, attempt, gated } from '../helpers/approval-flow.js';
+import { defaultJudge, heldOutReview, OFFLINE } from '../helpers/fixtures.js';
+import { admit, approval, attempt, deps, gated } from '../helpers/approval-flow.js';
+import { coveredByQuota } from '../../src/approvals/quota.js';
 import { memoryStore } from '../helpers/memory-store.js';
 
 const CODER = 'system:serviceaccount:agents:coder';
@@ -60,10 +61,28 @@ describe('bulk quotas', () => {
     expect(store.approvals.get('q')?.status?.used ?? 0).toBe(0);
   });
 
-  it('is spent once per delete when two replicas race for its last unit', async () => {
-    const { judge, store } = await withQuota(1);
-    const [first, second] = await Promise.all([attempt(judge, store, podDelete('r1')), attempt(judge, store, podDelete('r2'))]);
+  it('is spent once per delete when two replicas race for its last unit, and a lost race with units left retries', async () => {
+    const last = await withQuota(1);
+    const [first, second] = await Promise.all([attempt(last.judge, last.store, podDelete('r1')), attempt(last.judge, last.store, podDelete('r2'))]);
     expect([first.allowed, second.allowed].filter(Boolean)).toHaveLength(1);
+    const two = await withQuota(2);
+    const both = await Promise.all([attempt(two.judge, two.store, podDelete('s1')), attempt(two.judge, two.store, podDelete('s2'))]);
+    expect(both.map((d) => d.allowed)).toEqual([true, true]);
+    expect(two.store.approvals.get('q')?.status).toMatchObject({ phase: 'Used', used: 2 });
+  });
+
+  it('covers only deletes gated by the same rule and no bigger than the one approved, and dies with a rejection', async () => {
+    const { judge, store } = await withQuota(5);
+    const bigger = podDelete('owner-of-many');
+    const decision = judge.decide({ request: bigger, ...OFFLINE });
+    // The same pod delete, but with a blast radius beyond the approved one (a pod owning other objects).
+    const grown = { ...decision, impact: { total: 40, byResource: { pods: 1, configmaps: 39 }, pods: 1, boundClaims: 0, deletedVolumes: 0, dataBearing: [] } };
+    expect(await coveredByQuota(bigger, grown, deps(store))).toBeUndefined();
+    expect(await coveredByQuota(bigger, { ...decision, rule: 'large-delete' }, deps(store))).toBeUndefined();
+    expect(await coveredByQuota(bigger, decision, deps(store))).toMatchObject({ allowed: true });
+    const [request] = [...store.requests.values()];
+    store.add(approval('no', { requestName: request!.metadata.name, digest: request!.spec.digest, decision: 'Reject', approver: 'sre-b' }));
+    expect(await coveredByQuota(podDelete('after-rejection'), decision, deps(store))).toBeUndefined();
   });
 
   it('is refused at admission where it would stand in for more than one unsigned approval, or names the wrong agent', async () => {
