@@ -51,7 +51,9 @@ async function lookupNamespace(request: AdmissionRequest, namespaces: NamespaceD
 function pictureInput(picture: ClusterPicture | undefined): PictureInput | undefined {
   if (picture === undefined) return undefined;
   const status = picture.status();
-  return status.ready ? { view: picture.view } : { view: picture.view, unavailable: status.reason ?? 'the cluster picture is not ready' };
+  if (!status.ready) return { view: picture.view, unavailable: status.reason ?? 'the cluster picture is not ready' };
+  const unknown = status.unknownGroups ?? [];
+  return unknown.length === 0 ? { view: picture.view } : { view: picture.view, unknownGroups: unknown };
 }
 
 async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {

@@ -53,6 +53,12 @@ export interface PictureInput {
   view: PictureView;
   /** Set when the picture is not synced or has gone stale: why impact cannot be computed. */
   unavailable?: string;
+  /** API groups whose objects the picture may lack: a namespace's contents cannot be counted while there are any. */
+  unknownGroups?: readonly string[];
+}
+
+function isNamespaceDelete(request: AdmissionRequest): boolean {
+  return request.operation === 'DELETE' && request.resource.group === '' && request.resource.resource === 'namespaces';
 }
 
 type ImpactResult = { ok: true; impact: Impact } | { ok: false; reason: string };
@@ -65,6 +71,9 @@ function lazyImpact(request: AdmissionRequest, picture: PictureInput | undefined
     if (!needsPicture(request)) result = { ok: true, impact: computeImpact(request, undefined) };
     else if (picture === undefined) result = { ok: false, reason: 'no cluster picture is configured' };
     else if (picture.unavailable !== undefined) result = { ok: false, reason: picture.unavailable };
+    else if (isNamespaceDelete(request) && (picture.unknownGroups ?? []).length > 0) {
+      result = { ok: false, reason: `API groups not discoverable, so a namespace's contents cannot all be seen: ${(picture.unknownGroups ?? []).join(', ')}` };
+    }
     else result = { ok: true, impact: computeImpact(request, picture.view) };
     return result;
   };

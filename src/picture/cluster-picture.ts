@@ -12,6 +12,11 @@ export interface PictureStatus {
   resources: number;
   /** Seconds since the stalest resource was last confirmed current (0 for a static picture). */
   ageSeconds: number;
+  /**
+   * API groups discovery could not describe (an aggregated API server not answering): the picture may lack their
+   * objects, so a namespace's contents cannot be counted with confidence.
+   */
+  unknownGroups?: readonly string[];
 }
 
 export interface ClusterPicture {

@@ -79,6 +79,8 @@ class LivePicture implements KubePicture {
   private readonly closing = new AbortController();
   private readonly createdAt: number;
   private discovered = false;
+  /** Groups the last discovery could not describe: their objects may be missing from the picture. */
+  private unknownGroups: readonly string[] = [];
   private discoveryError: string | undefined;
   private discoveryFailures = 0;
   private discovering: Promise<void> | undefined;
@@ -124,7 +126,7 @@ class LivePicture implements KubePicture {
       lastConfirmedAt: watch.lastConfirmedAt,
       startedAt: watch.startedAt,
     }));
-    return pictureStatus({
+    const status = pictureStatus({
       discovered: this.discovered,
       discoveryError: this.discoveryError,
       resources,
@@ -132,6 +134,7 @@ class LivePicture implements KubePicture {
       now: this.settings.now(),
       staleAfterMs: this.settings.staleAfterSeconds * 1000,
     });
+    return this.unknownGroups.length === 0 ? status : { ...status, unknownGroups: this.unknownGroups };
   }
 
   async close(): Promise<void> {
@@ -200,6 +203,7 @@ class LivePicture implements KubePicture {
   private apply(found: DiscoveredResources): void {
     const wanted = new Map(found.resources.map((resource) => [resource.key, resource]));
     const staleGroups = new Set(found.staleGroups);
+    this.unknownGroups = [...found.staleGroups].sort();
     const dropped: string[] = [];
     for (const [key, watch] of this.watches) {
       const next = wanted.get(key);

@@ -195,6 +195,14 @@ rules:
     expect(judge.decide({ request: captured('delete-production-deployment') })).toMatchObject({ allowed: false, rule: 'impact-unavailable' });
   });
 
+  it('refuses to count a namespace while an API group cannot be discovered; other deletes go on', () => {
+    const picture = { view: capProd(), unknownGroups: ['metrics.k8s.io'] };
+    const ns = judge.decide({ request: captured('delete-production-namespace'), picture });
+    expect(ns).toMatchObject({ allowed: false, rule: 'impact-unavailable' });
+    expect(ns.status?.message).toContain('API groups not discoverable, so a namespace\'s contents cannot all be seen: metrics.k8s.io');
+    expect(judge.decide({ request: captured('delete-production-deployment'), picture }).rule).toBe('default');
+  });
+
   it('tells a dry run what the delete would remove', () => {
     const d = judge.decide({ request: captured('dry-run-delete-production-deployment'), picture: { view: capProd() } });
     expect(d.warnings[0]).toContain('It would remove 5 objects');

@@ -310,6 +310,11 @@ describe('kubePicture', () => {
     await picture.rediscover();
     expect(picture.view.get('deploy-1')).toBeDefined();
     expect(api.openWatch(DEPLOYMENTS)).toBeDefined();
+    // Ready (what it has is current), but it says which groups it cannot vouch for.
+    expect(picture.status()).toMatchObject({ ready: true, unknownGroups: ['apps'] });
+    api.staleGroups = [];
+    await picture.rediscover();
+    expect(picture.status().unknownGroups).toBeUndefined();
   });
 
   it('closes every watch and timer', async () => {
