@@ -37,7 +37,7 @@ export default tseslint.config(
   },
   {
     files: ['scripts/**/*.mjs', 'test/**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', AbortSignal: 'readonly' } },
     rules: { 'no-console': 'off', '@typescript-eslint/explicit-function-return-type': 'off' },
   },
 );
