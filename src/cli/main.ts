@@ -11,6 +11,7 @@ const USAGE = `Usage:
   countersign evaluate --review FILE|- [--cluster FILE] [--config FILE]
   countersign check --config FILE
   countersign webhook-config (--url URL | --service NAMESPACE/NAME) [--ca-bundle FILE] [--config FILE]
+  countersign self-defence-policy [--config FILE]
   countersign version`;
 
 function version(): string {
@@ -37,6 +38,11 @@ async function run(argv: string[]): Promise<void> {
       const result = await loadConfigFile(config);
       if (!result.ok) throw new UsageError(result.errors);
       process.stdout.write(`${config}: ok (${result.policy.rules.length} rules)\n`);
+      return;
+    }
+    case 'self-defence-policy': {
+      const { selfDefenceCommand } = await import('./webhook-config.js');
+      process.stdout.write(await selfDefenceCommand(rest));
       return;
     }
     case 'webhook-config': {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
+import { selfDefencePolicies } from '../deploy/self-defence-policy.js';
 import { webhookConfiguration, type ClientConfig } from '../deploy/webhook-configuration.js';
 import { UsageError } from './args.js';
 
@@ -36,4 +37,17 @@ export async function webhookConfigCommand(argv: string[]): Promise<string> {
     ...(timeout === undefined ? {} : { timeoutSeconds: timeout }),
   });
   return stringify(object, { lineWidth: 0 });
+}
+
+/** `countersign self-defence-policy`: the ValidatingAdmissionPolicies that keep agents from switching the guard off. */
+export async function selfDefenceCommand(argv: string[]): Promise<string> {
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' } } }).values;
+  } catch (error: unknown) {
+    throw new UsageError([error instanceof Error ? error.message : String(error)]);
+  }
+  const loaded = await loadConfigFile(values.config ?? DEFAULT_CONFIG_URL);
+  if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
+  return stringify(selfDefencePolicies(loaded.policy.config), { lineWidth: 0, aliasDuplicateObjects: false });
 }

@@ -20,7 +20,8 @@ function regexFromGlob(glob: string): string {
     .join('');
 }
 
-function celString(value: string): string {
+/** A CEL string literal. */
+export function celString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 

@@ -235,6 +235,10 @@ function registerWebhook(dir: string, port: number, caFile: string, config: stri
   ], { encoding: 'utf8' });
   writeFileSync(join(dir, 'webhook-configuration.yaml'), yaml);
   kubectl(dir, 'admin', ['apply', '-f', '-'], yaml);
+  // What the webhook cannot see (its own configuration, admission policies) is guarded inside the apiserver.
+  const policies = execFileSync(process.execPath, [CLI, 'self-defence-policy', ...(config === undefined ? [] : ['--config', config])], { encoding: 'utf8' });
+  writeFileSync(join(dir, 'self-defence-policy.yaml'), policies);
+  kubectl(dir, 'admin', ['apply', '-f', '-'], policies);
 }
 
 /** Registration is asynchronous in the apiserver: probe as an agent until the webhook has logged the probe. */

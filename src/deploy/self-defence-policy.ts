@@ -1,0 +1,103 @@
+// Self-defence: webhook configurations and admission policies are never sent to webhooks, so an agent that may
+// edit them could switch Countersign off. ValidatingAdmissionPolicies run inside the apiserver and do see them.
+// These policies deny agents (the same matchConditions expression as the webhook) any change to Countersign's own
+// CRDs, to any admission webhook configuration, to anything in its namespace, and to the environment label.
+import type { Config } from '../config/schema.js';
+import { agentMatchExpression, celString } from './webhook-configuration.js';
+
+const API = 'admissionregistration.k8s.io/v1';
+const WRITE = ['CREATE', 'UPDATE', 'DELETE'];
+
+interface PolicySpec {
+  name: string;
+  matchConstraints: Record<string, unknown>;
+  validations: { expression: string; messageExpression: string; reason: string }[];
+}
+
+function policy(config: Config, spec: PolicySpec): Record<string, unknown>[] {
+  return [
+    {
+      apiVersion: API,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: spec.name, labels: { 'app.kubernetes.io/name': 'countersign' } },
+      spec: {
+        // An error in the check refuses the agent; nobody else is matched (matchConditions), so nobody else can be.
+        failurePolicy: 'Fail',
+        matchConstraints: spec.matchConstraints,
+        matchConditions: [{ name: 'agents-only', expression: agentMatchExpression(config.agents) }],
+        validations: spec.validations,
+      },
+    },
+    {
+      apiVersion: API,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: spec.name, labels: { 'app.kubernetes.io/name': 'countersign' } },
+      spec: { policyName: spec.name, validationActions: ['Deny'] },
+    },
+  ];
+}
+
+export function selfDefencePolicies(config: Config): Record<string, unknown> {
+  const label = config.environments.label;
+  const labelOf = (object: string): string => `${object}.metadata.?labels[?${celString(label)}].orValue('')`;
+  const items = [
+    ...policy(config, {
+      name: 'countersign-admission-webhooks',
+      matchConstraints: {
+        resourceRules: [
+          {
+            apiGroups: ['admissionregistration.k8s.io'], apiVersions: ['*'], operations: WRITE,
+            // Admission policies and their bindings are exempt from admission policies (checked against the real
+            // apiserver: an agent deleted one): only RBAC can keep agents from writing them.
+            resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
+          },
+          { apiGroups: ['apiextensions.k8s.io'], apiVersions: ['*'], operations: WRITE, resources: ['customresourcedefinitions', 'customresourcedefinitions/status'] },
+        ],
+      },
+      validations: [
+        {
+          // Any webhook configuration, not only Countersign's: a mutating webhook of an agent's could rewrite a
+          // human's Approval on its way in, and a failing validating one could lock everyone out.
+          expression: "!request.resource.resource.endsWith('webhookconfigurations')",
+          messageExpression: "'agents may not create, change or delete admission webhooks (' + request.resource.resource + ' ' + request.name + ')'",
+          reason: 'Forbidden',
+        },
+        {
+          expression: "!request.name.endsWith('.countersign.dev')",
+          messageExpression: "'agents may not change Countersign\\'s CustomResourceDefinitions (' + request.name + ')'",
+          reason: 'Forbidden',
+        },
+      ],
+    }),
+    ...policy(config, {
+      name: 'countersign-namespace',
+      matchConstraints: {
+        // Namespaced objects in Countersign's namespace, and (matched on its own labels) the Namespace itself. A
+        // namespaceSelector never skips other cluster-scoped objects, hence the scopes: without them this would
+        // deny agents every cluster-scoped write.
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': config.countersignNamespace } },
+        resourceRules: [
+          { apiGroups: ['*'], apiVersions: ['*'], operations: [...WRITE, 'CONNECT'], resources: ['*/*'], scope: 'Namespaced' },
+          { apiGroups: [''], apiVersions: ['*'], operations: WRITE, resources: ['namespaces', 'namespaces/*'], scope: 'Cluster' },
+        ],
+      },
+      validations: [{
+        expression: 'false',
+        messageExpression: `'agents may not touch anything in Countersign\\'s namespace ' + ${celString(config.countersignNamespace)} + ' (' + request.resource.resource + ')'`,
+        reason: 'Forbidden',
+      }],
+    }),
+    ...policy(config, {
+      name: 'countersign-environment-label',
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [''], apiVersions: ['*'], operations: ['UPDATE'], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'] }],
+      },
+      validations: [{
+        expression: `${labelOf('object')} == ${labelOf('oldObject')}`,
+        messageExpression: `'agents may not change the ' + ${celString(label)} + ' label of namespace ' + request.name`,
+        reason: 'Forbidden',
+      }],
+    }),
+  ];
+  return { apiVersion: 'v1', kind: 'List', items };
+}

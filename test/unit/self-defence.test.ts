@@ -1,0 +1,64 @@
+// The shipped admission policies' CEL, evaluated on the requests they exist for. The apiserver is the final judge
+// (test/e2e/self-defence.test.ts); this pins the expressions and keeps them matching agents only.
+import { describe, expect, it } from '@jest/globals';
+import { Environment } from '@marcbachmann/cel-js';
+import { selfDefencePolicies } from '../../src/deploy/self-defence-policy.js';
+import { agentMatchExpression } from '../../src/deploy/webhook-configuration.js';
+import { defaultPolicy } from '../helpers/fixtures.js';
+
+interface Policy {
+  kind: string;
+  metadata: { name: string };
+  spec: { matchConditions?: { expression: string }[]; validations?: { expression: string }[]; matchConstraints?: { resourceRules: { scope?: string; resources: string[] }[] } };
+}
+
+function env(): Environment {
+  return new Environment({ enableOptionalTypes: true }).registerVariable('request', 'dyn').registerVariable('object', 'dyn').registerVariable('oldObject', 'dyn');
+}
+
+async function policies(): Promise<Policy[]> {
+  return (selfDefencePolicies((await defaultPolicy()).config) as { items: Policy[] }).items;
+}
+
+async function allows(name: string, input: { request: Record<string, unknown>; object?: unknown; oldObject?: unknown }): Promise<boolean> {
+  const policy = (await policies()).find((p) => p.kind === 'ValidatingAdmissionPolicy' && p.metadata.name === name);
+  if (policy === undefined) throw new Error(`no policy ${name}`);
+  return (policy.spec.validations ?? []).every((v) => env().evaluate(v.expression, { object: null, oldObject: null, ...input }) === true);
+}
+
+const ns = (labels: Record<string, string>): unknown => ({ metadata: { name: 'shop-prod', labels } });
+
+describe('self-defence policies', () => {
+  it('match agents only, with the webhook\'s own expression, and bind every policy to Deny', async () => {
+    const all = await policies();
+    const expected = agentMatchExpression((await defaultPolicy()).config.agents);
+    for (const policy of all.filter((p) => p.kind === 'ValidatingAdmissionPolicy')) {
+      expect(policy.spec.matchConditions?.map((c) => c.expression)).toEqual([expected]);
+    }
+    expect(all.filter((p) => p.kind === 'ValidatingAdmissionPolicyBinding').map((p) => p.metadata.name).sort())
+      .toEqual(all.filter((p) => p.kind === 'ValidatingAdmissionPolicy').map((p) => p.metadata.name).sort());
+  });
+
+  it('refuse any webhook configuration and Countersign\'s CRDs, not other CRDs', async () => {
+    const request = (resource: string, name: string): Record<string, unknown> => ({ name, resource: { resource } });
+    expect(await allows('countersign-admission-webhooks', { request: request('validatingwebhookconfigurations', 'countersign') })).toBe(false);
+    expect(await allows('countersign-admission-webhooks', { request: request('mutatingwebhookconfigurations', 'anything') })).toBe(false);
+    expect(await allows('countersign-admission-webhooks', { request: request('customresourcedefinitions', 'approvals.countersign.dev') })).toBe(false);
+    expect(await allows('countersign-admission-webhooks', { request: request('customresourcedefinitions', 'gizmos.agent.example.com') })).toBe(true);
+  });
+
+  it('refuse a changed or removed environment label, allow other label changes', async () => {
+    const request = { name: 'shop-prod' };
+    const was = ns({ environment: 'production', team: 'a' });
+    expect(await allows('countersign-environment-label', { request, oldObject: was, object: ns({ team: 'a' }) })).toBe(false);
+    expect(await allows('countersign-environment-label', { request, oldObject: was, object: ns({ environment: 'development', team: 'a' }) })).toBe(false);
+    expect(await allows('countersign-environment-label', { request, oldObject: was, object: ns({ environment: 'production', team: 'b' }) })).toBe(true);
+  });
+
+  it('scope the namespace policy, so other cluster-scoped writes are not caught by its namespaceSelector', async () => {
+    const policy = (await policies()).find((p) => p.metadata.name === 'countersign-namespace');
+    const rules = policy?.spec.matchConstraints?.resourceRules ?? [];
+    expect(rules.map((r) => r.scope)).toEqual(['Namespaced', 'Cluster']);
+    expect(rules[1]?.resources).toEqual(['namespaces', 'namespaces/*']);
+  });
+});
