@@ -8,6 +8,10 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': tsJest },
   testEnvironment: 'node',
+  // .run/ holds control planes' data (etcd writes *.snap files jest would take for obsolete snapshots).
+  modulePathIgnorePatterns: ['<rootDir>/.run/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.run/'],
+  roots: ['<rootDir>/test', '<rootDir>/src'],
 };
 
 export default {

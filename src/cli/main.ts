@@ -12,6 +12,7 @@ const USAGE = `Usage:
   countersign check --config FILE
   countersign webhook-config (--url URL | --service NAMESPACE/NAME) [--ca-bundle FILE] [--config FILE]
   countersign self-defence-policy [--config FILE]
+  countersign remove-webhook-config --name NAME [--kubeconfig FILE]
   countersign version`;
 
 function version(): string {
@@ -38,6 +39,11 @@ async function run(argv: string[]): Promise<void> {
       const result = await loadConfigFile(config);
       if (!result.ok) throw new UsageError(result.errors);
       process.stdout.write(`${config}: ok (${result.policy.rules.length} rules)\n`);
+      return;
+    }
+    case 'remove-webhook-config': {
+      const { removeWebhookConfigCommand } = await import('./remove-webhook-config.js');
+      process.stdout.write(await removeWebhookConfigCommand(rest));
       return;
     }
     case 'self-defence-policy': {

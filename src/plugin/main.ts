@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// kubectl countersign: list, show, approve and reject the requests Countersign recorded for agents' gated actions.
+// kubectl countersign: list, show, approve and reject the requests Countersign recorded for agents' gated actions;
+// doctor: the agents' RBAC rights that would defeat it.
 import { parseArgs } from 'node:util';
 import { apiErrorMessage, pluginClient, type PluginClient } from './client.js';
 import { listRequests, showRequest } from './commands.js';
 import { decideRequest } from './decide-request.js';
+import { doctor as runDoctor } from './doctor.js';
+import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import type { OutputFormat } from './format.js';
 import { MAX_QUOTA_DELETES } from '../approvals/types.js';
 
@@ -16,6 +19,10 @@ Usage:
       --quota N: a bulk quota - up to N deletes by the same agent of the same resource in the same namespace
                  until the approval expires (for deletes whose rule needs one unsigned approval)
   kubectl countersign reject NAME --reason TEXT
+  kubectl countersign doctor [--config FILE] [-o table|json|yaml]
+      the rights (RBAC) by which each agent could defeat the guard or escalate, with the binding granting each;
+      --config: Countersign's configuration naming the agents (default: the bundled default policy);
+      exits 1 when anything is flagged, so CI can run it
 
 Global flags: --kubeconfig FILE, --context NAME, --countersign-namespace NAME (default countersign),
               --signature-namespace NAME (ssh-keygen -n; default countersign.dev, as approvals.signatureNamespace)
@@ -27,6 +34,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' }, reason: { type: 'string' }, 'sign-key': { type: 'string' }, ttl: { type: 'string' },
   quota: { type: 'string' },
   'signature-namespace': { type: 'string' },
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -87,6 +95,19 @@ async function decide(context: Context, name: string, decision: 'Approve' | 'Rej
   }, context.now);
 }
 
+async function doctor({ values, output }: Context): Promise<string> {
+  const loaded = await loadConfigFile(values.config ?? DEFAULT_CONFIG_URL);
+  if (!loaded.ok) throw new Usage(loaded.errors.join('\n'));
+  const result = await runDoctor({
+    config: loaded.policy.config, output,
+    ...(values['countersign-namespace'] === undefined ? {} : { countersignNamespace: values['countersign-namespace'] }),
+    ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
+    ...(values.context === undefined ? {} : { context: values.context }),
+  });
+  if (result.flagged) process.exitCode = 1;
+  return result.text;
+}
+
 function named(command: string, name: string | undefined): string {
   if (name === undefined) throw new Usage(`${command}: which request? (kubectl countersign list)`);
   return name;
@@ -113,6 +134,9 @@ async function run(argv: string[]): Promise<string> {
       return decide(context, named(command, name), 'Approve');
     case 'reject':
       return decide(context, named(command, name), 'Reject');
+    case 'doctor':
+      if (name !== undefined) throw new Usage(`doctor: unexpected argument ${name}`);
+      return doctor(context);
     default:
       throw new Usage(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }

@@ -12,10 +12,10 @@ import { parseArgs } from 'node:util';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-const ROOT = resolve(HERE, '..', '..');
+export const ROOT = resolve(HERE, '..', '..');
 const CPLANE = join(ROOT, 'test', 'control-plane', 'bin', 'cplane');
 export const KUBECTL = join(ROOT, 'test', 'control-plane', 'bin', 'kubectl');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 export const IDENTITIES = ['admin', 'sre-a', 'sre-b', 'dev-a', 'coder', 'ops-bot', 'sweeper'] as const;
 export type Identity = (typeof IDENTITIES)[number];
 

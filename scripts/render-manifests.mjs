@@ -1,0 +1,44 @@
+// Renders manifests/ from the chart with helm (built from its Go module: npm run helm:build), so `kubectl apply -f
+// manifests/` installs what `helm install` would. TLS comes from cert-manager (a self-signed Issuer): Helm's
+// generated certificates differ on every render and could not be checked in. Usage: npm run manifests
+// (--check: exit 1 if manifests/ differs from a fresh render; CI runs that in the chart's end-to-end test).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const MANIFEST = join(ROOT, 'manifests', 'countersign.yaml');
+const HELM = join(ROOT, 'test', 'helm', 'bin', 'helm');
+
+export function renderManifests() {
+  const namespace = [
+    '# Rendered from charts/countersign by scripts/render-manifests.mjs (npm run manifests); do not edit by hand.',
+    '# Needs cert-manager for the serving certificate. Install: kubectl apply --server-side -f manifests/countersign.yaml',
+    '---',
+    'apiVersion: v1',
+    'kind: Namespace',
+    'metadata:',
+    '  name: countersign',
+    '',
+  ].join('\n');
+  const rendered = execFileSync(HELM, [
+    'template', 'countersign', join(ROOT, 'charts', 'countersign'), '--namespace', 'countersign', '--include-crds',
+    '--kube-version', '1.37.1', '--set', 'tls.mode=cert-manager',
+  ], { encoding: 'utf8' });
+  return `${namespace}${rendered}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const fresh = renderManifests();
+  if (process.argv.includes('--check')) {
+    if (readFileSync(MANIFEST, 'utf8') !== fresh) {
+      console.error('manifests/countersign.yaml is out of date with charts/countersign: run npm run manifests');
+      process.exit(1);
+    }
+    console.log('manifests/countersign.yaml matches the chart');
+  } else {
+    writeFileSync(MANIFEST, fresh);
+    console.log(`wrote ${MANIFEST}`);
+  }
+}

@@ -1,0 +1,25 @@
+// `countersign remove-webhook-config --name NAME`: what the chart's pre-delete hook runs, so uninstalling takes the
+// webhook out of the admission path before its pods go. Already gone is success: the hook may run twice.
+import { parseArgs } from 'node:util';
+import { UsageError } from './args.js';
+
+export async function removeWebhookConfigCommand(argv: string[]): Promise<string> {
+  let values: { name?: string; kubeconfig?: string };
+  try {
+    values = parseArgs({ args: argv, strict: true, options: { name: { type: 'string' }, kubeconfig: { type: 'string' } } }).values;
+  } catch (error: unknown) {
+    throw new UsageError([error instanceof Error ? error.message : String(error)]);
+  }
+  const name = values.name;
+  if (name === undefined || name === '') throw new UsageError(['--name: which ValidatingWebhookConfiguration?']);
+  const { AdmissionregistrationV1Api } = await import('@kubernetes/client-node');
+  const { loadKubeConfig } = await import('../cluster/kube-namespace-directory.js');
+  const api = loadKubeConfig(values.kubeconfig).makeApiClient(AdmissionregistrationV1Api);
+  try {
+    await api.deleteValidatingWebhookConfiguration({ name });
+    return `validatingwebhookconfiguration ${name} deleted\n`;
+  } catch (error: unknown) {
+    if ((error as { code?: unknown } | null)?.code === 404) return `validatingwebhookconfiguration ${name} was already gone\n`;
+    throw error;
+  }
+}

@@ -1,0 +1,139 @@
+// The Helm chart with a real helm (built from its Go module) against the real control plane: lint, values that are
+// refused, the webhook configuration and admission policies it renders being exactly what the CLI generates, a
+// server-side dry run, install, upgrade and uninstall, the pre-delete hook's command, and manifests/ in sync.
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { CLI, ROOT, kubeconfigPath } from '../harness/control-plane.ts';
+import { E2E_DIR, kubectlAs, mustKubectl, type Run } from './kube.ts';
+
+const HELM = join(ROOT, 'test', 'helm', 'bin', 'helm');
+const CHART = join(ROOT, 'charts', 'countersign');
+const RELEASE = 'cs-helm';
+const work = mkdtempSync(join(tmpdir(), 'countersign-chart-'));
+
+interface Doc {
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+  webhooks?: { clientConfig: { caBundle?: string } }[];
+  spec?: Record<string, unknown>;
+  data?: Record<string, string>;
+}
+
+function run(command: string, args: string[], input?: string): Run {
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 120_000, ...(input === undefined ? {} : { input }) });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+function helm(args: string[]): Run {
+  return run(HELM, [...args, '--kubeconfig', kubeconfigPath(E2E_DIR, 'admin')]);
+}
+
+function mustHelm(args: string[]): string {
+  const result = helm(args);
+  if (result.code !== 0) throw new Error(`helm ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout;
+}
+
+function render(release: string, extra: string[] = []): Doc[] {
+  const text = mustHelm(['template', release, CHART, '--namespace', release, '--kube-version', '1.37.1', ...extra]);
+  return parseAllDocuments(text).map((doc) => doc.toJS() as Doc | null).filter((doc): doc is Doc => doc !== null);
+}
+
+function one(docs: Doc[], kind: string, name?: string): Doc {
+  const found = docs.find((doc) => doc.kind === kind && (name === undefined || doc.metadata.name === name));
+  if (found === undefined) throw new Error(`no ${kind} ${name ?? ''} rendered`);
+  return found;
+}
+
+function cli(args: string[]): string {
+  const result = run(process.execPath, [CLI, ...args]);
+  if (result.code !== 0) throw new Error(`countersign ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout;
+}
+
+function withoutCaBundle(webhooks: Doc['webhooks']): unknown {
+  return (webhooks ?? []).map((webhook) => ({ ...webhook, clientConfig: { ...webhook.clientConfig, caBundle: undefined } }));
+}
+
+afterAll(() => {
+  helm(['uninstall', RELEASE, '--namespace', RELEASE, '--no-hooks']);
+  kubectlAs('admin', ['delete', 'namespace', RELEASE, 'cs-dry', '--ignore-not-found', '--wait=false']);
+});
+
+describe('the Helm chart', () => {
+  it('lints, and refuses values that would break it, naming the value', () => {
+    mustHelm(['lint', CHART, '--kube-version', '1.37.1']);
+    expect(helm(['template', 'x', CHART, '--set', 'replicaCount=1']).stderr).toMatch(/replicaCount.*(minimum|greater than or equal)/i);
+    expect(helm(['template', 'x', CHART, '--set', 'replicas=3']).stderr).toMatch(/additional propert.*replicas/i);
+    expect(helm(['template', 'x', CHART, '--set', 'webhook.timeoutSeconds=60']).stderr).toMatch(/timeoutSeconds/);
+  });
+
+  it.each([
+    ['the default values', []],
+    ['other agents (globs, users, groups)', ['--set-json', 'agents={"serviceAccounts":["ml-*/bot-?","team.a/*"],"usernames":["oidc:claude@agents.example.com","bot.*"],"groups":["ml-agents","team:*:agents"]}']],
+  ])('renders, for %s, the webhook configuration and admission policies the CLI generates from the same config', (_, extra) => {
+    const docs = render('countersign', extra);
+    const configText = one(docs, 'ConfigMap').data?.['config.yaml'] ?? '';
+    const configFile = join(work, `config-${String(extra.length)}.yaml`);
+    writeFileSync(configFile, configText);
+    // The configuration the pods would run is valid...
+    expect(cli(['check', '--config', configFile])).toContain('ok');
+    // ...and the admission objects are exactly what Countersign derives from it.
+    const fromCli = parseAllDocuments(cli(['webhook-config', '--service', 'countersign/countersign', '--config', configFile]))[0]?.toJS() as Doc;
+    const rendered = one(docs, 'ValidatingWebhookConfiguration');
+    expect(withoutCaBundle(rendered.webhooks)).toEqual(withoutCaBundle(fromCli.webhooks));
+    expect(rendered.webhooks?.[0]?.clientConfig.caBundle).toMatch(/^[A-Za-z0-9+/=]{100,}$/);
+    const policies = (parseAllDocuments(cli(['self-defence-policy', '--config', configFile]))[0]?.toJS() as { items: Doc[] }).items;
+    for (const policy of policies) expect(one(docs, policy.kind, policy.metadata.name).spec).toEqual(policy.spec);
+  });
+
+  it('applies server-side (dry run) to the real apiserver', () => {
+    mustKubectl('admin', ['create', 'namespace', 'cs-dry']);
+    const text = mustHelm(['template', 'cs-dry', CHART, '--namespace', 'cs-dry', '--kube-version', '1.37.1', '--include-crds']);
+    const applied = kubectlAs('admin', ['apply', '--dry-run=server', '-f', '-'], text);
+    expect(applied.stderr).toBe('');
+    expect(applied.stdout).toMatch(/validatingwebhookconfiguration.admissionregistration.k8s.io\/cs-dry created \(server dry run\)/);
+    expect(applied.stdout).toMatch(/deployment.apps\/cs-dry created \(server dry run\)/);
+  });
+
+  it('installs, upgrades keeping its certificate, and uninstalls leaving no webhook configuration behind', () => {
+    mustHelm(['install', RELEASE, CHART, '--namespace', RELEASE, '--create-namespace']);
+    const webhook = JSON.parse(mustKubectl('admin', ['get', 'validatingwebhookconfiguration', RELEASE, '-o', 'json'])) as Doc;
+    expect(webhook.webhooks?.map((w) => w.clientConfig.caBundle?.length ?? 0).every((n) => n > 100)).toBe(true);
+    expect(mustKubectl('admin', ['get', 'deployment', RELEASE, '-n', RELEASE, '-o', 'jsonpath={.spec.replicas}'])).toBe('2');
+    mustKubectl('admin', ['get', 'validatingadmissionpolicy', `${RELEASE}-admission-webhooks`, `${RELEASE}-namespace`, `${RELEASE}-environment-label`]);
+    const secret = mustKubectl('admin', ['get', 'secret', `${RELEASE}-tls`, '-n', RELEASE, '-o', 'jsonpath={.data.tls\\.crt}']);
+
+    mustHelm(['upgrade', RELEASE, CHART, '--namespace', RELEASE, '--reuse-values', '--set', 'replicaCount=3']);
+    expect(mustKubectl('admin', ['get', 'deployment', RELEASE, '-n', RELEASE, '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
+    expect(mustKubectl('admin', ['get', 'secret', `${RELEASE}-tls`, '-n', RELEASE, '-o', 'jsonpath={.data.tls\\.crt}'])).toBe(secret);
+
+    // No nodes run the pre-delete hook's Job here, so hooks are skipped; the next test runs its command for real.
+    mustHelm(['uninstall', RELEASE, '--namespace', RELEASE, '--no-hooks']);
+    expect(kubectlAs('admin', ['get', 'validatingwebhookconfiguration', RELEASE]).stderr).toMatch(/NotFound/);
+    expect(kubectlAs('admin', ['get', 'validatingadmissionpolicy', `${RELEASE}-admission-webhooks`]).stderr).toMatch(/NotFound/);
+    expect(kubectlAs('admin', ['get', 'clusterrole', RELEASE]).stderr).toMatch(/NotFound/);
+  });
+
+  it('ships a pre-delete hook whose command removes the webhook configuration from the real apiserver', () => {
+    const job = one(render('countersign'), 'Job');
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-delete');
+    expect(JSON.stringify(job.spec)).toContain('"args":["remove-webhook-config","--name","countersign"]');
+    mustKubectl('admin', ['create', '-f', '-'], JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'cs-hook-probe' }, webhooks: [] }));
+    const kubeconfig = kubeconfigPath(E2E_DIR, 'admin');
+    expect(cli(['remove-webhook-config', '--name', 'cs-hook-probe', '--kubeconfig', kubeconfig])).toContain('deleted');
+    expect(kubectlAs('admin', ['get', 'validatingwebhookconfiguration', 'cs-hook-probe']).code).not.toBe(0);
+    expect(cli(['remove-webhook-config', '--name', 'cs-hook-probe', '--kubeconfig', kubeconfig])).toContain('already gone');
+  });
+
+  it('has manifests/ rendered from it, up to date', () => {
+    const check = run(process.execPath, [join(ROOT, 'scripts', 'render-manifests.mjs'), '--check']);
+    expect(check.stderr).toBe('');
+    expect(check.code).toBe(0);
+    expect(readFileSync(join(ROOT, 'manifests', 'countersign.yaml'), 'utf8')).toContain('kind: ValidatingWebhookConfiguration');
+  });
+});
