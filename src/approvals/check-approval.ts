@@ -18,6 +18,8 @@ export interface ApprovalCheck {
   /** SubjectAccessReview: may the creator `approve` this environment in the target namespace? */
   mayApprove: boolean;
   signature: SignatureVerdict | undefined;
+  /** The human who issued the requesting agent's credentials, if recorded. */
+  requesterOwner?: string | undefined;
   now: Date;
   maxTtlSeconds: number;
 }
@@ -38,6 +40,9 @@ function requestProblems(check: ApprovalCheck, request: ApprovalRequestObject): 
     problems.push(`spec.digest: ${spec.digest} is not the digest of ${request.metadata.name} (${request.spec.digest})`);
   }
   if (check.creator === request.spec.requester.username) problems.push('a requester may not approve its own request');
+  if (check.requesterOwner !== undefined && check.creator === check.requesterOwner) {
+    problems.push(`${check.creator} owns ${request.spec.requester.username} (it acts for them): an agent's owner may not approve its requests`);
+  }
   const phase = request.status?.phase ?? 'Pending';
   if (phase === 'Used' || phase === 'Rejected') problems.push(`spec.requestName: ${request.metadata.name} is already ${phase.toLowerCase()}`);
   if (Date.parse(request.spec.expiresAt) <= check.now.getTime()) problems.push(`spec.requestName: ${request.metadata.name} expired at ${request.spec.expiresAt}`);

@@ -4,7 +4,7 @@ import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from
 import type { UserInfo } from '../admission/types.js';
 import { retryTransient } from '../cluster/retry.js';
 import type { ApprovalStore } from './store.js';
-import { API_GROUP, API_VERSION, QUOTA_LABEL, REQUESTER_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
+import { API_GROUP, API_VERSION, OWNER_ANNOTATION, QUOTA_LABEL, REQUESTER_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
 
 export interface KubeStoreSettings {
   namespace: string;
@@ -115,6 +115,12 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
           source: { component: 'countersign' }, firstTimestamp: new Date(at), lastTimestamp: new Date(at), count: 1,
         },
       }).catch(() => undefined);
+    },
+    async agentOwner(username) {
+      const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
+      if (match === null) return undefined;
+      const account = await orUndefinedOn404(retryTransient(() => core.readNamespacedServiceAccount({ namespace: match[1] ?? '', name: match[2] ?? '' })));
+      return account?.metadata?.annotations?.[OWNER_ANNOTATION];
     },
     async allowedSigners() {
       const secret = await orUndefinedOn404(core.readNamespacedSecret({ name: settings.allowedSignersSecret, namespace: settings.namespace }));

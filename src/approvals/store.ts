@@ -28,6 +28,11 @@ export interface ApprovalStore {
    * can never change a decision.
    */
   recordEvent(request: ApprovalRequestObject, event: { reason: string; message: string }): Promise<void>;
+  /**
+   * The human recorded as owner of an agent's ServiceAccount (`kubectl countersign agent-credentials`), if the
+   * requester is one: the owner may not approve its agent's requests.
+   */
+  agentOwner(username: string): Promise<string | undefined>;
   /** The allowed-signers file's text from its Secret; empty when there is none. */
   allowedSigners(): Promise<string>;
 }

@@ -89,3 +89,6 @@ export function requesterLabelValue(username: string): string {
 export function requestNameFor(digest: string): string {
   return `cs-${digest.replace(/^sha256:/, '')}`;
 }
+
+/** On an agent's ServiceAccount: the human who issued it. That human may not approve the agent's requests. */
+export const OWNER_ANNOTATION = 'countersign.dev/owner';

@@ -18,11 +18,17 @@ export interface Connection {
   countersignNamespace: string;
 }
 
-export function pluginClient(connection: Connection): PluginClient {
+/** The human's kubeconfig, as kubectl would pick it: --kubeconfig or the default chain, then --context. */
+export function pluginKubeConfig({ kubeconfig, context }: { kubeconfig?: string | undefined; context?: string | undefined }): KubeConfig {
   const kc = new KubeConfig();
-  if (connection.kubeconfig !== undefined) kc.loadFromFile(connection.kubeconfig);
+  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();
-  if (connection.context !== undefined) kc.setCurrentContext(connection.context);
+  if (context !== undefined) kc.setCurrentContext(context);
+  return kc;
+}
+
+export function pluginClient(connection: Connection): PluginClient {
+  const kc = pluginKubeConfig(connection);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const where = { group: API_GROUP, version: API_VERSION, namespace: connection.countersignNamespace };
   return {

@@ -1,12 +1,13 @@
 // kubectl countersign doctor: reads the cluster's RBAC and reports the rights by which an agent could defeat the
 // guard or escalate past it. The judgement is pure (doctor-analysis.ts); this file only reads and prints.
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { retryTransient } from '../cluster/retry.js';
 import type { Config } from '../config/schema.js';
 import { diagnose } from './doctor-analysis.js';
 import { renderDoctor } from './doctor-report.js';
 import type { OutputFormat } from './format.js';
 import type { RbacObjects } from './rbac-rights.js';
+import { pluginKubeConfig } from './client.js';
 
 export interface DoctorOptions {
   config: Config;
@@ -21,14 +22,6 @@ export interface DoctorResult {
   text: string;
   /** Some agent holds a dangerous right: doctor exits 1, so CI fails. */
   flagged: boolean;
-}
-
-function kubeConfig({ kubeconfig, context }: Pick<DoctorOptions, 'kubeconfig' | 'context'>): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
-  if (context !== undefined) kc.setCurrentContext(context);
-  return kc;
 }
 
 /** Everything RBAC says, read at once: the reader needs list on these five resources cluster-wide. */
@@ -49,7 +42,7 @@ export async function readRbac(kc: KubeConfig): Promise<RbacObjects> {
 }
 
 export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
-  const rbac = await readRbac(kubeConfig(options));
+  const rbac = await readRbac(pluginKubeConfig(options));
   const report = diagnose({
     rbac, agents: options.config.agents, countersignNamespace: options.countersignNamespace ?? options.config.countersignNamespace,
   });

@@ -2,9 +2,10 @@
 // kubectl countersign: list, show, approve and reject the requests Countersign recorded for agents' gated actions;
 // doctor: the agents' RBAC rights that would defeat it.
 import { parseArgs } from 'node:util';
-import { apiErrorMessage, pluginClient, type PluginClient } from './client.js';
+import { apiErrorMessage, pluginClient, pluginKubeConfig, type PluginClient } from './client.js';
 import { listRequests, showRequest } from './commands.js';
 import { decideRequest } from './decide-request.js';
+import { credentialProblems, issueAgentCredentials } from './agent-credentials.js';
 import { doctor as runDoctor } from './doctor.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import type { OutputFormat } from './format.js';
@@ -19,6 +20,9 @@ Usage:
       --quota N: a bulk quota - up to N deletes by the same agent of the same resource in the same namespace
                  until the approval expires (for deletes whose rule needs one unsigned approval)
   kubectl countersign reject NAME --reason TEXT
+  kubectl countersign agent-credentials AGENT -n NAMESPACE[,NAMESPACE...] [--ttl 1h] [--agents-namespace agents] [--config FILE]
+      issues an agent session its own ServiceAccount (you recorded as its owner), a least-privilege Role in the
+      namespaces named, and a token valid for --ttl (10m-24h); prints the agent's kubeconfig on stdout
   kubectl countersign doctor [--config FILE] [-o table|json|yaml]
       the rights (RBAC) by which each agent could defeat the guard or escalate, with the binding granting each;
       --config: Countersign's configuration naming the agents (default: the bundled default policy);
@@ -35,6 +39,7 @@ const OPTIONS = {
   quota: { type: 'string' },
   'signature-namespace': { type: 'string' },
   config: { type: 'string' },
+  'agents-namespace': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -108,6 +113,25 @@ async function doctor({ values, output }: Context): Promise<string> {
   return result.text;
 }
 
+async function agentCredentials({ client, values }: Context, agent: string): Promise<string> {
+  const loaded = await loadConfigFile(values.config ?? DEFAULT_CONFIG_URL);
+  if (!loaded.ok) throw new Usage(loaded.errors.join('\n'));
+  const request = {
+    agent, agentsNamespace: values['agents-namespace'] ?? 'agents',
+    namespaces: (values.namespace ?? '').split(',').map((ns) => ns.trim()).filter((ns) => ns !== ''),
+    ttlSeconds: values.ttl === undefined ? 3600 : duration(values.ttl),
+    owner: await client.whoami(), config: loaded.policy.config,
+  };
+  const problems = credentialProblems(request);
+  if (problems.length > 0) throw new Usage(problems.join('\n'));
+  const issued = await issueAgentCredentials(pluginKubeConfig(values), request);
+  process.stderr.write(
+    `issued ${request.agentsNamespace}/${agent} for ${request.owner} in ${request.namespaces.join(', ')}; token expires ${issued.expires}. ` +
+    'You may not approve this agent\'s requests: ask a colleague.\n',
+  );
+  return issued.kubeconfig;
+}
+
 function named(command: string, name: string | undefined): string {
   if (name === undefined) throw new Usage(`${command}: which request? (kubectl countersign list)`);
   return name;
@@ -134,6 +158,9 @@ async function run(argv: string[]): Promise<string> {
       return decide(context, named(command, name), 'Approve');
     case 'reject':
       return decide(context, named(command, name), 'Reject');
+    case 'agent-credentials':
+      if (name === undefined) throw new Usage('agent-credentials: which agent? (the ServiceAccount name to issue)');
+      return agentCredentials(context, name);
     case 'doctor':
       if (name !== undefined) throw new Usage(`doctor: unexpected argument ${name}`);
       return doctor(context);

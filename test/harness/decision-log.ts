@@ -6,6 +6,8 @@ export interface LoggedDecision {
   msg: string;
   uid: string;
   requester: string;
+  /** Whether Countersign classified the requester as an agent. */
+  agent: boolean;
   operation: string;
   resource: string;
   namespace: string;

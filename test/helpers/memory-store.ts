@@ -8,6 +8,7 @@ export interface MemoryStore extends ApprovalStore {
   approvals: Map<string, ApprovalObject>;
   add(approval: ApprovalObject): void;
   approvers: Set<string>;
+  owners: Map<string, string>;
   signers: string;
   events: { request: string; reason: string; message: string }[];
 }
@@ -19,6 +20,8 @@ export function memoryStore(): MemoryStore {
     requests: new Map(),
     approvals: new Map(),
     approvers: new Set(['sre-a', 'sre-b']),
+    owners: new Map(),
+    agentOwner: (username) => Promise.resolve(store.owners.get(username)),
     signers: '',
     events: [],
     recordEvent(request, event) { store.events.push({ request: request.metadata.name, ...event }); return Promise.resolve(); },

@@ -106,6 +106,14 @@ describe('admitting a human\'s approval', () => {
     expect(await admit(judge, store, approval('a', { requestName: name, digest }), 'sre-a')).toEqual({ allowed: true, note: `Approve of ${name} by sre-a` });
   });
 
+  it('refuses the owner of the requesting agent (agent-credentials records it), admits a colleague', async () => {
+    const { judge, store, name, digest } = await pending();
+    store.owners.set('system:serviceaccount:agents:coder', 'sre-a');
+    const own = await admit(judge, store, approval('a', { requestName: name, digest }), 'sre-a');
+    expect(own.message).toContain('sre-a owns system:serviceaccount:agents:coder (it acts for them): an agent\'s owner may not approve its requests');
+    expect(await admit(judge, store, approval('b', { requestName: name, digest, approver: 'sre-b' }), 'sre-b')).toMatchObject({ allowed: true });
+  });
+
   it('refuses an agent approving (its own or another agent\'s request)', async () => {
     const { judge, store, name, digest } = await pending();
     const own = await admit(judge, store, approval('a', { requestName: name, digest, approver: 'system:serviceaccount:agents:coder' }), 'system:serviceaccount:agents:coder');

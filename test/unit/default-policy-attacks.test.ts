@@ -72,6 +72,17 @@ describe('production by other means', () => {
     expect(decide(await defaultJudge(), { ...r, namespace: 'shop-prod', oldObject: old, object: old })).toMatchObject({ allowed: true, tier: 'audit' });
   });
 
+  it('denies an agent writing the owner recorded on a ServiceAccount, whether creating or changing it', async () => {
+    const judge = await defaultJudge();
+    const sa = (owner?: string): KubeObject => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coder', namespace: 'agents', ...(owner === undefined ? {} : { annotations: { 'countersign.dev/owner': owner } }) } });
+    const resource = { group: '', version: 'v1', resource: 'serviceaccounts' };
+    const kind = { group: '', version: 'v1', kind: 'ServiceAccount' };
+    const update = request({ operation: 'UPDATE', resource, kind, namespace: 'shop-dev', name: 'coder', oldObject: sa('sre-a'), object: sa() });
+    expect(decide(judge, update)).toMatchObject({ allowed: false, tier: 'deny', rule: 'agent-owner-annotation' });
+    expect(decide(judge, request({ operation: 'CREATE', resource, kind, namespace: 'shop-dev', name: 'x', object: sa('sre-b') }))).toMatchObject({ allowed: false, rule: 'agent-owner-annotation' });
+    expect(decide(judge, { ...update, object: sa('sre-a') }).rule).not.toBe('agent-owner-annotation');
+  });
+
   it('gates a delete by another name anywhere: ownerReferences to owners that do not exist', async () => {
     const { request: r } = heldOutReview('agent-update-development-configmap');
     const old = r.oldObject!;
