@@ -3,7 +3,7 @@
 // These policies deny agents (the same matchConditions expression as the webhook) any change to Countersign's own
 // CRDs, to any admission webhook configuration, to anything in its namespace, and to the environment label.
 import type { Config } from '../config/schema.js';
-import { agentMatchExpression, celString } from './webhook-configuration.js';
+import { agentMatchExpression, celString, protectedNamespaces } from './webhook-configuration.js';
 
 const API = 'admissionregistration.k8s.io/v1';
 const WRITE = ['CREATE', 'UPDATE', 'DELETE'];
@@ -70,12 +70,12 @@ export function selfDefencePolicies(config: Config): Record<string, unknown> {
       ],
     }),
     ...policy(config, {
-      name: 'countersign-namespace',
+      name: 'countersign-protected-namespaces',
       matchConstraints: {
-        // Namespaced objects in Countersign's namespace, and (matched on its own labels) the Namespace itself. A
-        // namespaceSelector never skips other cluster-scoped objects, hence the scopes: without them this would
-        // deny agents every cluster-scoped write.
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': config.countersignNamespace } },
+        // Countersign's namespace and the system's: the webhook is never called there, this refuses agents instead.
+        // The Namespaces themselves match on their own labels; a namespaceSelector never skips other
+        // cluster-scoped objects, hence the scopes (without them this would deny agents every cluster-scoped write).
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: protectedNamespaces(config) }] },
         resourceRules: [
           { apiGroups: ['*'], apiVersions: ['*'], operations: [...WRITE, 'CONNECT'], resources: ['*/*'], scope: 'Namespaced' },
           { apiGroups: [''], apiVersions: ['*'], operations: WRITE, resources: ['namespaces', 'namespaces/*'], scope: 'Cluster' },
@@ -83,7 +83,7 @@ export function selfDefencePolicies(config: Config): Record<string, unknown> {
       },
       validations: [{
         expression: 'false',
-        messageExpression: `'agents may not touch anything in Countersign\\'s namespace ' + ${celString(config.countersignNamespace)} + ' (' + request.resource.resource + ')'`,
+        messageExpression: "'agents may not touch anything in namespace ' + (request.namespace != '' ? request.namespace : request.name) + ', kept for the system and Countersign (' + request.resource.resource + ')'",
         reason: 'Forbidden',
       }],
     }),

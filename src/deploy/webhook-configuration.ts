@@ -49,6 +49,21 @@ export function agentMatchExpression(agents: Config['agents']): string {
   return clauses.length === 0 ? 'false' : clauses.join(' || ');
 }
 
+/** Namespaces the webhook is never called for; agents are refused there by the self-defence admission policies. */
+export function protectedNamespaces(config: Config): string[] {
+  return [config.countersignNamespace, 'kube-system', 'kube-public', 'kube-node-lease'];
+}
+
+/**
+ * Heartbeats and bootstrap traffic (Leases, node status, CSRs) are never worth a webhook call: nothing in them is
+ * destructive, and a kubelet misclassified as an agent must not depend on Countersign to stay alive. Deleting a
+ * Node is still judged.
+ */
+export const BOOTSTRAP_EXCLUSION =
+  "!(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') && " +
+  "!(request.resource.group == 'certificates.k8s.io' && request.resource.resource == 'certificatesigningrequests') && " +
+  "!(request.resource.group == '' && request.resource.resource == 'nodes' && request.subResource == 'status')";
+
 export interface WebhookOptions {
   clientConfig: ClientConfig;
   timeoutSeconds?: number;
@@ -85,7 +100,13 @@ export function webhookConfiguration(config: Config, options: WebhookOptions): R
         timeoutSeconds: options.timeoutSeconds ?? 5,
         matchPolicy: 'Equivalent',
         rules: [{ apiGroups: ['*'], apiVersions: ['*'], operations: operationsOf(config), resources: ['*/*'], scope: '*' }],
-        matchConditions: [{ name: 'agents-only', expression: agentMatchExpression(config.agents) }],
+        // Never sent, whoever asks: the system's namespaces and Countersign's own (the self-defence admission
+        // policies keep agents out of those inside the apiserver), so a Countersign outage can never touch them.
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: protectedNamespaces(config) }] },
+        matchConditions: [
+          { name: 'agents-only', expression: agentMatchExpression(config.agents) },
+          { name: 'not-bootstrap', expression: BOOTSTRAP_EXCLUSION },
+        ],
       },
       {
         // Approvals are checked for everyone: who approves, for what, signed by whom. Only Countersign's own

@@ -88,7 +88,7 @@ describe('an approved action', () => {
     // Nor can it add its own key to the allowed signers, or take production's label off the namespace.
     const signers = kubectlAs('coder', ['patch', 'secret', 'countersign-allowed-signers', '-n', 'countersign', '-p', '{"stringData":{"allowed_signers":"* ssh-ed25519 AAAA"}}']);
     // The self-defence admission policy and the webhook's rule both refuse it; whichever answers first is quoted.
-    expect(signers.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-namespace'|rule countersign-namespace/);
+    expect(signers.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-protected-namespaces'|rule countersign-namespace/);
     const relabel = kubectlAs('coder', ['label', 'namespace', NS, 'environment=development', '--overwrite']);
     expect(relabel.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-environment-label'|rule environment-label-change/);
     const viaStatus = kubectlAs('coder', ['patch', 'namespace', NS, '--subresource=status', '-p', '{"metadata":{"labels":{"environment":"development"}}}']);

@@ -105,7 +105,7 @@ describe('the Helm chart', () => {
     const webhook = JSON.parse(mustKubectl('admin', ['get', 'validatingwebhookconfiguration', RELEASE, '-o', 'json'])) as Doc;
     expect(webhook.webhooks?.map((w) => w.clientConfig.caBundle?.length ?? 0).every((n) => n > 100)).toBe(true);
     expect(mustKubectl('admin', ['get', 'deployment', RELEASE, '-n', RELEASE, '-o', 'jsonpath={.spec.replicas}'])).toBe('2');
-    mustKubectl('admin', ['get', 'validatingadmissionpolicy', `${RELEASE}-admission-webhooks`, `${RELEASE}-namespace`, `${RELEASE}-environment-label`]);
+    mustKubectl('admin', ['get', 'validatingadmissionpolicy', `${RELEASE}-admission-webhooks`, `${RELEASE}-protected-namespaces`, `${RELEASE}-environment-label`]);
     const secret = mustKubectl('admin', ['get', 'secret', `${RELEASE}-tls`, '-n', RELEASE, '-o', 'jsonpath={.data.tls\\.crt}']);
 
     mustHelm(['upgrade', RELEASE, CHART, '--namespace', RELEASE, '--reuse-values', '--set', 'replicaCount=3']);

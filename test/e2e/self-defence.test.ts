@@ -37,7 +37,7 @@ describe('self-defence', () => {
     ]) {
       const run = kubectlAs('coder', args);
       expect(run.code).not.toBe(0);
-      expect(run.stderr).toMatch(/Countersign's (own )?namespace/);
+      expect(run.stderr).toMatch(/agents may not touch anything in namespace countersign|Countersign's own namespace/);
     }
     const crd = kubectlAs('coder', ['delete', 'crd', 'approvals.countersign.dev']);
     expect(crd.stderr).toMatch(/CustomResourceDefinitions/);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Environment } from '@marcbachmann/cel-js';
 import { selfDefencePolicies } from '../../src/deploy/self-defence-policy.js';
-import { agentMatchExpression } from '../../src/deploy/webhook-configuration.js';
+import { agentMatchExpression, BOOTSTRAP_EXCLUSION, webhookConfiguration } from '../../src/deploy/webhook-configuration.js';
 import { defaultPolicy } from '../helpers/fixtures.js';
 
 interface Policy {
@@ -56,9 +56,20 @@ describe('self-defence policies', () => {
   });
 
   it('scope the namespace policy, so other cluster-scoped writes are not caught by its namespaceSelector', async () => {
-    const policy = (await policies()).find((p) => p.metadata.name === 'countersign-namespace');
+    const policy = (await policies()).find((p) => p.metadata.name === 'countersign-protected-namespaces');
     const rules = policy?.spec.matchConstraints?.resourceRules ?? [];
     expect(rules.map((r) => r.scope)).toEqual(['Namespaced', 'Cluster']);
     expect(rules[1]?.resources).toEqual(['namespaces', 'namespaces/*']);
+  });
+
+  it('keep the webhook away from the namespaces the policies guard, and from heartbeats, but not from Node deletes', async () => {
+    const config = (await defaultPolicy()).config;
+    const webhook = (webhookConfiguration(config, { clientConfig: { url: 'https://x' } }) as { webhooks: { namespaceSelector?: unknown }[] }).webhooks[0];
+    expect(webhook?.namespaceSelector).toEqual({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['countersign', 'kube-system', 'kube-public', 'kube-node-lease'] }] });
+    const guarded = (await policies()).find((p) => p.metadata.name === 'countersign-protected-namespaces') as unknown as { spec: { matchConstraints: { namespaceSelector: unknown } } };
+    expect(guarded.spec.matchConstraints.namespaceSelector).toEqual({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['countersign', 'kube-system', 'kube-public', 'kube-node-lease'] }] });
+    const sent = (group: string, resource: string, subResource = ''): unknown => env().evaluate(BOOTSTRAP_EXCLUSION, { request: { resource: { group, resource }, subResource } });
+    expect([sent('coordination.k8s.io', 'leases'), sent('certificates.k8s.io', 'certificatesigningrequests'), sent('', 'nodes', 'status')]).toEqual([false, false, false]);
+    expect([sent('', 'nodes'), sent('', 'pods'), sent('apps', 'deployments')]).toEqual([true, true, true]);
   });
 });

@@ -82,3 +82,13 @@ Who is an agent, as the apiserver evaluates it before calling the webhook: the s
 {{- dict "ca" ($ca.Cert | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) | toJson -}}
 {{- end -}}
 {{- end }}
+
+{{/* Namespaces the webhook is never called for (src/deploy/webhook-configuration.ts protectedNamespaces). */}}
+{{- define "countersign.protectedNamespaces" -}}
+{{- toYaml (list .Release.Namespace "kube-system" "kube-public" "kube-node-lease") -}}
+{{- end }}
+
+{{/* Heartbeats and bootstrap traffic, never worth a webhook call (BOOTSTRAP_EXCLUSION). */}}
+{{- define "countersign.bootstrapExclusion" -}}
+!(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') && !(request.resource.group == 'certificates.k8s.io' && request.resource.resource == 'certificatesigningrequests') && !(request.resource.group == '' && request.resource.resource == 'nodes' && request.subResource == 'status')
+{{- end }}
