@@ -9,12 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 start=$(date +%s)
 
-export GOTOOLCHAIN=local CGO_ENABLED=0
-if [[ -n "${CPLANE_CACHE_DIR:-}" ]]; then
-  mkdir -p "$CPLANE_CACHE_DIR"
-  CPLANE_CACHE_DIR="$(cd "$CPLANE_CACHE_DIR" && pwd)"
-  export GOMODCACHE="$CPLANE_CACHE_DIR/mod" GOCACHE="$CPLANE_CACHE_DIR/build"
-fi
+# shellcheck source=../go-env.sh
+source ../go-env.sh
 
 # The Kubernetes version is whatever go.mod requires (see gen-replace.sh).
 read -r version release_time < <(go list -mod=readonly -m -f '{{.Version}} {{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)

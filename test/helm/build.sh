@@ -5,12 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 start=$(date +%s)
-export GOTOOLCHAIN=local CGO_ENABLED=0
-if [[ -n "${CPLANE_CACHE_DIR:-}" ]]; then
-  mkdir -p "$CPLANE_CACHE_DIR"
-  CPLANE_CACHE_DIR="$(cd "$CPLANE_CACHE_DIR" && pwd)"
-  export GOMODCACHE="$CPLANE_CACHE_DIR/mod" GOCACHE="$CPLANE_CACHE_DIR/build"
-fi
+# shellcheck source=../go-env.sh
+source ../go-env.sh
 version=$(go list -mod=readonly -m -f '{{.Version}}' helm.sh/helm/v4)
 mkdir -p bin
 go build -mod=readonly -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$version" -o bin/helm helm.sh/helm/v4/cmd/helm
