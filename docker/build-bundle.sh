@@ -10,6 +10,8 @@ cd "$src"
 npm ci --ignore-scripts --no-audit --no-fund
 node node_modules/typescript/bin/tsc -p tsconfig.build.json
 npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+# prune leaves the emptied scope directories (@jest, @eslint, ...) behind.
+find node_modules -type d -empty -delete
 rm -rf "$out"
 mkdir -p "$out"
 cp -R package.json dist policy node_modules "$out"/

@@ -24,7 +24,8 @@ export function renderManifests() {
   ].join('\n');
   const rendered = execFileSync(HELM, [
     'template', 'countersign', join(ROOT, 'charts', 'countersign'), '--namespace', 'countersign', '--include-crds',
-    '--kube-version', '1.37.1', '--set', 'tls.mode=cert-manager',
+    // No hooks: plain manifests have no uninstall, and applying the pre-delete Job would remove the webhook at once.
+    '--kube-version', '1.37.1', '--set', 'tls.mode=cert-manager', '--no-hooks',
   ], { encoding: 'utf8' });
   return `${namespace}${rendered}`;
 }

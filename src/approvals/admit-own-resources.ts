@@ -36,9 +36,10 @@ async function admitApproval(request: AdmissionRequest, config: Config, deps: Ow
   const existing = target === undefined ? [] : await deps.store.listApprovals(target.metadata.name);
   const mayApprove = target === undefined ? false : await deps.store.mayApprove(request.userInfo, target.spec.environment, target.spec.action.namespace);
   const signature = approval.spec.signature === undefined ? undefined : deps.verifySignature(approval.spec, await deps.store.allowedSigners());
-  const requesterOwner = target === undefined ? undefined : await deps.store.agentOwner(target.spec.requester.username);
+  const current = target === undefined ? undefined : await deps.store.agentOwner(target.spec.requester.username);
+  const requesterOwners = [target?.spec.requesterOwner, current].filter((owner): owner is string => owner !== undefined);
   const problems = checkApproval({
-    approval, creator: request.userInfo.username, creatorIsAgent: false, request: target, existing, mayApprove, signature, requesterOwner,
+    approval, creator: request.userInfo.username, creatorIsAgent: false, request: target, existing, mayApprove, signature, requesterOwners,
     now: deps.now(), maxTtlSeconds: config.approvals.maxApprovalTtlSeconds,
   });
   if (problems.length > 0) return no(problems.join('; '));

@@ -77,8 +77,11 @@ function changeOf(request: AdmissionRequest): { change?: ChangeSummary } {
 async function recordRequest(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<ApprovalRequestObject> {
   const { approval, digest } = decision;
   if (approval === undefined || digest === undefined) throw new Error('a require-approval decision without its action');
+  // Recorded now, so removing the owner annotation later cannot make the owner an eligible approver.
+  const owner = await deps.store.agentOwner(request.userInfo.username);
   const created = approvalRequestFor({
     action: approval.action, digest, groups: request.userInfo.groups,
+    ...(owner === undefined ? {} : { requesterOwner: owner }),
     approvalsRequired: approval.requirement.approvers, signatureRequired: approval.requirement.signature,
     namespace: config.countersignNamespace,
     expiresAt: new Date(deps.now().getTime() + config.approvals.requestTtlSeconds * 1000),

@@ -18,8 +18,8 @@ export interface ApprovalCheck {
   /** SubjectAccessReview: may the creator `approve` this environment in the target namespace? */
   mayApprove: boolean;
   signature: SignatureVerdict | undefined;
-  /** The human who issued the requesting agent's credentials, if recorded. */
-  requesterOwner?: string | undefined;
+  /** The humans who issued the requesting agent's credentials: recorded in the request, and recorded now. */
+  requesterOwners?: readonly string[];
   now: Date;
   maxTtlSeconds: number;
 }
@@ -40,7 +40,7 @@ function requestProblems(check: ApprovalCheck, request: ApprovalRequestObject): 
     problems.push(`spec.digest: ${spec.digest} is not the digest of ${request.metadata.name} (${request.spec.digest})`);
   }
   if (check.creator === request.spec.requester.username) problems.push('a requester may not approve its own request');
-  if (check.requesterOwner !== undefined && check.creator === check.requesterOwner) {
+  if ((check.requesterOwners ?? []).includes(check.creator)) {
     problems.push(`${check.creator} owns ${request.spec.requester.username} (it acts for them): an agent's owner may not approve its requests`);
   }
   const phase = request.status?.phase ?? 'Pending';

@@ -13,6 +13,7 @@ export interface RequestFacts {
   namespace: string;
   expiresAt: Date;
   change?: ChangeSummary;
+  requesterOwner?: string;
 }
 
 export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
@@ -29,6 +30,7 @@ export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
       digest: facts.digest,
       action: target,
       requester: { username: requester, groups: facts.groups },
+      ...(facts.requesterOwner === undefined ? {} : { requesterOwner: facts.requesterOwner }),
       environment,
       rule,
       message,

@@ -23,6 +23,8 @@ export interface ApprovalRequestSpec {
   digest: string;
   action: ActionTarget;
   requester: { username: string; groups: string[] };
+  /** The human recorded as the requesting agent's owner when the request was filed (agent-credentials). */
+  requesterOwner?: string;
   environment: string;
   rule: string;
   message: string;

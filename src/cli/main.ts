@@ -11,7 +11,8 @@ const USAGE = `Usage:
   countersign evaluate --review FILE|- [--cluster FILE] [--config FILE]
   countersign check --config FILE
   countersign webhook-config (--url URL | --service NAMESPACE/NAME) [--ca-bundle FILE] [--config FILE]
-  countersign self-defence-policy [--config FILE]
+  countersign self-defence-policy [--config FILE]   (apply with webhook-config's output: the webhook skips the
+                                                    namespaces these policies guard)
   countersign remove-webhook-config --name NAME [--kubeconfig FILE]
   countersign version`;
 

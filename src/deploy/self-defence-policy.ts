@@ -2,6 +2,7 @@
 // edit them could switch Countersign off. ValidatingAdmissionPolicies run inside the apiserver and do see them.
 // These policies deny agents (the same matchConditions expression as the webhook) any change to Countersign's own
 // CRDs, to any admission webhook configuration, to anything in its namespace, and to the environment label.
+import { OWNER_ANNOTATION } from '../approvals/types.js';
 import type { Config } from '../config/schema.js';
 import { agentMatchExpression, celString, protectedNamespaces } from './webhook-configuration.js';
 
@@ -10,6 +11,8 @@ const WRITE = ['CREATE', 'UPDATE', 'DELETE'];
 
 interface PolicySpec {
   name: string;
+  /** Matches every requester, not only agents: only for checks that can never stand in anyone's normal way. */
+  everyone?: boolean;
   matchConstraints: Record<string, unknown>;
   validations: { expression: string; messageExpression: string; reason: string }[];
 }
@@ -24,7 +27,7 @@ function policy(config: Config, spec: PolicySpec): Record<string, unknown>[] {
         // An error in the check refuses the agent; nobody else is matched (matchConditions), so nobody else can be.
         failurePolicy: 'Fail',
         matchConstraints: spec.matchConstraints,
-        matchConditions: [{ name: 'agents-only', expression: agentMatchExpression(config.agents) }],
+        ...(spec.everyone === true ? {} : { matchConditions: [{ name: 'agents-only', expression: agentMatchExpression(config.agents) }] }),
         validations: spec.validations,
       },
     },
@@ -40,6 +43,7 @@ function policy(config: Config, spec: PolicySpec): Record<string, unknown>[] {
 export function selfDefencePolicies(config: Config): Record<string, unknown> {
   const label = config.environments.label;
   const labelOf = (object: string): string => `${object}.metadata.?labels[?${celString(label)}].orValue('')`;
+  const ownerOf = (object: string): string => `${object}.metadata.?annotations[?${celString(OWNER_ANNOTATION)}].orValue('')`;
   const items = [
     ...policy(config, {
       name: 'countersign-admission-webhooks',
@@ -52,14 +56,16 @@ export function selfDefencePolicies(config: Config): Record<string, unknown> {
             resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
           },
           { apiGroups: ['apiextensions.k8s.io'], apiVersions: ['*'], operations: WRITE, resources: ['customresourcedefinitions', 'customresourcedefinitions/status'] },
+          // An APIService reroutes a whole API group (Countersign's own included) to a server of the agent's choosing.
+          { apiGroups: ['apiregistration.k8s.io'], apiVersions: ['*'], operations: WRITE, resources: ['apiservices', 'apiservices/status'] },
         ],
       },
       validations: [
         {
           // Any webhook configuration, not only Countersign's: a mutating webhook of an agent's could rewrite a
           // human's Approval on its way in, and a failing validating one could lock everyone out.
-          expression: "!request.resource.resource.endsWith('webhookconfigurations')",
-          messageExpression: "'agents may not create, change or delete admission webhooks (' + request.resource.resource + ' ' + request.name + ')'",
+          expression: "!(request.resource.resource.endsWith('webhookconfigurations') || request.resource.resource == 'apiservices')",
+          messageExpression: "'agents may not create, change or delete admission webhooks or API services (' + request.resource.resource + ' ' + request.name + ')'",
           reason: 'Forbidden',
         },
         {
@@ -95,6 +101,19 @@ export function selfDefencePolicies(config: Config): Record<string, unknown> {
       validations: [{
         expression: `${labelOf('object')} == ${labelOf('oldObject')}`,
         messageExpression: `'agents may not change the ' + ${celString(label)} + ' label of namespace ' + request.name`,
+        reason: 'Forbidden',
+      }],
+    }),
+    ...policy(config, {
+      name: 'countersign-agent-owner',
+      // Everyone: an owner who could remove the annotation could then approve their own agent's requests.
+      everyone: true,
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [''], apiVersions: ['*'], operations: ['UPDATE'], resources: ['serviceaccounts'] }],
+      },
+      validations: [{
+        expression: `${ownerOf('oldObject')} == '' || ${ownerOf('object')} == ${ownerOf('oldObject')}`,
+        messageExpression: `'the owner recorded on ServiceAccount ' + request.namespace + '/' + request.name + ' cannot be changed or removed (' + ${celString(OWNER_ANNOTATION)} + ')'`,
         reason: 'Forbidden',
       }],
     }),

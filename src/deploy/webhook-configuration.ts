@@ -16,7 +16,7 @@ function regexFromGlob(glob: string): string {
   // any run of characters and any one character, colons included, or the two would disagree on who is an agent.
   return glob
     .split('')
-    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : /[.+^${}()|[\]\\]/.test(ch) ? `\\\\${ch}` : ch === "'" ? "\\'" : ch))
+    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch === '\\' ? '\\\\\\\\' : /[.+^${}()|[\]]/.test(ch) ? `\\\\${ch}` : ch === "'" ? "\\'" : ch))
     .join('');
 }
 
@@ -55,14 +55,13 @@ export function protectedNamespaces(config: Config): string[] {
 }
 
 /**
- * Heartbeats and bootstrap traffic (Leases, node status, CSRs) are never worth a webhook call: nothing in them is
- * destructive, and a kubelet misclassified as an agent must not depend on Countersign to stay alive. Deleting a
- * Node is still judged.
+ * Heartbeats (Leases, node status) are never worth a webhook call: nothing in them is destructive, and a kubelet
+ * misclassified as an agent must not depend on Countersign to stay alive. CSRs are judged (approving one can mint
+ * a human's identity), and so is deleting a Node. `subResource` is absent, not empty, when there is none: has().
  */
 export const BOOTSTRAP_EXCLUSION =
   "!(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') && " +
-  "!(request.resource.group == 'certificates.k8s.io' && request.resource.resource == 'certificatesigningrequests') && " +
-  "!(request.resource.group == '' && request.resource.resource == 'nodes' && request.subResource == 'status')";
+  "!(request.resource.group == '' && request.resource.resource == 'nodes' && has(request.subResource) && request.subResource == 'status')";
 
 export interface WebhookOptions {
   clientConfig: ClientConfig;

@@ -49,10 +49,16 @@ describe('agent-credentials', () => {
     mustKubectl('sre-b', ['countersign', 'approve', request, '--reason', 'checked: unused since the migration']);
     expect(asAgent(['delete', 'configmap', 'old-config', '-n', 'ac-prod']).code).toBe(0);
 
+    // The owner cannot step out of the way either: the recorded owner is immutable, for everyone.
+    const unown = kubectlAs('sre-a', ['annotate', 'serviceaccount', AGENT, '-n', 'agents', 'countersign.dev/owner-']);
+    expect(unown.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-agent-owner'.*cannot be changed or removed/);
     // Nobody else can take the session over, and the agent cannot rewrite who owns it.
     const takeover = kubectlAs('sre-b', ['countersign', 'agent-credentials', AGENT, '-n', 'ac-dev']);
     expect(takeover.stderr).toContain(`agents/${AGENT} exists and is owned by sre-a, not sre-b`);
     const rewrite = kubectlAs('coder', ['annotate', 'serviceaccount', AGENT, '-n', 'agents', 'countersign.dev/owner=coder', '--overwrite']);
-    expect(rewrite.stderr).toMatch(/rule agent-owner-annotation/);
+    expect(rewrite.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-agent-owner'/);
+    // Nor name an owner on a ServiceAccount of its own making (the webhook's rule; creation is no update).
+    const forged = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'forged', namespace: 'agents', annotations: { 'countersign.dev/owner': 'sre-b' } } };
+    expect(kubectlAs('coder', ['create', '-f', '-'], JSON.stringify(forged)).stderr).toMatch(/rule agent-owner-annotation/);
   });
 });

@@ -70,11 +70,12 @@ describe('the Helm chart', () => {
     expect(helm(['template', 'x', CHART, '--set', 'replicaCount=1']).stderr).toMatch(/replicaCount.*(minimum|greater than or equal)/i);
     expect(helm(['template', 'x', CHART, '--set', 'replicas=3']).stderr).toMatch(/additional propert.*replicas/i);
     expect(helm(['template', 'x', CHART, '--set', 'webhook.timeoutSeconds=60']).stderr).toMatch(/timeoutSeconds/);
+    expect(helm(['template', 'x', CHART, '--set', 'podDisruptionBudget.minAvailable=2']).stderr).toMatch(/minAvailable \(2\) must be less than replicaCount \(2\)/);
   });
 
   it.each([
     ['the default values', []],
-    ['other agents (globs, users, groups)', ['--set-json', 'agents={"serviceAccounts":["ml-*/bot-?","team.a/*"],"usernames":["oidc:claude@agents.example.com","bot.*"],"groups":["ml-agents","team:*:agents"]}']],
+    ['other agents (globs, users, groups)', ['--set-json', 'agents={"serviceAccounts":["ml-*/bot-?","team.a/*"],"usernames":["oidc:claude@agents.example.com","bot.*","CORP\\\\ai-*"],"groups":["ml-agents","team:*:agents"]}']],
   ])('renders, for %s, the webhook configuration and admission policies the CLI generates from the same config', (_, extra) => {
     const docs = render('countersign', extra);
     const configText = one(docs, 'ConfigMap').data?.['config.yaml'] ?? '';
@@ -134,6 +135,9 @@ describe('the Helm chart', () => {
     const check = run(process.execPath, [join(ROOT, 'scripts', 'render-manifests.mjs'), '--check']);
     expect(check.stderr).toBe('');
     expect(check.code).toBe(0);
-    expect(readFileSync(join(ROOT, 'manifests', 'countersign.yaml'), 'utf8')).toContain('kind: ValidatingWebhookConfiguration');
+    const manifest = readFileSync(join(ROOT, 'manifests', 'countersign.yaml'), 'utf8');
+    expect(manifest).toContain('kind: ValidatingWebhookConfiguration');
+    // Applied as plain objects, the uninstall hook's Job would remove the webhook right after install.
+    expect(manifest).not.toContain('helm.sh/hook');
   });
 });

@@ -2,6 +2,9 @@
 // ValidatingAdmissionPolicies guard them; the webhook and the policies both guard Countersign's namespace and the
 // environment label. And what a policy cannot guard, shown rather than assumed.
 import { describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { E2E_DIR, eventually, kubectlAs, mustKubectl } from './kube.ts';
 
@@ -16,16 +19,45 @@ describe('self-defence', () => {
       (kubectlAs('coder', ['delete', 'validatingwebhookconfiguration', 'countersign', '--dry-run=server']).code !== 0 ? true : undefined));
     const deleted = kubectlAs('coder', ['delete', 'validatingwebhookconfiguration', 'countersign']);
     expect(deleted.code).not.toBe(0);
-    expect(deleted.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-admission-webhooks'.*agents may not create, change or delete admission webhooks/);
+    expect(deleted.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-admission-webhooks'.*agents may not create, change or delete admission webhooks or API services/);
     const loosened = kubectlAs('coder', ['patch', 'validatingwebhookconfiguration', 'countersign', '--type=json', '-p', '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Ignore"}]']);
     expect(loosened.code).not.toBe(0);
     // A mutating webhook of the agent's own could rewrite a human's Approval on its way in.
-    expect(kubectlAs('ops-bot', ['create', '-f', '-'], MUTATING('agent-owned')).stderr).toMatch(/agents may not create, change or delete admission webhooks/);
+    expect(kubectlAs('ops-bot', ['create', '-f', '-'], MUTATING('agent-owned')).stderr).toMatch(/agents may not create, change or delete admission webhooks or API services/);
     // Humans are never matched.
     mustKubectl('admin', ['create', '-f', '-'], MUTATING('admin-owned'));
     mustKubectl('admin', ['delete', 'mutatingwebhookconfiguration', 'admin-owned']);
     const config = JSON.parse(mustKubectl('admin', ['get', 'validatingwebhookconfiguration', 'countersign', '-o', 'json'])) as { webhooks: { failurePolicy: string }[] };
     expect(config.webhooks.map((w) => w.failurePolicy)).toEqual(['Fail', 'Fail']);
+  });
+
+  it('refuses an agent rerouting an API group through an APIService, and approving a certificate request', () => {
+    const reroute = kubectlAs('coder', ['patch', 'apiservice', 'v1alpha1.countersign.dev', '--dry-run=server', '--type=merge',
+      '-p', '{"metadata":{"labels":{"kube-aggregator.kubernetes.io/automanaged":null}},"spec":{"service":{"namespace":"agents","name":"evil"}}}']);
+    expect(reroute.code).not.toBe(0);
+    expect(reroute.stderr).toMatch(/agents may not create, change or delete (admission webhooks or API services|APIServices)/);
+    const dir = mkdtempSync(join(tmpdir(), 'countersign-csr-'));
+    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k'), '-out', join(dir, 'csr'), '-subj', '/CN=sre-a/O=sre'], { stdio: 'ignore' });
+    const csr = { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name: 'be-sre-a' },
+      spec: { request: readFileSync(join(dir, 'csr')).toString('base64'), signerName: 'kubernetes.io/kube-apiserver-client', usages: ['client auth'] } };
+    mustKubectl('admin', ['create', '-f', '-'], JSON.stringify(csr));
+    // RBAC alone would let it: the agent holds `approve` on the signer (as any `verbs: ["*"]` grant would give).
+    mustKubectl('admin', ['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'List', items: [
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'csr-signer-approver' },
+          rules: [{ apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: ['kubernetes.io/kube-apiserver-client'], verbs: ['approve'] }] },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'csr-signer-approver' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'csr-signer-approver' },
+          subjects: [{ kind: 'ServiceAccount', name: 'sweeper', namespace: 'agents' }] },
+      ],
+    }));
+    try {
+      const approve = kubectlAs('sweeper', ['certificate', 'approve', 'be-sre-a']);
+      expect(approve.code).not.toBe(0);
+      expect(approve.stderr).toContain('Countersign denied this request (rule csr-approval)');
+    } finally {
+      mustKubectl('admin', ['delete', 'csr/be-sre-a', 'clusterrolebinding/csr-signer-approver', 'clusterrole/csr-signer-approver']);
+    }
   });
 
   it('refuses an agent editing Countersign\'s Deployment or anything else in its namespace, and its CRDs', () => {
@@ -37,10 +69,12 @@ describe('self-defence', () => {
     ]) {
       const run = kubectlAs('coder', args);
       expect(run.code).not.toBe(0);
-      expect(run.stderr).toMatch(/agents may not touch anything in namespace countersign|Countersign's own namespace/);
+      // The webhook is never called there: the admission policy alone refuses it.
+      expect(run.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-protected-namespaces'.*agents may not touch anything in namespace countersign/);
     }
     const crd = kubectlAs('coder', ['delete', 'crd', 'approvals.countersign.dev']);
-    expect(crd.stderr).toMatch(/CustomResourceDefinitions/);
+    // Policies run before webhooks: the policy's refusal is the one quoted (the webhook's rule says the same).
+    expect(crd.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-admission-webhooks'.*Countersign's CustomResourceDefinitions/);
     mustKubectl('admin', ['delete', 'deployment', 'countersign', '-n', 'countersign']);
   });
 
@@ -50,7 +84,7 @@ describe('self-defence', () => {
     for (const change of [['environment-'], ['environment=development', '--overwrite']]) {
       const run = kubectlAs('coder', ['label', 'namespace', 'guarded-prod-label', ...change]);
       expect(run.code).not.toBe(0);
-      expect(run.stderr).toMatch(/agents may not change the environment label of namespace guarded-prod-label/);
+      expect(run.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-environment-label'.*agents may not change the environment label of namespace guarded-prod-label/);
     }
     expect(mustKubectl('admin', ['get', 'namespace', 'guarded-prod-label', '-o', 'jsonpath={.metadata.labels.environment}'])).toBe('production');
   });

@@ -114,6 +114,18 @@ describe('admitting a human\'s approval', () => {
     expect(await admit(judge, store, approval('b', { requestName: name, digest, approver: 'sre-b' }), 'sre-b')).toMatchObject({ allowed: true });
   });
 
+  it('keeps the owner recorded when the request was filed, whatever the annotation says later', async () => {
+    const judge = await defaultJudge();
+    const store = memoryStore();
+    store.owners.set('system:serviceaccount:agents:coder', 'sre-a');
+    await attempt(judge, store, heldOutReview('agent-delete-production-deployment').request);
+    const request = [...store.requests.values()][0]!;
+    expect(request.spec.requesterOwner).toBe('sre-a');
+    store.owners.delete('system:serviceaccount:agents:coder');
+    const own = await admit(judge, store, approval('a', { requestName: request.metadata.name, digest: request.spec.digest }), 'sre-a');
+    expect(own.message).toContain('an agent\'s owner may not approve its requests');
+  });
+
   it('refuses an agent approving (its own or another agent\'s request)', async () => {
     const { judge, store, name, digest } = await pending();
     const own = await admit(judge, store, approval('a', { requestName: name, digest, approver: 'system:serviceaccount:agents:coder' }), 'system:serviceaccount:agents:coder');

@@ -32,9 +32,11 @@ describe('self-defence policies', () => {
   it('match agents only, with the webhook\'s own expression, and bind every policy to Deny', async () => {
     const all = await policies();
     const expected = agentMatchExpression((await defaultPolicy()).config.agents);
-    for (const policy of all.filter((p) => p.kind === 'ValidatingAdmissionPolicy')) {
+    for (const policy of all.filter((p) => p.kind === 'ValidatingAdmissionPolicy' && p.metadata.name !== 'countersign-agent-owner')) {
       expect(policy.spec.matchConditions?.map((c) => c.expression)).toEqual([expected]);
     }
+    // The owner annotation is immutable for everyone (an owner could otherwise approve their own agent's requests).
+    expect(all.find((p) => p.metadata.name === 'countersign-agent-owner')?.spec.matchConditions).toBeUndefined();
     expect(all.filter((p) => p.kind === 'ValidatingAdmissionPolicyBinding').map((p) => p.metadata.name).sort())
       .toEqual(all.filter((p) => p.kind === 'ValidatingAdmissionPolicy').map((p) => p.metadata.name).sort());
   });
@@ -68,8 +70,19 @@ describe('self-defence policies', () => {
     expect(webhook?.namespaceSelector).toEqual({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['countersign', 'kube-system', 'kube-public', 'kube-node-lease'] }] });
     const guarded = (await policies()).find((p) => p.metadata.name === 'countersign-protected-namespaces') as unknown as { spec: { matchConstraints: { namespaceSelector: unknown } } };
     expect(guarded.spec.matchConstraints.namespaceSelector).toEqual({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['countersign', 'kube-system', 'kube-public', 'kube-node-lease'] }] });
-    const sent = (group: string, resource: string, subResource = ''): unknown => env().evaluate(BOOTSTRAP_EXCLUSION, { request: { resource: { group, resource }, subResource } });
-    expect([sent('coordination.k8s.io', 'leases'), sent('certificates.k8s.io', 'certificatesigningrequests'), sent('', 'nodes', 'status')]).toEqual([false, false, false]);
-    expect([sent('', 'nodes'), sent('', 'pods'), sent('apps', 'deployments')]).toEqual([true, true, true]);
+    // As the apiserver builds it: no subResource key at all when there is none.
+    const sent = (group: string, resource: string, subResource?: string): unknown =>
+      env().evaluate(BOOTSTRAP_EXCLUSION, { request: { resource: { group, resource }, ...(subResource === undefined ? {} : { subResource }) } });
+    expect([sent('coordination.k8s.io', 'leases'), sent('', 'nodes', 'status')]).toEqual([false, false]);
+    expect([sent('', 'nodes'), sent('', 'pods'), sent('apps', 'deployments'), sent('certificates.k8s.io', 'certificatesigningrequests', 'approval')]).toEqual([true, true, true, true]);
+  });
+
+  it('keep the owner recorded on a ServiceAccount once set, for everyone', async () => {
+    const sa = (owner?: string): unknown => ({ metadata: { name: 's', ...(owner === undefined ? {} : { annotations: { 'countersign.dev/owner': owner } }) } });
+    const request = { namespace: 'agents', name: 's' };
+    expect(await allows('countersign-agent-owner', { request, oldObject: sa('sre-a'), object: sa() })).toBe(false);
+    expect(await allows('countersign-agent-owner', { request, oldObject: sa('sre-a'), object: sa('sre-b') })).toBe(false);
+    expect(await allows('countersign-agent-owner', { request, oldObject: sa('sre-a'), object: sa('sre-a') })).toBe(true);
+    expect(await allows('countersign-agent-owner', { request, oldObject: sa(), object: sa('sre-a') })).toBe(true);
   });
 });

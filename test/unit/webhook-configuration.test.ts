@@ -21,6 +21,8 @@ const users = [
   { username: 'oidc:claude@agents.example.com', groups: [] },
   { username: 'dave', groups: ['team:ml:agents'] },
   { username: "o'brien-bot", groups: [] },
+  { username: 'CORP\\ai-bot', groups: [] },
+  { username: 'CORPXai-bot', groups: [] },
 ];
 
 function apiserverSays(expression: string, user: { username: string; groups: string[] }): boolean {
@@ -33,6 +35,7 @@ describe('matchConditions', () => {
     ['the default agents', undefined],
     ['globs, usernames and group patterns', { serviceAccounts: ['agents/*', '*/ci-bot-?'], usernames: ['bot.claude'], groups: ['countersign:agents', 'ml-*'] }],
     ['patterns spanning colons and quotes', { serviceAccounts: [], usernames: ['*@agents.example.com', "o'brien-*"], groups: ['team:*'] }],
+    ['a backslash, literal in a glob', { serviceAccounts: [], usernames: ['CORP\\ai-*'], groups: [] }],
   ])('agree with the core for %s', async (_label, agents: Config['agents'] | undefined) => {
     const settings = agents ?? (await defaultPolicy()).config.agents;
     const expression = agentMatchExpression(settings);

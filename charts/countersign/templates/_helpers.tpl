@@ -26,6 +26,9 @@ The configuration Countersign serves: the bundled default policy, the values' co
 {{- if $rules }}{{- $_ := set $config "rules" $rules -}}{{- end -}}
 {{- $_ := set $config "agents" .Values.agents -}}
 {{- $_ := set $config "countersignNamespace" .Release.Namespace -}}
+{{- $approvals := default (dict) $config.approvals -}}
+{{- $_ := set $approvals "serviceAccount" (include "countersign.fullname" .) -}}
+{{- $_ := set $config "approvals" $approvals -}}
 {{- toYaml $config -}}
 {{- end }}
 
@@ -88,7 +91,7 @@ Who is an agent, as the apiserver evaluates it before calling the webhook: the s
 {{- toYaml (list .Release.Namespace "kube-system" "kube-public" "kube-node-lease") -}}
 {{- end }}
 
-{{/* Heartbeats and bootstrap traffic, never worth a webhook call (BOOTSTRAP_EXCLUSION). */}}
+{{/* Heartbeats, never worth a webhook call (BOOTSTRAP_EXCLUSION in src/deploy/webhook-configuration.ts). */}}
 {{- define "countersign.bootstrapExclusion" -}}
-!(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') && !(request.resource.group == 'certificates.k8s.io' && request.resource.resource == 'certificatesigningrequests') && !(request.resource.group == '' && request.resource.resource == 'nodes' && request.subResource == 'status')
+!(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') && !(request.resource.group == '' && request.resource.resource == 'nodes' && has(request.subResource) && request.subResource == 'status')
 {{- end }}
