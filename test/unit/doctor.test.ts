@@ -56,6 +56,14 @@ function finding(report: AgentReport, danger: Finding['danger']): Finding {
 
 const dangers = (report: AgentReport): string[] => report.findings.map((f) => f.danger);
 
+/** coder bound to the admin-like ClusterRole by a RoleBinding in one namespace. */
+const coderAdminIn = (namespace: string): string => `
+kind: RoleBinding
+metadata: {name: coder-admin, namespace: ${namespace}}
+roleRef: {kind: ClusterRole, name: admin-like}
+subjects: [{kind: ServiceAccount, name: coder, namespace: agents}]
+`;
+
 const IMPERSONATOR = `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -223,12 +231,7 @@ subjects: [{kind: Group, name: system:authenticated}]
   });
 
   it('scopes a RoleBinding to a ClusterRole to its namespace: secrets count only in Countersign\'s', () => {
-    const rbac = rbacOf(NAMESPACE_ADMIN, `
-kind: RoleBinding
-metadata: {name: coder-admin, namespace: shop}
-roleRef: {kind: ClusterRole, name: admin-like}
-subjects: [{kind: ServiceAccount, name: coder, namespace: agents}]
-`);
+    const rbac = rbacOf(NAMESPACE_ADMIN, coderAdminIn('shop'));
     const coder = agent(doctorOn(rbac), 'serviceaccount agents/coder');
     expect(coder.findings.map((f) => [f.danger, rightText(f), f.scope])).toEqual([
       ['impersonate', 'impersonate serviceaccounts', 'namespace shop'],
@@ -272,12 +275,7 @@ subjects: [{kind: ServiceAccount, name: coder, namespace: agents}]
   });
 
   it("treats any write in Countersign's namespace as tampering, and its secrets as readable", () => {
-    const rbac = rbacOf(NAMESPACE_ADMIN, `
-kind: RoleBinding
-metadata: {name: coder-admin, namespace: countersign}
-roleRef: {kind: ClusterRole, name: admin-like}
-subjects: [{kind: ServiceAccount, name: coder, namespace: agents}]
-`);
+    const rbac = rbacOf(NAMESPACE_ADMIN, coderAdminIn('countersign'));
     const coder = agent(doctorOn(rbac), 'serviceaccount agents/coder');
     expect(dangers(coder)).toEqual(['impersonate', 'mint-tokens', 'read-secrets', 'tamper-countersign']);
     expect(rightText(finding(coder, 'tamper-countersign'), 4)).toBe('create,update,patch,delete secrets,configmaps; roles,rolebindings (rbac.authorization.k8s.io)');
