@@ -4,7 +4,7 @@ import { ALL, isFullWildcard, nameRestrictionAllows, ruleGrants, targetKey, verb
 
 export const DANGERS = [
   'cluster-admin-like', 'impersonate', 'escalate', 'bind', 'mint-tokens', 'read-secrets', 'switch-guard-off',
-  'file-approvals', 'tamper-crds', 'tamper-countersign',
+  'file-approvals', 'tamper-crds', 'tamper-countersign', 'reroute-api', 'approve-certificates',
 ] as const;
 export type Danger = (typeof DANGERS)[number];
 
@@ -96,6 +96,14 @@ const CHECKS: Check[] = [
     danger: 'switch-guard-off', why: 'can switch the guard off', verbs: WRITE,
     targets: at('cluster', ADMISSION, 'validatingwebhookconfigurations', 'mutatingwebhookconfigurations', 'validatingadmissionpolicies',
       'validatingadmissionpolicybindings', 'mutatingadmissionpolicies', 'mutatingadmissionpolicybindings'),
+  },
+  {
+    danger: 'reroute-api', why: 'can reroute an API group (Countersign\'s included) to a server of its choosing', verbs: WRITE,
+    targets: at('cluster', 'apiregistration.k8s.io', 'apiservices'),
+  },
+  {
+    danger: 'approve-certificates', why: 'can approve client certificates, which may name anyone, a human approver included',
+    verbs: ['approve'], targets: at('cluster', 'certificates.k8s.io', 'signers'),
   },
   {
     danger: 'file-approvals', why: "can try to file approvals (the webhook refuses agents' approvals, but no agent should hold this)",

@@ -123,7 +123,8 @@ describe('doctor on the e2e harness RBAC', () => {
 
   it('flags what its wildcard resources reach: secrets, webhook configurations, tokens, approvals, CRDs, Countersign', () => {
     const coder = agent(doctorOn(rbacOf(harness)), 'serviceaccount agents/coder');
-    expect(dangers(coder)).toEqual(['escalate', 'bind', 'mint-tokens', 'read-secrets', 'switch-guard-off', 'file-approvals', 'tamper-crds', 'tamper-countersign']);
+    expect(dangers(coder)).toEqual(['escalate', 'bind', 'mint-tokens', 'read-secrets', 'switch-guard-off', 'file-approvals', 'tamper-crds', 'tamper-countersign', 'reroute-api']);
+    expect(rightText(finding(coder, 'reroute-api'))).toBe('write apiservices (apiregistration.k8s.io)');
     expect(rightText(finding(coder, 'read-secrets'))).toBe('get,list,watch secrets');
     expect(rightText(finding(coder, 'mint-tokens'))).toBe('create serviceaccounts/token');
     expect(finding(coder, 'switch-guard-off').verbs).toEqual(['create', 'update', 'patch', 'delete', 'deletecollection']);
@@ -143,11 +144,31 @@ describe('doctor on the e2e harness RBAC', () => {
   it('reports a group agent with nothing dangerous as such', () => {
     const report = doctorOn(rbacOf(harness));
     expect(agent(report, 'group countersign:agents').findings).toEqual([]);
-    expect(report.summary).toEqual({ agents: 4, findings: 24 });
+    expect(report.summary).toEqual({ agents: 4, findings: 27 });
   });
 });
 
 describe('doctor on added rights', () => {
+  it('flags approving certificates, which may name a human approver', () => {
+    const signer = `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-approver}
+rules:
+  - {apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: [kubernetes.io/kube-apiserver-client], verbs: [approve]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: sweeper-approves-csrs}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: csr-approver}
+subjects: [{kind: ServiceAccount, name: sweeper, namespace: agents}]
+`;
+    const sweeper = agent(doctorOn(rbacOf(harness, signer)), 'serviceaccount agents/sweeper');
+    expect(finding(sweeper, 'approve-certificates')).toMatchObject({
+      scope: 'cluster-wide', grantedBy: { binding: 'ClusterRoleBinding sweeper-approves-csrs', role: 'ClusterRole csr-approver' },
+    });
+  });
+
   it('flags impersonate on users and groups, naming the binding', () => {
     const opsBot = agent(doctorOn(rbacOf(harness, IMPERSONATOR)), 'serviceaccount agents/ops-bot');
     const impersonate = finding(opsBot, 'impersonate');
@@ -423,7 +444,7 @@ describe('doctor output', () => {
     expect(text).toContain('serviceaccount agents/ops-bot\n  RIGHT');
     expect(text).toMatch(/ {2}impersonate users,groups +cluster-wide +ClusterRoleBinding ops-bot-impersonates -> ClusterRole impersonator +can act as anyone, including a human approver\n/);
     expect(text).toContain('group countersign:agents: nothing flagged\n');
-    expect(text.trimEnd().split('\n').at(-1)).toBe('4 agent identities, 25 findings');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('4 agent identities, 28 findings');
   });
 
   it('gives scripts the whole report as JSON or YAML', () => {
