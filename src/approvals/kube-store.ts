@@ -1,5 +1,6 @@
 // The approval store on the Kubernetes API: requests and approvals in Countersign's namespace, consumption by a
 // compare-and-swap on the approval's resourceVersion, "who may approve" by SubjectAccessReview.
+import { statusCode } from '../cluster/api-error.js';
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { UserInfo } from '../admission/types.js';
 import { retryTransient } from '../cluster/retry.js';
@@ -11,10 +12,6 @@ export interface KubeStoreSettings {
   allowedSignersSecret: string;
 }
 
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 async function orUndefinedOn404<T>(call: Promise<T>): Promise<T | undefined> {
   try {

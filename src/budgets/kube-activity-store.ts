@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../approvals/types.js';
-import { apiErrorMessage } from '../cluster/api-error.js';
+import { apiErrorMessage, statusCode } from '../cluster/api-error.js';
 import { retryTransient } from '../cluster/retry.js';
 import type { ActivityEntry } from '../core/activity.js';
 import type { ActivityStore } from './activity-store.js';
@@ -22,10 +22,6 @@ interface ActivityObject {
   spec: { agent: string; deletes: ActivityEntry[] };
 }
 
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 function entriesOf(value: unknown): ActivityEntry[] {
   if (!Array.isArray(value)) return [];

@@ -1,6 +1,7 @@
 // `countersign remove-webhook-config --name NAME`: what the chart's pre-delete hook runs, so uninstalling takes the
 // webhook out of the admission path before its pods go. Already gone is success: the hook may run twice.
 import { parseArgs } from 'node:util';
+import { statusCode } from '../cluster/api-error.js';
 import { UsageError } from './args.js';
 
 export async function removeWebhookConfigCommand(argv: string[]): Promise<string> {
@@ -19,7 +20,7 @@ export async function removeWebhookConfigCommand(argv: string[]): Promise<string
     await api.deleteValidatingWebhookConfiguration({ name });
     return `validatingwebhookconfiguration ${name} deleted\n`;
   } catch (error: unknown) {
-    if ((error as { code?: unknown } | null)?.code === 404) return `validatingwebhookconfiguration ${name} was already gone\n`;
+    if (statusCode(error) === 404) return `validatingwebhookconfiguration ${name} was already gone\n`;
     throw error;
   }
 }

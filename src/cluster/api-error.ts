@@ -12,3 +12,9 @@ export function apiErrorMessage(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
+
+/** The HTTP status of a failed Kubernetes API call (client-node's ApiException carries it as `code`). */
+export function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}

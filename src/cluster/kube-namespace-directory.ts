@@ -3,6 +3,7 @@
 import { CoreV1Api, KubeConfig, makeInformer, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../admission/types.js';
+import { statusCode } from './api-error.js';
 import type { NamespaceDirectory } from './namespace-directory.js';
 
 // Well inside the webhook's 5 s timeout: a slow apiserver makes the agent's request fail closed, with a reason.
@@ -21,10 +22,6 @@ export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
   return kc;
 }
 
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 export function kubeNamespaceDirectory(kc: KubeConfig, log: Logger, restartDelayMs = 2000): NamespaceDirectory {
   const api = kc.makeApiClient(CoreV1Api);

@@ -1,18 +1,15 @@
 // Retries the API server's "come back shortly" answers (429 with Retry-After, e.g. "storage is (re)initializing"
 // right after a CRD is created; 503), as kubectl does. Anything else fails at once.
-const TRANSIENT = new Set([429, 503]);
+import { statusCode } from './api-error.js';
 
-function statusOf(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
+const TRANSIENT = new Set([429, 503]);
 
 export async function retryTransient<T>(call: () => Promise<T>, attempts = 4, delayMs = 250): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await call();
     } catch (error: unknown) {
-      if (attempt >= attempts || !TRANSIENT.has(statusOf(error) ?? 0)) throw error;
+      if (attempt >= attempts || !TRANSIENT.has(statusCode(error) ?? 0)) throw error;
       await new Promise((done) => setTimeout(done, delayMs * attempt));
     }
   }

@@ -1,6 +1,7 @@
 // `kubectl countersign agent-credentials`: the fix for inherited permissions. A human issues an agent session its
 // own ServiceAccount (owner recorded), a least-privilege Role in the namespaces asked for, and a short-lived
 // token, and gets a kubeconfig for the agent. The agent then never runs with the human's rights.
+import { statusCode } from '../cluster/api-error.js';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
@@ -33,10 +34,6 @@ export function credentialProblems(request: CredentialsRequest): string[] {
   return problems;
 }
 
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 async function ensureServiceAccount(core: CoreV1Api, request: CredentialsRequest): Promise<void> {
   const { agent: name, agentsNamespace: namespace, owner } = request;

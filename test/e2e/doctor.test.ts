@@ -2,27 +2,15 @@
 // and bind; an agent then given impersonate is flagged with the binding that grants it.
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { DoctorReport } from '../../src/plugin/doctor-analysis.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { kubectlAs, mustKubectl } from './kube.ts';
 
-const ROLE = 'doctor-e2e-impersonator';
-const BINDING = 'doctor-e2e-ops-bot-impersonates';
-
-const IMPERSONATOR = `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: ${ROLE}}
-rules:
-  - apiGroups: [""]
-    resources: [users, groups]
-    verbs: [impersonate]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: ${BINDING}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${ROLE}}
-subjects:
-  - {kind: ServiceAccount, name: ops-bot, namespace: agents}
-`;
+// The same RBAC the unit tests flag (test/fixtures/rbac/impersonator.yaml).
+const IMPERSONATOR = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'rbac', 'impersonator.yaml'), 'utf8');
+const ROLE = 'impersonator';
+const BINDING = 'ops-bot-impersonates';
 
 function removeImpersonator(): void {
   mustKubectl('admin', ['delete', `clusterrolebinding/${BINDING}`, `clusterrole/${ROLE}`, '--ignore-not-found']);

@@ -35,7 +35,7 @@ describe('self-defence', () => {
     const reroute = kubectlAs('coder', ['patch', 'apiservice', 'v1alpha1.countersign.dev', '--dry-run=server', '--type=merge',
       '-p', '{"metadata":{"labels":{"kube-aggregator.kubernetes.io/automanaged":null}},"spec":{"service":{"namespace":"agents","name":"evil"}}}']);
     expect(reroute.code).not.toBe(0);
-    expect(reroute.stderr).toMatch(/agents may not create, change or delete (admission webhooks or API services|APIServices)/);
+    expect(reroute.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-admission-webhooks'.*agents may not create, change or delete admission webhooks or API services/);
     const dir = mkdtempSync(join(tmpdir(), 'countersign-csr-'));
     execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k'), '-out', join(dir, 'csr'), '-subj', '/CN=sre-a/O=sre'], { stdio: 'ignore' });
     const csr = { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name: 'be-sre-a' },

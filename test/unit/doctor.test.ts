@@ -64,22 +64,7 @@ roleRef: {kind: ClusterRole, name: admin-like}
 subjects: [{kind: ServiceAccount, name: coder, namespace: agents}]
 `;
 
-const IMPERSONATOR = `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: impersonator}
-rules:
-  - apiGroups: [""]
-    resources: [users, groups]
-    verbs: [impersonate]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: ops-bot-impersonates}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: impersonator}
-subjects:
-  - {kind: ServiceAccount, name: ops-bot, namespace: agents}
-`;
+const IMPERSONATOR = readFileSync(new URL('../fixtures/rbac/impersonator.yaml', import.meta.url), 'utf8');
 
 // The built-in namespace admin's dangerous parts, as kube-apiserver bootstraps them.
 const NAMESPACE_ADMIN = `
