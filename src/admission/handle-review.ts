@@ -2,7 +2,8 @@
 // Fail closed for agents (an explicit allowed:false), never for anyone else.
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
-import { IMPACT_UNAVAILABLE, refusedOnError, type Decision, type Judge, type PictureInput } from '../core/decide.js';
+import { refusedOnError, type Decision, type Judge, type PictureInput } from '../core/decide.js';
+import { needsPicture } from '../core/impact.js';
 import type { ClusterPicture } from '../picture/cluster-picture.js';
 import { metricResourceLabel, objectName, resourceLabel } from '../core/describe.js';
 import { isClusterScoped } from '../core/environment.js';
@@ -59,7 +60,8 @@ function pictureInput(picture: ClusterPicture | undefined): PictureInput | undef
 async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {
   try {
     const namespace = await lookupNamespace(request, deps.namespaces);
-    const picture = pictureInput(deps.picture);
+    // The live picture's status walks every watch: only for requests whose impact needs it.
+    const picture = needsPicture(request) ? pictureInput(deps.picture) : undefined;
     const decideWith: DecideWith = async (activity) => {
       const decision = judge.decide({
         request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }),
@@ -70,11 +72,6 @@ async function decideAgent(request: AdmissionRequest, judge: Judge, deps: Review
       return { decision: gated, approved: gated.allowed };
     };
     if (!judge.policy.usesBudgets || request.operation !== 'DELETE' || deps.budgets === undefined) return (await decideWith(undefined)).decision;
-    // Without a picture the answer is already known: say that, rather than whatever the budget read might say.
-    if (picture?.unavailable !== undefined) {
-      const blind = judge.decide({ request, ...(namespace === undefined ? {} : { namespace }), picture });
-      if (blind.rule === IMPACT_UNAVAILABLE) return blind;
-    }
     return await decideWithBudget(request, decideWith, { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000 });
   } catch (error: unknown) {
     const requester = { isAgent: true, username: request.userInfo.username, groups: request.userInfo.groups };

@@ -2,7 +2,8 @@
 // record the delete by compare-and-swap. If another replica wrote in between, the decision is taken again with
 // the fresh count, so two replicas can never both spend the last unit of a budget.
 import type { AdmissionRequest } from '../admission/types.js';
-import { withDelete, type AgentActivity } from '../core/activity.js';
+import { withDelete, type ActivityUnavailable, type AgentActivity } from '../core/activity.js';
+import { apiErrorMessage } from '../cluster/api-error.js';
 import type { Decision } from '../core/decide.js';
 import type { ActivityStore } from './activity-store.js';
 
@@ -13,7 +14,7 @@ export interface BudgetDeps {
 }
 
 /** Decides with a given activity; `approved` tells whether a human approval (already consumed) allowed it. */
-export type DecideWith = (activity: AgentActivity | undefined) => Promise<{ decision: Decision; approved: boolean }>;
+export type DecideWith = (activity: AgentActivity | ActivityUnavailable | undefined) => Promise<{ decision: Decision; approved: boolean }>;
 
 const ATTEMPTS = 6;
 
@@ -46,7 +47,16 @@ async function recordApproved(agent: string, first: { activity: AgentActivity; v
 export async function decideWithBudget(request: AdmissionRequest, decideWith: DecideWith, deps: BudgetDeps): Promise<Decision> {
   const agent = request.userInfo.username;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
-    const read = await readActivity(agent, deps);
+    let read: Awaited<ReturnType<typeof readActivity>>;
+    try {
+      read = await readActivity(agent, deps);
+    } catch (error: unknown) {
+      // The core says why it refuses (an unavailable picture first); an allowed delete that cannot be recorded
+      // is refused here, or the budget would stop counting.
+      const { decision } = await decideWith({ unavailable: apiErrorMessage(error) });
+      if (decision.allowed && !decision.dryRun) throw new Error(`the delete cannot be recorded against the agent's budget: ${apiErrorMessage(error)}`, { cause: error });
+      return decision;
+    }
     const { decision, approved } = await decideWith(read.activity);
     if (!decision.allowed || decision.dryRun) return decision;
     if (approved) {

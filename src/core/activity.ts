@@ -18,6 +18,11 @@ export interface AgentActivity {
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** The record could not be read: why (the core refuses rules that need it, saying so). */
+export interface ActivityUnavailable {
+  unavailable: string;
+}
+
 /** A Go-style duration without sign or fractions: `90s`, `10m`, `1h30m`. */
 export function parseWindow(text: string): number | undefined {
   if (!/^(\d+(ms|s|m|h))+$/.test(text)) return undefined;

@@ -7,7 +7,7 @@ import { toCel } from '../cel/values.js';
 import type { ApprovalRequirement, Tier } from '../config/schema.js';
 import type { PictureView } from '../picture/picture-index.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import type { AgentActivity } from './activity.js';
+import type { ActivityUnavailable, AgentActivity } from './activity.js';
 import { describeAction } from './describe.js';
 import { actionRecord, sha256Digest, type ActionRecord } from './digest.js';
 import { environmentResolver, namespaceOfRequest } from './environment.js';
@@ -45,8 +45,8 @@ export interface DecisionInput {
   namespace?: KubeObject;
   /** The cluster picture: where a DELETE's blast radius comes from. */
   picture?: PictureInput;
-  /** The agent's recent deletes, read by the edge when the policy has bulk budgets. */
-  activity?: AgentActivity;
+  /** The agent's recent deletes, read by the edge when the policy has bulk budgets, or why they could not be. */
+  activity?: AgentActivity | ActivityUnavailable;
 }
 
 export interface PictureInput {
@@ -91,6 +91,8 @@ export interface Judge {
 
 /** The rule name of a refusal because the blast radius could not be computed. */
 export const IMPACT_UNAVAILABLE = 'impact-unavailable';
+/** The rule name of a refusal because the agent's activity record could not be read. */
+export const BUDGET_UNAVAILABLE = 'budget-unavailable';
 
 const SEVERITY: Record<Tier, number> = { allow: 0, audit: 1, 'require-approval': 2, deny: 3 };
 
@@ -123,7 +125,7 @@ function celVariables(policy: CompiledPolicy, input: DecisionInput, { environmen
     environment,
     agent: new CelAgent({
       username: requester.username, groups: requester.groups, serviceAccount: toCel(requester.serviceAccount ?? null),
-      ...(input.activity === undefined ? {} : { activity: input.activity }), current,
+      ...(input.activity === undefined || 'unavailable' in input.activity ? {} : { activity: input.activity }), current,
     }),
     countersign: policy.countersign,
     blastRadius: impactToCel(impact),
@@ -233,6 +235,9 @@ export function createJudge(policy: CompiledPolicy): Judge {
       const result = impactOf();
       if (!result.ok) return unavailable(result.reason);
       impact = result.impact;
+    }
+    if (input.activity !== undefined && 'unavailable' in input.activity && candidates.some((rule) => rule.usesBudget)) {
+      return refusedOnError({ ...base, rule: BUDGET_UNAVAILABLE }, `the agent's bulk budget could not be read (${input.activity.unavailable})`);
     }
     let outcomes: RuleOutcome[] = [];
     if (candidates.length > 0) {

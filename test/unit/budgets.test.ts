@@ -116,7 +116,14 @@ describe('bulk budgets', () => {
   it('refuses an agent delete when the record cannot be read, and a budget rule that matches more than DELETE', async () => {
     const broken: ActivityStore = { read: () => Promise.reject(new Error('etcd is down')), write: () => Promise.resolve(true) };
     const result = await handleReview(agentDelete('x'), replica(broken, { now: 0 }));
-    expect(result.status === 200 && result.body.response).toMatchObject({ allowed: false, status: { message: expect.stringContaining('etcd is down') } });
+    expect(result.status === 200 && result.body.response).toMatchObject({ allowed: false, status: { message: expect.stringContaining("the agent's bulk budget could not be read (etcd is down)") } });
+    // A delete no budget rule judges is still refused: allowed, it could not be counted.
+    const unjudged = replica(broken, { now: 0 });
+    const other = loadConfigText(POLICY.replace('match: {operations: [DELETE]}', 'match: {operations: [DELETE], resources: [configmaps]}'), 'budget.yaml');
+    if (!other.ok) throw new Error(other.errors.join('\n'));
+    const judge = createJudge(other.policy);
+    const refused = await handleReview(agentDelete('y'), { ...unjudged, judge: () => judge });
+    expect(refused.status === 200 && refused.body.response.status?.message).toContain("cannot be recorded against the agent's budget: etcd is down");
     const bad = loadConfigText(POLICY.replace('[DELETE]', '[DELETE, UPDATE]'), 'budget.yaml');
     expect(bad.ok ? [] : bad.errors).toEqual([expect.stringContaining('rules[0].match.operations: a rule that reads agent.deletes(...) must match operations [DELETE] only')]);
   });
