@@ -1,6 +1,7 @@
 // The approval store on the Kubernetes API: requests and approvals in Countersign's namespace, consumption by a
 // compare-and-swap on the approval's resourceVersion, "who may approve" by SubjectAccessReview.
-import { statusCode } from '../cluster/api-error.js';
+import { orUndefinedOn404, statusCode } from '../cluster/api-error.js';
+import { parseServiceAccount } from '../core/requester.js';
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { UserInfo } from '../admission/types.js';
 import { retryTransient } from '../cluster/retry.js';
@@ -12,15 +13,6 @@ export interface KubeStoreSettings {
   allowedSignersSecret: string;
 }
 
-
-async function orUndefinedOn404<T>(call: Promise<T>): Promise<T | undefined> {
-  try {
-    return await call;
-  } catch (error: unknown) {
-    if (statusCode(error) === 404) return undefined;
-    throw error;
-  }
-}
 
 export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): ApprovalStore {
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -114,9 +106,9 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
       }).catch(() => undefined);
     },
     async agentOwner(username) {
-      const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
-      if (match === null) return undefined;
-      const account = await orUndefinedOn404(retryTransient(() => core.readNamespacedServiceAccount({ namespace: match[1] ?? '', name: match[2] ?? '' })));
+      const sa = parseServiceAccount(username);
+      if (sa === undefined) return undefined;
+      const account = await orUndefinedOn404(retryTransient(() => core.readNamespacedServiceAccount(sa)));
       return account?.metadata?.annotations?.[OWNER_ANNOTATION];
     },
     async allowedSigners() {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../approvals/types.js';
-import { apiErrorMessage, statusCode } from '../cluster/api-error.js';
+import { apiErrorMessage, orUndefinedOn404, statusCode } from '../cluster/api-error.js';
 import { retryTransient } from '../cluster/retry.js';
 import type { ActivityEntry } from '../core/activity.js';
 import type { ActivityStore } from './activity-store.js';
@@ -36,15 +36,16 @@ export function kubeActivityStore(kc: KubeConfig, namespace: string): ActivitySt
   const where = { group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL };
   return {
     async read(agent) {
+      let object: ActivityObject | undefined;
       try {
-        const object = (await retryTransient(() => custom.getNamespacedCustomObject({ ...where, name: activityNameFor(agent) }))) as ActivityObject;
-        // The name is a hash of the agent: a record naming someone else is not this agent's.
-        if (object.spec.agent !== agent) throw new Error(`activity record ${object.metadata.name} names ${object.spec.agent}, not ${agent}`);
-        return { deletes: entriesOf(object.spec.deletes), ...(object.metadata.resourceVersion === undefined ? {} : { version: object.metadata.resourceVersion }) };
+        object = (await orUndefinedOn404(retryTransient(() => custom.getNamespacedCustomObject({ ...where, name: activityNameFor(agent) })))) as ActivityObject | undefined;
       } catch (error: unknown) {
-        if (statusCode(error) === 404) return { deletes: [] };
         throw new Error(`cannot read the activity record of ${agent}: ${apiErrorMessage(error)}`, { cause: error });
       }
+      if (object === undefined) return { deletes: [] };
+      // The name is a hash of the agent: a record naming someone else is not this agent's.
+      if (object.spec.agent !== agent) throw new Error(`activity record ${object.metadata.name} names ${object.spec.agent}, not ${agent}`);
+      return { deletes: entriesOf(object.spec.deletes), ...(object.metadata.resourceVersion === undefined ? {} : { version: object.metadata.resourceVersion }) };
     },
     async write(agent, deletes, version) {
       const name = activityNameFor(agent);

@@ -18,3 +18,13 @@ export function statusCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
 }
+
+/** The call's result, or undefined when the object does not exist (404); any other failure is thrown. */
+export async function orUndefinedOn404<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (error: unknown) {
+    if (statusCode(error) === 404) return undefined;
+    throw error;
+  }
+}

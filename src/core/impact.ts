@@ -1,7 +1,7 @@
 // The blast radius of one request, judged at the cascade root: what the namespace controller, the CRD finalizer
 // and the garbage collector would remove afterwards, out of the webhook's sight. Pure: reads a PictureView.
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
-import { resourceKey, type PictureEntry } from '../picture/entry.js';
+import { CRD_RESOURCE, ownerUids, resourceKey, text, type PictureEntry } from '../picture/entry.js';
 import type { PictureView } from '../picture/picture-index.js';
 
 export interface Impact {
@@ -19,15 +19,8 @@ export interface Impact {
 }
 
 const DATA_NAMES_SHOWN = 20;
-const CRD_RESOURCE = 'customresourcedefinitions.apiextensions.k8s.io';
 
 export const NO_IMPACT: Impact = Object.freeze({ total: 0, byResource: {}, pods: 0, boundClaims: 0, deletedVolumes: 0, dataBearing: [] });
-
-function ownerUids(object: KubeObject | null | undefined): string[] {
-  const references: unknown = object?.metadata?.ownerReferences;
-  if (!Array.isArray(references)) return [];
-  return references.map((ref: unknown) => text((ref as { uid?: unknown } | null)?.uid));
-}
 
 /**
  * An UPDATE that rewrites ownerReferences: pointed at owners that do not exist, it makes the garbage collector
@@ -35,7 +28,7 @@ function ownerUids(object: KubeObject | null | undefined): string[] {
  */
 function changesOwners(request: AdmissionRequest): boolean {
   return request.operation === 'UPDATE' && (request.subResource ?? '') === '' &&
-    ownerUids(request.object).join(',') !== ownerUids(request.oldObject).join(',');
+    ownerUids(request.object?.metadata?.ownerReferences).join(',') !== ownerUids(request.oldObject?.metadata?.ownerReferences).join(',');
 }
 
 /** True when the request's impact can only be known from the cluster picture. */
@@ -44,10 +37,6 @@ export function needsPicture(request: AdmissionRequest): boolean {
 }
 
 type Propagation = 'Orphan' | 'Background' | 'Foreground';
-
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : '';
-}
 
 /** The propagation the apiserver will apply: explicit option, legacy flag, the object's finalizer, the kind's default. */
 export function propagationOf(request: AdmissionRequest): Propagation {
@@ -217,7 +206,7 @@ function scaleDown(request: AdmissionRequest): Impact {
 /** The request's blast radius. `view` is needed only when needsPicture(request). */
 /** The object deleted by the garbage collector once an UPDATE leaves it only owners that do not exist. */
 function danglingOwnersImpact(request: AdmissionRequest, view: PictureView): Impact {
-  const owners = ownerUids(request.object);
+  const owners = ownerUids(request.object?.metadata?.ownerReferences);
   if (owners.length === 0 || owners.some((uid) => view.get(uid) !== undefined)) return scaleDown(request);
   const key = resourceKey(request.resource.group, request.resource.resource);
   const root = { ...(view.get(request.oldObject?.metadata?.uid ?? '') ?? rootEntry(request, key)), owners };

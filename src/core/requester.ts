@@ -43,3 +43,11 @@ export function agentMatcher(agents: Config['agents']): AgentMatcher {
     },
   };
 }
+
+/** The identity the apiserver gives a ServiceAccount's requests: its username and groups. */
+export function serviceAccountIdentity(namespace: string, name: string): { username: string; groups: string[] } {
+  return {
+    username: `system:serviceaccount:${namespace}:${name}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+  };
+}

@@ -1,7 +1,7 @@
 // Which resources the picture watches, read from aggregated discovery (apidiscovery.k8s.io/v2, GA and served by
 // every API server since Kubernetes 1.30, the oldest version Countersign supports): one request each for /api and
 // /apis instead of one per group version.
-import { resourceKey } from './entry.js';
+import { field, resourceKey, text } from './entry.js';
 
 export const DISCOVERY_ACCEPT = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';
 
@@ -30,13 +30,6 @@ function arrayOf(value: unknown): readonly unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : '';
-}
-
-function get(object: unknown, key: string): unknown {
-  return typeof object === 'object' && object !== null ? (object as Record<string, unknown>)[key] : undefined;
-}
 
 function collectionPath(group: string, version: string, plural: string): string {
   return group === '' ? `/api/${version}/${plural}` : `/apis/${group}/${version}/${plural}`;
@@ -49,14 +42,14 @@ interface Collector {
 }
 
 function readVersion(group: string, version: unknown, into: Collector, seen: Set<string>): void {
-  const name = text(get(version, 'version'));
-  for (const resource of arrayOf(get(version, 'resources'))) {
-    const plural = text(get(resource, 'resource'));
+  const name = text(field(version, 'version'));
+  for (const resource of arrayOf(field(version, 'resources'))) {
+    const plural = text(field(resource, 'resource'));
     // The first version listed is the preferred one: a resource it serves is taken from it; a later version only
     // contributes resources the earlier ones lack.
     if (plural === '' || seen.has(plural)) continue;
     seen.add(plural);
-    const verbs = arrayOf(get(resource, 'verbs'));
+    const verbs = arrayOf(field(resource, 'verbs'));
     const key = resourceKey(group, plural);
     if (!REQUIRED_VERBS.every((verb) => verbs.includes(verb)) || into.exclude.has(key)) continue;
     into.resources.set(key, { key, group, path: collectionPath(group, name, plural) });
@@ -64,9 +57,9 @@ function readVersion(group: string, version: unknown, into: Collector, seen: Set
 }
 
 function readGroup(groupDocument: unknown, into: Collector): void {
-  const group = text(get(get(groupDocument, 'metadata'), 'name'));
-  const versions = arrayOf(get(groupDocument, 'versions'));
-  if (versions.some((version) => get(version, 'freshness') === 'Stale')) {
+  const group = text(field(field(groupDocument, 'metadata'), 'name'));
+  const versions = arrayOf(field(groupDocument, 'versions'));
+  if (versions.some((version) => field(version, 'freshness') === 'Stale')) {
     into.staleGroups.push(group);
     return;
   }
@@ -78,11 +71,11 @@ function readGroup(groupDocument: unknown, into: Collector): void {
 export function readDiscovery(documents: readonly unknown[], exclude: ReadonlySet<string>): DiscoveredResources {
   const into: Collector = { exclude, resources: new Map(), staleGroups: [] };
   for (const document of documents) {
-    const kind = get(document, 'kind');
+    const kind = field(document, 'kind');
     if (kind !== 'APIGroupDiscoveryList') {
       throw new Error(`the API server did not answer with aggregated discovery (got kind ${JSON.stringify(kind)}); Kubernetes 1.30 or later is required`);
     }
-    for (const group of arrayOf(get(document, 'items'))) readGroup(group, into);
+    for (const group of arrayOf(field(document, 'items'))) readGroup(group, into);
   }
   return { resources: [...into.resources.values()], staleGroups: into.staleGroups };
 }

@@ -29,6 +29,8 @@ export interface PictureEntry {
   volume?: VolumeFacts;
 }
 
+export const CRD_RESOURCE = 'customresourcedefinitions.apiextensions.k8s.io';
+
 /** The cluster picture's resource key for a group and plural resource name. */
 export function resourceKey(group: string, resource: string): string {
   return group === '' ? resource : `${resource}.${group}`;
@@ -42,16 +44,19 @@ interface MetadataLike {
   finalizers?: unknown;
 }
 
-function text(value: unknown): string {
+/** A JSON value as a string, '' when it is not one. */
+export function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 
-function ownerUids(references: unknown): string[] {
+/** The uids an `ownerReferences` list names (entries without one skipped). */
+export function ownerUids(references: unknown): string[] {
   if (!Array.isArray(references)) return [];
   return references.map((ref: unknown) => text((ref as { uid?: unknown } | null)?.uid)).filter((uid) => uid !== '');
 }
 
-function field(object: unknown, ...path: string[]): unknown {
+/** A nested JSON field, undefined where the path leaves objects. */
+export function field(object: unknown, ...path: string[]): unknown {
   let at: unknown = object;
   for (const key of path) at = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[key] : undefined;
   return at;

@@ -11,8 +11,8 @@ import { PictureIndex, type PictureView } from './picture-index.js';
 import { pictureStatus } from './picture-status.js';
 import type { PictureTransport } from './picture-transport.js';
 import { ResourceWatch, type Backoff } from './resource-watch.js';
+import { CRD_RESOURCE } from './entry.js';
 
-export const CRD_RESOURCE = 'customresourcedefinitions.apiextensions.k8s.io';
 
 export interface KubePictureOptions {
   /** Resource keys never watched (`resourceKey(group, plural)`): high churn, and nothing depends on them. */

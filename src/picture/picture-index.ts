@@ -5,7 +5,6 @@ import type { PictureEntry } from './entry.js';
 /** What impact computation reads. */
 export interface PictureView {
   get(uid: string): PictureEntry | undefined;
-  inNamespace(namespace: string): Iterable<PictureEntry>;
   /** How many objects of each resource the namespace holds: a namespace's impact without walking it. */
   countsInNamespace(namespace: string): ReadonlyMap<string, number>;
   /** The namespace's objects of one resource. */
@@ -87,10 +86,6 @@ export class PictureIndex implements PictureView {
     return this.byUid.get(uid);
   }
 
-  *inNamespace(namespace: string): Iterable<PictureEntry> {
-    for (const uids of this.byNamespace.get(namespace)?.values() ?? []) yield* this.entries(uids);
-  }
-
   countsInNamespace(namespace: string): ReadonlyMap<string, number> {
     const counts = new Map<string, number>();
     for (const [resource, uids] of this.byNamespace.get(namespace) ?? []) counts.set(resource, uids.size);
@@ -112,10 +107,6 @@ export class PictureIndex implements PictureView {
   volumeForClaim(claim: string): PictureEntry | undefined {
     const uid = this.volumeByClaim.get(claim);
     return uid === undefined ? undefined : this.byUid.get(uid);
-  }
-
-  countOf(resource: string): number {
-    return this.byResource.get(resource)?.size ?? 0;
   }
 
   private *entries(uids: Set<string> | undefined): Iterable<PictureEntry> {

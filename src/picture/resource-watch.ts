@@ -56,7 +56,6 @@ export class ResourceWatch {
   /** Last time the API server confirmed this resource current: a list completed, a watch connected, an event. */
   lastConfirmedAt: number | undefined;
   /** The last error, for the log and the status; cleared by the next confirmation. */
-  lastError: string | undefined;
   private resourceVersion = '';
   private needList = true;
   private stopped = false;
@@ -127,7 +126,6 @@ export class ResourceWatch {
       this.deps.log.debug({ resource, resourceVersion: this.resourceVersion }, 'watch silent for too long; reconnecting');
       return 0;
     }
-    this.lastError = error instanceof Error ? error.message : String(error);
     if (isGone(error)) {
       this.deps.log.info({ resource, resourceVersion: this.resourceVersion }, 'resource version expired; listing again');
       this.needList = true;
@@ -226,7 +224,6 @@ export class ResourceWatch {
     const now = this.deps.now();
     this.lastConfirmedAt = now;
     this.heardAt = now;
-    this.lastError = undefined;
     this.failures = 0;
   }
 }

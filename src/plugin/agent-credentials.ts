@@ -1,7 +1,7 @@
 // `kubectl countersign agent-credentials`: the fix for inherited permissions. A human issues an agent session its
 // own ServiceAccount (owner recorded), a least-privilege Role in the namespaces asked for, and a short-lived
 // token, and gets a kubeconfig for the agent. The agent then never runs with the human's rights.
-import { statusCode } from '../cluster/api-error.js';
+import { orUndefinedOn404, statusCode } from '../cluster/api-error.js';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
@@ -37,13 +37,11 @@ export function credentialProblems(request: CredentialsRequest): string[] {
 
 async function ensureServiceAccount(core: CoreV1Api, request: CredentialsRequest): Promise<void> {
   const { agent: name, agentsNamespace: namespace, owner } = request;
-  try {
-    const existing = await core.readNamespacedServiceAccount({ name, namespace });
+  const existing = await orUndefinedOn404(core.readNamespacedServiceAccount({ name, namespace }));
+  if (existing !== undefined) {
     const recorded = existing.metadata?.annotations?.[OWNER_ANNOTATION];
     if (recorded !== owner) throw new Error(`${namespace}/${name} exists and is owned by ${recorded ?? 'nobody recorded'}, not ${owner}; pick another --agent name`);
     return;
-  } catch (error: unknown) {
-    if (statusCode(error) !== 404) throw error;
   }
   await core.createNamespacedServiceAccount({
     namespace,

@@ -1,7 +1,7 @@
 // What an agent session gets instead of an engineer's inherited rights: application work in the namespaces asked
 // for, nothing that reaches around the guard (no Secrets, RBAC, ServiceAccounts or tokens, exec, impersonation).
 import type { Config } from '../config/schema.js';
-import { agentMatcher } from '../core/requester.js';
+import { agentMatcher, serviceAccountIdentity } from '../core/requester.js';
 
 
 export const AGENT_ROLE_RULES = [
@@ -22,6 +22,5 @@ export function roleName(agent: string): string {
 
 /** The ServiceAccount must be an agent under Countersign's configuration, or the guard would not see it. */
 export function isAgentServiceAccount(config: Config, namespace: string, name: string): boolean {
-  const username = `system:serviceaccount:${namespace}:${name}`;
-  return agentMatcher(config.agents).classify({ username, groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`] }).isAgent;
+  return agentMatcher(config.agents).classify(serviceAccountIdentity(namespace, name)).isAgent;
 }

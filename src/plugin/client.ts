@@ -1,7 +1,6 @@
 // The plugin's view of the cluster: the guard's requests and the humans' approvals, read as written, and who "I" am.
 import { AuthenticationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { retryTransient } from '../cluster/retry.js';
-export { apiErrorMessage } from '../cluster/api-error.js';
 import { API_GROUP, API_VERSION, type ApprovalObject, type ApprovalRequestObject } from '../approvals/types.js';
 
 export interface PluginClient {

@@ -2,7 +2,7 @@
 // reach each of them (directly, or through a group every request of theirs carries).
 import type { Config } from '../config/schema.js';
 import { anyGlob } from '../core/glob.js';
-import { agentMatcher, parseServiceAccount } from '../core/requester.js';
+import { agentMatcher, parseServiceAccount, serviceAccountIdentity } from '../core/requester.js';
 import type { BindingObject, RbacObjects, Subject } from './rbac-rights.js';
 
 export type AgentKind = 'ServiceAccount' | 'User' | 'Group';
@@ -21,11 +21,6 @@ export interface AgentIdentity {
 
 const AUTHENTICATED = 'system:authenticated';
 const KIND_ORDER: AgentKind[] = ['ServiceAccount', 'User', 'Group'];
-
-/** The groups the apiserver puts on a ServiceAccount's requests. */
-function serviceAccountGroups(namespace: string): string[] {
-  return ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, AUTHENTICATED];
-}
 
 // A pattern without wildcards names one identity: it is an agent whether or not any binding mentions it yet.
 const literal = (pattern: string): boolean => !pattern.includes('*') && !pattern.includes('?');
@@ -72,7 +67,7 @@ export function discoverAgents(rbac: RbacObjects, agents: Config['agents']): Age
   const found: AgentIdentity[] = [];
   for (const key of candidates.serviceAccounts) {
     const [namespace = '', name = ''] = key.split('/');
-    const user = { username: `system:serviceaccount:${namespace}:${name}`, groups: serviceAccountGroups(namespace) };
+    const user = serviceAccountIdentity(namespace, name);
     const requester = matcher.classify(user);
     if (requester.isAgent) found.push({ kind: 'ServiceAccount', name: key, ...user, matchedBy: requester.matchedBy ?? '' });
   }

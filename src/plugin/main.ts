@@ -2,7 +2,9 @@
 // kubectl countersign: list, show, approve and reject the requests Countersign recorded for agents' gated actions;
 // doctor: the agents' RBAC rights that would defeat it.
 import { parseArgs } from 'node:util';
-import { apiErrorMessage, pluginClient, pluginKubeConfig, type PluginClient } from './client.js';
+import { apiErrorMessage } from '../cluster/api-error.js';
+import { parseWindow } from '../core/activity.js';
+import { pluginClient, pluginKubeConfig, type PluginClient } from './client.js';
 import { listRequests, showRequest } from './commands.js';
 import { decideRequest } from './decide-request.js';
 import { credentialProblems, issueAgentCredentials } from './agent-credentials.js';
@@ -45,11 +47,12 @@ const OPTIONS = {
 
 class Usage extends Error {}
 
+/** Seconds, from the same duration syntax rules use (`90s`, `15m`, `1h30m`). */
 function duration(text: string | undefined): number {
   if (text === undefined) return 15 * 60;
-  const match = /^(\d+)(s|m|h)$/.exec(text);
-  if (match === null) throw new Usage(`--ttl: expected a duration such as 90s, 15m or 1h (got ${JSON.stringify(text)})`);
-  return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as 's' | 'm' | 'h'];
+  const ms = parseWindow(text);
+  if (ms === undefined || ms < 1000) throw new Usage(`--ttl: expected a duration such as 90s, 15m or 1h (got ${JSON.stringify(text)})`);
+  return Math.floor(ms / 1000);
 }
 
 function quotaOf(text: string | undefined): number | undefined {
