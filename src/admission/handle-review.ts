@@ -2,12 +2,13 @@
 // Fail closed for agents (an explicit allowed:false), never for anyone else.
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
-import { refusedOnError, type Decision, type Judge, type PictureInput } from '../core/decide.js';
+import { refusedOnError, type Decision, type DecisionInput, type Judge, type PictureInput } from '../core/decide.js';
 import { needsPicture } from '../core/impact.js';
 import type { ClusterPicture } from '../picture/cluster-picture.js';
-import { metricResourceLabel, objectName, resourceLabel } from '../core/describe.js';
+import { objectName, resourceLabel } from '../core/describe.js';
 import { isClusterScoped } from '../core/environment.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { FailClosedReason, Metrics } from '../observability/metrics.js';
+import { recordDecision } from '../observability/record-decision.js';
 import { admitOwnResource, isOwnResource } from '../approvals/admit-own-resources.js';
 import { applyApprovalGate, type GateDeps } from '../approvals/approval-gate.js';
 import { decideWithBudget, type BudgetDeps, type DecideWith } from '../budgets/budget-gate.js';
@@ -26,7 +27,7 @@ export interface ReviewDeps {
   /** Where approvals live; without it (offline evaluation) gated requests are simply refused. */
   approvals?: GateDeps;
   /** Where agents' activity records live, for bulk budgets. Without it `agent.deletes(...)` cannot be answered. */
-  budgets?: Omit<BudgetDeps, 'retentionMs'>;
+  budgets?: Omit<BudgetDeps, 'retentionMs' | 'metrics'>;
 }
 
 export type HandledReview = { status: 200; body: AdmissionReviewResponse } | { status: 400; body: { error: string } };
@@ -57,26 +58,55 @@ function pictureInput(picture: ClusterPicture | undefined): PictureInput | undef
   return unknown.length === 0 ? { view: picture.view } : { view: picture.view, unknownGroups: unknown };
 }
 
-async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {
+/** A failure of something the edge needed to judge an agent's request, named for the fail-closed metric. */
+class Unjudgeable extends Error {
+  constructor(readonly reason: FailClosedReason, cause: unknown) {
+    super(errorText(cause), { cause });
+    this.name = 'Unjudgeable';
+  }
+}
+
+const failingWith = (reason: FailClosedReason) => (error: unknown): never => {
+  throw error instanceof Unjudgeable ? error : new Unjudgeable(reason, error);
+};
+
+/** The core's own failure (a bug) is an internal error, whatever edge called it. */
+function decideTagged(judge: Judge, input: DecisionInput): Decision {
   try {
-    const namespace = await lookupNamespace(request, deps.namespaces);
+    return judge.decide(input);
+  } catch (error: unknown) {
+    return failingWith('internal-error')(error);
+  }
+}
+
+/** What the edge decided, and when it refused for want of a judgement, which part failed. */
+interface Judgement {
+  decision: Decision;
+  failure?: FailClosedReason;
+}
+
+async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Judgement> {
+  try {
+    const namespace = await lookupNamespace(request, deps.namespaces).catch(failingWith('namespace-unavailable'));
     // The live picture's status walks every watch: only for requests whose impact needs it.
     const picture = needsPicture(request) ? pictureInput(deps.picture) : undefined;
     const decideWith: DecideWith = async (activity) => {
-      const decision = judge.decide({
+      const decision = decideTagged(judge, {
         request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }),
         ...(activity === undefined ? {} : { activity }),
       });
       if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return { decision, approved: false };
-      const gated = await applyApprovalGate(request, decision, judge.policy.config, deps.approvals);
+      const gated = await applyApprovalGate(request, decision, judge.policy.config, deps.approvals).catch(failingWith('approvals-unavailable'));
       return { decision: gated, approved: gated.allowed };
     };
-    if (!judge.policy.usesBudgets || request.operation !== 'DELETE' || deps.budgets === undefined) return (await decideWith(undefined)).decision;
-    return await decideWithBudget(request, decideWith, { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000 });
+    if (!judge.policy.usesBudgets || request.operation !== 'DELETE' || deps.budgets === undefined) return { decision: (await decideWith(undefined)).decision };
+    const budgets = { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000, metrics: deps.metrics };
+    return { decision: await decideWithBudget(request, decideWith, budgets).catch(failingWith('budget-unavailable')) };
   } catch (error: unknown) {
+    const failure = error instanceof Unjudgeable ? error.reason : 'internal-error';
     const requester = { isAgent: true, username: request.userInfo.username, groups: request.userInfo.groups };
-    deps.log.error({ err: error, uid: request.uid }, 'cannot judge an agent request; refusing it');
-    return refusedOnError({ requester, environment: 'unknown', dryRun: request.dryRun === true, rule: 'internal-error' }, errorText(error));
+    deps.log.error({ err: error instanceof Unjudgeable ? error.cause : error, uid: request.uid, failure }, 'cannot judge an agent request; refusing it');
+    return { decision: refusedOnError({ requester, environment: 'unknown', dryRun: request.dryRun === true, rule: 'internal-error' }, errorText(error)), failure };
   }
 }
 
@@ -92,60 +122,43 @@ function decideOther(request: AdmissionRequest, judge: Judge, log: Logger): Deci
 }
 
 /** Approvals and approval requests: checked for everyone, refused on any error (an unchecked approval is no approval). */
-async function decideOwnResource(request: AdmissionRequest, judge: Judge, deps: ReviewDeps & { approvals: GateDeps }): Promise<Decision> {
+async function decideOwnResource(request: AdmissionRequest, judge: Judge, deps: ReviewDeps & { approvals: GateDeps }): Promise<Judgement> {
   const isAgent = judge.isAgent(request);
   const requester = { isAgent, username: request.userInfo.username, groups: request.userInfo.groups };
   const base = { requester, environment: '', dryRun: request.dryRun === true, rule: 'countersign-resources' };
   try {
     const verdict = await admitOwnResource(request, judge.policy.config, { ...deps.approvals, isAgent: (r) => judge.isAgent(r) });
     if (verdict.allowed) {
-      return { ...base, allowed: true, tier: 'allow', warnings: [], auditAnnotations: verdict.note === undefined ? {} : { approval: verdict.note }, fired: [], errored: false };
+      return { decision: { ...base, allowed: true, tier: 'allow', warnings: [], auditAnnotations: verdict.note === undefined ? {} : { approval: verdict.note }, fired: [], errored: false } };
     }
     return {
-      ...base, allowed: false, tier: 'deny', warnings: [], auditAnnotations: { decision: 'denied' }, fired: [], errored: false,
-      status: { code: 403, reason: 'Forbidden', message: verdict.message },
+      decision: {
+        ...base, allowed: false, tier: 'deny', warnings: [], auditAnnotations: { decision: 'denied' }, fired: [], errored: false,
+        status: { code: 403, reason: 'Forbidden', message: verdict.message },
+      },
     };
   } catch (error: unknown) {
     deps.log.error({ err: error, uid: request.uid }, 'cannot check a change to an approval resource; refusing it');
-    return refusedOnError(base, errorText(error));
+    return { decision: refusedOnError(base, errorText(error)), failure: 'approvals-unavailable' };
   }
 }
 
-async function decideRequest(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Decision> {
+async function decideRequest(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Judgement> {
   if (isOwnResource(request)) {
     if (deps.approvals !== undefined) return decideOwnResource(request, judge, { ...deps, approvals: deps.approvals });
     // Without the approval store (a static --cluster picture) nothing about an approval can be checked.
     const requester = { isAgent: judge.isAgent(request), username: request.userInfo.username, groups: request.userInfo.groups };
-    return refusedOnError({ requester, environment: '', dryRun: request.dryRun === true, rule: 'countersign-resources' }, 'approval resources cannot be checked without a connection to the cluster');
+    const base = { requester, environment: '', dryRun: request.dryRun === true, rule: 'countersign-resources' };
+    return { decision: refusedOnError(base, 'approval resources cannot be checked without a connection to the cluster'), failure: 'approvals-unavailable' };
   }
-  return judge.isAgent(request) ? decideAgent(request, judge, deps) : decideOther(request, judge, deps.log);
+  return judge.isAgent(request) ? decideAgent(request, judge, deps) : { decision: decideOther(request, judge, deps.log) };
 }
 
-function environmentLabel(decision: Decision, known: readonly string[]): string {
-  if (decision.environment === '') return 'none';
-  return known.includes(decision.environment) ? decision.environment : 'other';
-}
-
-interface Outcome {
-  request: AdmissionRequest;
-  decision: Decision;
-  seconds: number;
-  knownEnvironments: readonly string[];
-}
-
-function record({ request, decision, seconds, knownEnvironments: known }: Outcome, deps: ReviewDeps): void {
-  const outcome = decision.allowed ? 'allowed' : 'denied';
-  const resource = resourceLabel(request);
-  deps.metrics?.decisions.inc({
-    decision: outcome, tier: decision.tier, operation: request.operation, resource: metricResourceLabel(request),
-    environment: environmentLabel(decision, known), rule: decision.rule, dry_run: String(decision.dryRun),
-  });
-  deps.metrics?.decisionSeconds.observe({ decision: outcome }, seconds);
-  if (decision.errored) deps.metrics?.reviewErrors.inc({ reason: 'internal' });
-  deps.log.info({
+function logDecision(request: AdmissionRequest, decision: Decision, seconds: number, log: Logger): void {
+  log.info({
     msg: 'decision', uid: request.uid, requester: request.userInfo.username, agent: decision.requester.isAgent,
-    operation: request.operation, resource, namespace: request.namespace ?? '', name: objectName(request),
-    environment: decision.environment, rule: decision.rule, tier: decision.tier, decision: outcome,
+    operation: request.operation, resource: resourceLabel(request), namespace: request.namespace ?? '', name: objectName(request),
+    environment: decision.environment, rule: decision.rule, tier: decision.tier, decision: decision.allowed ? 'allowed' : 'denied',
     dryRun: decision.dryRun, fired: decision.fired, latencyMs: Math.round(seconds * 1e6) / 1e3,
     ...(decision.digest === undefined ? {} : { digest: decision.digest }),
     ...(decision.errored ? { error: decision.status?.message } : {}),
@@ -164,8 +177,11 @@ export async function handleReview(body: unknown, deps: ReviewDeps): Promise<Han
   }
   const { request } = decoded;
   const judge = deps.judge();
-  const decision = await decideRequest(request, judge, deps);
+  const { decision, failure } = await decideRequest(request, judge, deps);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  record({ request, decision, seconds, knownEnvironments: judge.policy.config.environments.known }, deps);
+  if (deps.metrics !== undefined) {
+    recordDecision(deps.metrics, { request, decision, seconds, knownEnvironments: judge.policy.config.environments.known, failure });
+  }
+  logDecision(request, decision, seconds, deps.log);
   return { status: 200, body: reviewResponse(toResponse(request.uid, decision)) };
 }

@@ -54,6 +54,13 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
       return list.items;
     },
     markUsed: (approval, usedFor, at) => swapStatus(approval, { phase: 'Used', usedAt: at.toISOString(), usedFor }),
+    async listAll() {
+      const [requests, approvals] = await Promise.all([
+        retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvalrequests' })),
+        retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvals' })),
+      ]) as [{ items: ApprovalRequestObject[] }, { items: ApprovalObject[] }];
+      return { requests: requests.items, approvals: approvals.items };
+    },
     async listQuotasFor(username) {
       const labelSelector = `${QUOTA_LABEL}=${requesterLabelValue(username)}`;
       const list = (await retryTransient(() => custom.listNamespacedCustomObject({ ...where, plural: 'approvals', labelSelector }))) as { items: ApprovalObject[] };

@@ -33,6 +33,8 @@ export interface ApprovalStore {
    * requester is one: the owner may not approve its agent's requests.
    */
   agentOwner(username: string): Promise<string | undefined>;
+  /** Every request and approval in Countersign's namespace: for the approval metrics, never on the request path. */
+  listAll(): Promise<{ requests: ApprovalRequestObject[]; approvals: ApprovalObject[] }>;
   /** The allowed-signers file's text from its Secret; empty when there is none. */
   allowedSigners(): Promise<string>;
 }

@@ -5,12 +5,14 @@ import type { AdmissionRequest } from '../admission/types.js';
 import { withDelete, type ActivityUnavailable, type AgentActivity } from '../core/activity.js';
 import { apiErrorMessage } from '../cluster/api-error.js';
 import type { Decision } from '../core/decide.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { ActivityStore } from './activity-store.js';
 
 export interface BudgetDeps {
   store: ActivityStore;
   now: () => Date;
   retentionMs: number;
+  metrics?: Metrics | undefined;
 }
 
 /** Decides with a given activity; `approved` tells whether a human approval (already consumed) allowed it. */
@@ -30,11 +32,19 @@ async function readActivity(agent: string, deps: BudgetDeps): Promise<{ activity
   return { activity: { now: deps.now().getTime(), deletes: stored.deletes, retentionMs: deps.retentionMs }, version: stored.version };
 }
 
+/** Records one delete by compare-and-swap: false when another replica wrote the record since it was read. */
+async function recordDelete(agent: string, read: { activity: AgentActivity; version: string | undefined }, deps: BudgetDeps): Promise<boolean> {
+  const written = await deps.store.write(agent, withDelete(read.activity), read.version);
+  if (written) deps.metrics?.budgetDeletes.inc({ agent: deps.metrics.agentLabel(agent) });
+  else deps.metrics?.budgetConflicts.inc();
+  return written;
+}
+
 /** An approved delete is the human's call: it is recorded whatever the count, retrying only the write. */
 async function recordApproved(agent: string, first: { activity: AgentActivity; version: string | undefined }, deps: BudgetDeps): Promise<void> {
   let read = first;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
-    if (await deps.store.write(agent, withDelete(read.activity), read.version)) return;
+    if (await recordDelete(agent, read, deps)) return;
     read = await readActivity(agent, deps);
   }
   throw new BudgetContention(agent);
@@ -63,7 +73,7 @@ export async function decideWithBudget(request: AdmissionRequest, decideWith: De
       await recordApproved(agent, read, deps);
       return decision;
     }
-    if (await deps.store.write(agent, withDelete(read.activity), read.version)) return decision;
+    if (await recordDelete(agent, read, deps)) return decision;
   }
   throw new BudgetContention(agent);
 }

@@ -7,6 +7,7 @@ import { readClusterSnapshot } from '../cluster/snapshot.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { observeCluster } from '../observability/observe-cluster.js';
 import { buildApp } from '../server/app.js';
 import { reviewCapture } from '../server/capture.js';
 import { watchFiles } from '../server/file-watch.js';
@@ -74,6 +75,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
   await app.listen({ host: settings.address, port: settings.port });
   const server = app.server as unknown as Server;
   const watchers = [watchFiles([settings.tlsCert, settings.tlsKey], settings.reloadIntervalMs, () => reloadTls(server, tls, log, metrics))];
+  watchers.push(observeCluster(metrics, { picture, approvals, config: loaded.policy.config, log }));
   if (settings.config !== undefined) {
     watchers.push(watchFiles([settings.config], settings.reloadIntervalMs, async () => (await policies.reload()).ok));
   }

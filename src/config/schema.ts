@@ -72,6 +72,8 @@ export interface Config {
   };
   /** Bulk budgets (`agent.deletes("60s")`): one record per agent in countersignNamespace, shared by replicas. */
   budgets: { retentionSeconds: number };
+  /** Prometheus metrics: how often the approval gauges are recomputed from the approval resources. */
+  metrics: { approvalsRefreshSeconds: number };
   params: Record<string, unknown>;
   rules: RuleConfig[];
 }
@@ -172,6 +174,10 @@ export const configSpec: Spec = {
     budgets: {
       kind: 'object',
       fields: { retentionSeconds: { kind: 'int', min: 60, max: 24 * 3600, default: 3600 } },
+    },
+    metrics: {
+      kind: 'object',
+      fields: { approvalsRefreshSeconds: { kind: 'int', min: 1, max: 3600, default: 15 } },
     },
     params: { kind: 'map', of: { kind: 'any' }, default: {} },
     rules: { kind: 'list', of: ruleSpec, default: [] },

@@ -22,6 +22,7 @@ export function policyHolder(
   let generation = 1;
   metrics?.policyGeneration.set(generation);
   metrics?.policyRules.set(initial.rules.length);
+  metrics?.policyLastLoadSuccess.set(1);
   return {
     judge: () => judge,
     generation: () => generation,
@@ -29,6 +30,7 @@ export function policyHolder(
       const result = await loadConfigFile(source);
       if (!result.ok) {
         metrics?.policyLoads.inc({ result: 'error' });
+        metrics?.policyLastLoadSuccess.set(0);
         log.error({ source: String(source), errors: result.errors, generation }, 'policy reload refused; the last good policy keeps serving');
         return result;
       }
@@ -37,6 +39,7 @@ export function policyHolder(
       metrics?.policyLoads.inc({ result: 'ok' });
       metrics?.policyGeneration.set(generation);
       metrics?.policyRules.set(result.policy.rules.length);
+      metrics?.policyLastLoadSuccess.set(1);
       log.info({ source: String(source), generation, rules: result.policy.rules.length }, 'policy reloaded');
       return result;
     },

@@ -56,6 +56,7 @@ export function memoryStore(): MemoryStore {
     },
     mayApprove: (user: UserInfo) => Promise.resolve(store.approvers.has(user.username)),
     allowedSigners: () => Promise.resolve(store.signers),
+    listAll: () => Promise.resolve({ requests: [...store.requests.values()], approvals: [...store.approvals.values()] }),
   };
   return store;
 }

@@ -119,16 +119,15 @@ describe('failing closed for agents only', () => {
 });
 
 describe('metrics and probes', () => {
-  it('counts decisions with bounded labels', async () => {
+  it('counts decisions with bounded labels: the agent\'s identity, never the object\'s name', async () => {
     const server = app(await defaultJudge());
     await server.inject({ method: 'POST', url: '/validate', headers: json, payload: heldOutReview('agent-delete-production-namespace') });
     const res = await server.inject({ url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain(
-      'countersign_admission_decisions_total{decision="denied",tier="require-approval",operation="DELETE",resource="namespaces",environment="production",rule="production-namespace-delete",dry_run="false"} 1',
+      'countersign_admission_decisions_total{decision="denied",tier="require-approval",operation="DELETE",resource="namespaces",environment="production",rule="production-namespace-delete",dry_run="false",agent="system:serviceaccount:agents:coder"} 1',
     );
     expect(res.body).not.toContain('shop-prod');
-    expect(res.body).not.toContain('coder');
     expect((await server.inject({ url: '/healthz' })).statusCode).toBe(200);
     expect((await server.inject({ url: '/readyz' })).statusCode).toBe(200);
   });
