@@ -10,12 +10,16 @@ export class UsageError extends Error {
   }
 }
 
+/** Where the serving certificate comes from: files someone else rotates, or Countersign itself. */
+export type TlsSource =
+  | { kind: 'files'; certFile: string; keyFile: string }
+  | { kind: 'self-managed'; secretName: string; hosts: string[]; webhookConfiguration: string };
+
 export interface ServeSettings {
   config?: string;
   address: string;
   port: number;
-  tlsCert: string;
-  tlsKey: string;
+  tls: TlsSource;
   cluster?: string;
   kubeconfig?: string;
   logLevel: LogLevel;
@@ -59,9 +63,26 @@ function wholeNumber(text: string | undefined, flag: string, range: [number, num
   return value;
 }
 
+const HOST = /^(\d{1,3}(\.\d{1,3}){3}|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
+
+function tlsSource(v: Record<string, string | undefined>, problems: string[]): TlsSource {
+  const secretName = v['tls-secret'];
+  if (secretName === undefined) {
+    if (v['tls-cert'] === undefined) problems.push('--tls-cert: required, or --tls-secret for self-managed TLS (the apiserver only calls webhooks over HTTPS)');
+    if (v['tls-key'] === undefined) problems.push('--tls-key: required with --tls-cert');
+    return { kind: 'files', certFile: v['tls-cert'] ?? '', keyFile: v['tls-key'] ?? '' };
+  }
+  if (v['tls-cert'] !== undefined || v['tls-key'] !== undefined) problems.push('--tls-secret: choose it or --tls-cert/--tls-key, not both');
+  if (v.cluster !== undefined) problems.push('--tls-secret: needs the cluster (--kubeconfig or in-cluster), not a --cluster snapshot');
+  const hosts = (v['tls-hosts'] ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+  if (hosts.length === 0) problems.push('--tls-hosts: required with --tls-secret (the DNS names or IPv4 addresses the apiserver calls, comma-separated)');
+  for (const host of hosts) if (!HOST.test(host)) problems.push(`--tls-hosts: ${JSON.stringify(host)} is not a DNS name or an IPv4 address`);
+  const webhookConfiguration = v['webhook-configuration'];
+  if (webhookConfiguration === undefined) problems.push('--webhook-configuration: required with --tls-secret (the ValidatingWebhookConfiguration whose caBundle Countersign keeps)');
+  return { kind: 'self-managed', secretName, hosts, webhookConfiguration: webhookConfiguration ?? '' };
+}
+
 function checkServeFiles(v: Record<string, string | undefined>, problems: string[]): void {
-  if (v['tls-cert'] === undefined) problems.push('--tls-cert: required (the apiserver only calls webhooks over HTTPS)');
-  if (v['tls-key'] === undefined) problems.push('--tls-key: required');
   if (v.cluster !== undefined && v.kubeconfig !== undefined) problems.push('--cluster and --kubeconfig: choose one');
   for (const flag of ['config', 'tls-cert', 'tls-key', 'cluster', 'kubeconfig']) readable(v[flag], `--${flag}`, problems);
 }
@@ -71,7 +92,8 @@ export function parseServeArgs(argv: string[]): ServeSettings {
     config: { type: 'string' }, address: { type: 'string' }, port: { type: 'string' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, cluster: { type: 'string' },
     kubeconfig: { type: 'string' }, 'log-level': { type: 'string' }, 'reload-interval-ms': { type: 'string' },
-    'capture-dir': { type: 'string' },
+    'capture-dir': { type: 'string' }, 'tls-secret': { type: 'string' }, 'tls-hosts': { type: 'string' },
+    'webhook-configuration': { type: 'string' },
   });
   const problems: string[] = [];
   const port = wholeNumber(v.port, '--port', [0, 65535], problems) ?? SERVE_DEFAULTS.port;
@@ -79,6 +101,7 @@ export function parseServeArgs(argv: string[]): ServeSettings {
   const logLevel = (v['log-level'] ?? SERVE_DEFAULTS.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`--log-level: must be one of ${LOG_LEVELS.join(', ')}`);
   checkServeFiles(v, problems);
+  const tls = tlsSource(v, problems);
   if (problems.length > 0) throw new UsageError(problems);
   return {
     ...(v.config === undefined ? {} : { config: v.config }),
@@ -86,7 +109,7 @@ export function parseServeArgs(argv: string[]): ServeSettings {
     ...(v.kubeconfig === undefined ? {} : { kubeconfig: v.kubeconfig }),
     ...(v['capture-dir'] === undefined ? {} : { captureDir: v['capture-dir'] }),
     address: v.address ?? SERVE_DEFAULTS.address,
-    port, tlsCert: v['tls-cert'] ?? '', tlsKey: v['tls-key'] ?? '', logLevel, reloadIntervalMs,
+    port, tls, logLevel, reloadIntervalMs,
   };
 }
 

@@ -12,7 +12,7 @@ import { buildApp } from '../server/app.js';
 import { reviewCapture } from '../server/capture.js';
 import { watchFiles } from '../server/file-watch.js';
 import { policyHolder } from '../server/policy-holder.js';
-import { readKeyPair, reloadTls } from '../server/tls-reloader.js';
+import { servingTls } from '../server/serving-tls.js';
 import type { ServeSettings } from './args.js';
 import type { GateDeps } from '../approvals/approval-gate.js';
 import { signatureVerifier } from '../approvals/signatures.js';
@@ -62,7 +62,9 @@ export async function serve(settings: ServeSettings): Promise<void> {
   metrics.policyLoads.inc({ result: 'ok' });
   const policies = policyHolder(loaded.policy, source, log, metrics);
   const { namespaces, picture, budgets, approvals } = await clusterEdges(settings, loaded.policy.config, log);
-  const tls = { certFile: settings.tlsCert, keyFile: settings.tlsKey };
+  const tls = await servingTls(settings.tls, {
+    kubeconfig: settings.kubeconfig, config: () => policies.judge().policy.config, log, metrics, reloadIntervalMs: settings.reloadIntervalMs,
+  });
   const app = buildApp(
     {
       judge: () => policies.judge(), namespaces, picture, log, metrics, ready: () => namespaces.isReady(),
@@ -70,11 +72,11 @@ export async function serve(settings: ServeSettings): Promise<void> {
       ...(approvals === undefined ? {} : { approvals }),
       ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),
     },
-    await readKeyPair(tls),
+    tls.initial,
   );
   await app.listen({ host: settings.address, port: settings.port });
   const server = app.server as unknown as Server;
-  const watchers = [watchFiles([settings.tlsCert, settings.tlsKey], settings.reloadIntervalMs, () => reloadTls(server, tls, log, metrics))];
+  const watchers = [tls.attach(server)];
   watchers.push(observeCluster(metrics, { picture, approvals, config: loaded.policy.config, log }));
   if (settings.config !== undefined) {
     watchers.push(watchFiles([settings.config], settings.reloadIntervalMs, async () => (await policies.reload()).ok));

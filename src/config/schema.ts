@@ -74,9 +74,19 @@ export interface Config {
   budgets: { retentionSeconds: number };
   /** Prometheus metrics: how often the approval gauges are recomputed from the approval resources. */
   metrics: { approvalsRefreshSeconds: number };
+  /** Self-managed TLS (`serve --tls-secret`): how long certificates live and how rotation steps are spaced. */
+  tls: {
+    caValiditySeconds: number;
+    certValiditySeconds: number;
+    /** Time for the apiserver to see a new CA bundle and for every replica to reload, between rotation steps. */
+    propagationSeconds: number;
+    checkIntervalSeconds: number;
+  };
   params: Record<string, unknown>;
   rules: RuleConfig[];
 }
+
+const DAY = 24 * 3600;
 
 const stringList = (defaults: string[] = []): Spec => ({ kind: 'list', of: { kind: 'string', nonEmpty: true }, default: defaults });
 
@@ -174,6 +184,15 @@ export const configSpec: Spec = {
     budgets: {
       kind: 'object',
       fields: { retentionSeconds: { kind: 'int', min: 60, max: 24 * 3600, default: 3600 } },
+    },
+    tls: {
+      kind: 'object',
+      fields: {
+        caValiditySeconds: { kind: 'int', min: 60, max: 10 * 365 * DAY, default: 365 * DAY },
+        certValiditySeconds: { kind: 'int', min: 10, max: 365 * DAY, default: 30 * DAY },
+        propagationSeconds: { kind: 'int', min: 2, max: DAY, default: 120 },
+        checkIntervalSeconds: { kind: 'int', min: 1, max: 3600, default: 30 },
+      },
     },
     metrics: {
       kind: 'object',

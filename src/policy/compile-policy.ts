@@ -107,11 +107,23 @@ export type PolicyResult = { ok: true; policy: CompiledPolicy } | { ok: false; e
 
 /** Settings that are each valid alone but not together. */
 function crossFieldErrors(config: Config): string[] {
+  const errors: string[] = [];
   const { idleRestartSeconds, staleAfterSeconds } = config.picture;
   // A quiet resource gets no bookmarks: the idle reconnect is what keeps it from going stale.
-  return idleRestartSeconds < staleAfterSeconds
-    ? []
-    : [`picture.idleRestartSeconds: ${String(idleRestartSeconds)} must be less than picture.staleAfterSeconds (${String(staleAfterSeconds)})`];
+  if (idleRestartSeconds >= staleAfterSeconds) {
+    errors.push(`picture.idleRestartSeconds: ${String(idleRestartSeconds)} must be less than picture.staleAfterSeconds (${String(staleAfterSeconds)})`);
+  }
+  const { caValiditySeconds, certValiditySeconds, propagationSeconds, checkIntervalSeconds } = config.tls;
+  // Every replica must look at the Secret at least once between two rotation steps.
+  if (checkIntervalSeconds >= propagationSeconds) {
+    errors.push(`tls.checkIntervalSeconds: ${String(checkIntervalSeconds)} must be less than tls.propagationSeconds (${String(propagationSeconds)})`);
+  }
+  // A CA is replaced in its last third, in two propagation steps; a serving certificate renewed in its last third
+  // must still fit before the old CA is gone, or it would be reissued on every pass.
+  if (certValiditySeconds / 3 + 2 * propagationSeconds >= caValiditySeconds / 3) {
+    errors.push(`tls.caValiditySeconds: ${String(caValiditySeconds)} is too short for tls.certValiditySeconds ${String(certValiditySeconds)} and tls.propagationSeconds ${String(propagationSeconds)} (need certValiditySeconds/3 + 2 * propagationSeconds < caValiditySeconds/3)`);
+  }
+  return errors;
 }
 
 export function compilePolicy(config: Config): PolicyResult {

@@ -28,8 +28,8 @@ function errorMessage(error: FastifyError): string {
 }
 
 export interface KeyPair {
-  cert: Buffer;
-  key: Buffer;
+  cert: string | Buffer;
+  key: string | Buffer;
 }
 
 /** Without `https` the app is plain HTTP: for inject-driven tests only; `serve` always passes a key pair. */
