@@ -10,7 +10,7 @@ import { isClusterScoped } from '../core/environment.js';
 import type { FailClosedReason, Metrics } from '../observability/metrics.js';
 import { recordDecision } from '../observability/record-decision.js';
 import { admitOwnResource, isOwnResource } from '../approvals/admit-own-resources.js';
-import { applyApprovalGate, type GateDeps } from '../approvals/approval-gate.js';
+import { checkApprovalGate, type GateDeps } from '../approvals/approval-gate.js';
 import { decideWithBudget, type BudgetDeps, type DecideWith } from '../budgets/budget-gate.js';
 import { decodeReview, decodeReviewText } from './decode.js';
 import { reviewResponse } from './response.js';
@@ -95,11 +95,15 @@ async function decideAgent(request: AdmissionRequest, judge: Judge, deps: Review
         request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }),
         ...(activity === undefined ? {} : { activity }),
       });
-      if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return { decision, approved: false };
-      const gated = await applyApprovalGate(request, decision, judge.policy.config, deps.approvals).catch(failingWith('approvals-unavailable'));
-      return { decision: gated, approved: gated.allowed };
+      if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
+      // Approvals found are not used yet: under a budget only once the delete is recorded (decideWithBudget).
+      const gated = await checkApprovalGate(request, decision, judge.policy.config, deps.approvals).catch(failingWith('approvals-unavailable'));
+      return 'use' in gated ? { use: () => gated.use().catch(failingWith('approvals-unavailable')) } : gated;
     };
-    if (!judge.policy.usesBudgets || request.operation !== 'DELETE' || deps.budgets === undefined) return { decision: (await decideWith(undefined)).decision };
+    if (!judge.policy.usesBudgets || request.operation !== 'DELETE' || deps.budgets === undefined) {
+      const answer = await decideWith(undefined);
+      return { decision: 'use' in answer ? await answer.use() : answer };
+    }
     const budgets = { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000, metrics: deps.metrics };
     return { decision: await decideWithBudget(request, decideWith, budgets).catch(failingWith('budget-unavailable')) };
   } catch (error: unknown) {

@@ -1,8 +1,10 @@
 // An agent's gated action: record the request (never on dry runs), or, on the retry, find enough live approvals
-// for exactly this action and consume them atomically. Anything unclear refuses.
+// for exactly this action and consume them atomically. Anything unclear refuses. Finding and using are apart
+// (checkApprovalGate, then `use`) so that a caller with more to do before the request may go through (counting it
+// against a bulk budget) uses a human's approval only once nothing else can refuse the request.
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Config } from '../config/schema.js';
-import { coveredByQuota } from './quota.js';
+import { coveredByQuota, findQuota, quotaDryRun } from './quota.js';
 import type { Decision } from '../core/decide.js';
 import { summarizeChange, type ChangeSummary } from './change-summary.js';
 import { evaluateGate, type GateState } from './gate.js';
@@ -130,43 +132,83 @@ async function askAnew(request: AdmissionRequest, decision: Decision, config: Co
   return refuse(decision, pendingDetail(await recordRequest(request, decision, config, deps), 0));
 }
 
-export async function applyApprovalGate(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<Decision> {
-  if (decision.digest === undefined) return decision;
-  const quota = await coveredByQuota(request, decision, deps);
-  if (quota !== undefined) return quota;
+/** What the gate found: its decision, or live approvals for the request, not used yet. */
+type Found = { decision: Decision } | { approvals: ApprovalObject[]; request: ApprovalRequestObject };
+
+/** The request's single-use approvals (quotas aside): a refusal, a dry run's answer, or the approvals to use. */
+async function findApprovals(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps & { digest: string }): Promise<Found> {
   const dryRun = request.dryRun === true;
-  const name = requestNameFor(decision.digest);
+  const name = requestNameFor(deps.digest);
   let existing = await deps.store.getRequest(name);
   if (existing !== undefined && Date.parse(existing.spec.expiresAt) <= deps.now().getTime()) {
     // Unapproved requests expire to refused; a new attempt asks anew under the same (digest-derived) name.
     if (!dryRun) await deps.store.deleteRequest(existing.metadata.name);
     existing = undefined;
   }
-  if (existing === undefined) return askAnew(request, decision, config, deps);
+  if (existing === undefined) return { decision: await askAnew(request, decision, config, deps) };
   // Defence in depth: the stored request must describe exactly this action, whatever its name says.
-  if (existing.spec.digest !== decision.digest) {
-    return refuse(decision, `Approval request ${name} records another action (digest ${existing.spec.digest}); refusing.`);
+  if (existing.spec.digest !== deps.digest) {
+    return { decision: refuse(decision, `Approval request ${name} records another action (digest ${existing.spec.digest}); refusing.`) };
   }
   const effective = withStricterRequirement(existing, decision);
   const state = await gateState(effective, deps);
   switch (state.state) {
     case 'rejected':
-      return refuse(decision, `Approval request ${name} was rejected by ${state.by.spec.approver}: ${state.by.spec.reason}`);
+      return { decision: refuse(decision, `Approval request ${name} was rejected by ${state.by.spec.approver}: ${state.by.spec.reason}`) };
     case 'expired':
-      return refuse(decision, `Approval request ${name} expired at ${existing.spec.expiresAt}.`);
+      return { decision: refuse(decision, `Approval request ${name} expired at ${existing.spec.expiresAt}.`) };
     case 'pending':
-      return refuse(decision, pendingDetail(effective, state.have));
+      return { decision: refuse(decision, pendingDetail(effective, state.have)) };
     case 'approved':
-      if (dryRun) return approvedDecision(decision, state.use, true);
-      if (!(await consume(state.use, deps, request.uid))) {
-        return refuse(decision, `An approval for ${name} was used by a concurrent request; ask for a new one.`);
-      }
-      // The approvals are used: the action goes through even if recording the request's phase fails.
-      await deps.store.setRequestPhase(existing, 'Used', state.use.map((a) => a.metadata.name), deps.now()).catch(() => undefined);
-      await deps.store.recordEvent(existing, {
-        reason: 'ApprovalUsed',
-        message: `${request.userInfo.username} carried out the action with ${state.use.map((a) => `${a.metadata.name} (${a.spec.approver})`).join(', ')}`,
-      });
-      return approvedDecision(decision, state.use, false);
+      return dryRun ? { decision: approvedDecision(decision, state.use, true) } : { approvals: state.use, request: existing };
   }
+}
+
+/** Uses the approvals found, by compare-and-swap: allowed, or refused when a concurrent request got one first. */
+async function useApprovals(request: AdmissionRequest, decision: Decision, found: Exclude<Found, { decision: Decision }>, deps: GateDeps): Promise<Decision> {
+  const { approvals, request: existing } = found;
+  if (!(await consume(approvals, deps, request.uid))) {
+    return refuse(decision, `An approval for ${existing.metadata.name} was used by a concurrent request; ask for a new one.`);
+  }
+  // The approvals are used: the action goes through even if recording the request's phase fails.
+  await deps.store.setRequestPhase(existing, 'Used', approvals.map((a) => a.metadata.name), deps.now()).catch(() => undefined);
+  await deps.store.recordEvent(existing, {
+    reason: 'ApprovalUsed',
+    message: `${request.userInfo.username} carried out the action with ${approvals.map((a) => `${a.metadata.name} (${a.spec.approver})`).join(', ')}`,
+  });
+  return approvedDecision(decision, approvals, false);
+}
+
+/** The gate, using the approvals (or quota unit) it finds: the decision to answer. */
+export async function applyApprovalGate(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<Decision> {
+  const { digest } = decision;
+  if (digest === undefined) return decision;
+  const quota = await coveredByQuota(request, decision, deps);
+  if (quota !== undefined) return quota;
+  const found = await findApprovals(request, decision, config, { ...deps, digest });
+  return 'decision' in found ? found.decision : useApprovals(request, decision, found, deps);
+}
+
+/**
+ * Live approvals (or a quota unit) would let the request through; none is used yet. `use` runs the gate again on
+ * fresh reads and uses them: its answer is allowed only if they were used, refused if meanwhile they were used
+ * by a concurrent request, rejected or expired.
+ */
+export interface ApprovalsToUse {
+  use: () => Promise<Decision>;
+}
+
+/**
+ * The gate without using any approval: its decision (a refusal, a dry run's answer, or the core's own), or the
+ * approvals to use once the caller has done whatever else could still refuse the request. Requests are recorded
+ * and expired ones collected as by applyApprovalGate.
+ */
+export async function checkApprovalGate(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<Decision | ApprovalsToUse> {
+  const { digest } = decision;
+  if (digest === undefined) return decision;
+  const toUse: ApprovalsToUse = { use: () => applyApprovalGate(request, decision, config, deps) };
+  const quota = await findQuota(request, decision, deps);
+  if (quota !== undefined) return request.dryRun === true ? quotaDryRun(quota) : toUse;
+  const found = await findApprovals(request, decision, config, { ...deps, digest });
+  return 'decision' in found ? found.decision : toUse;
 }

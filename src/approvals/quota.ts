@@ -58,45 +58,68 @@ function allowedUnder(decision: Decision, approval: ApprovalObject, note: string
   };
 }
 
-interface Attempt {
+export interface QuotaAttempt {
   request: AdmissionRequest;
   decision: Decision;
   approval: ApprovalObject;
   now: Date;
 }
 
-/** Spends one unit of this quota on this request if it covers it: the allowed decision, 'no', or 'lost' a race. */
-async function tryQuota({ request, decision, approval, now }: Attempt, deps: QuotaDeps): Promise<Decision | 'no' | 'lost'> {
-  const left = remaining(approval, now);
-  if (left <= 0 || decision.approval === undefined) return 'no';
-  const target = await deps.store.getRequest(approval.spec.requestName);
-  if (target === undefined || !sameScope(target, approval, decision, decision.approval.action) || (await rejected(target, deps.store))) return 'no';
-  const total = approval.spec.quota?.deletes ?? 0;
-  const by = `quota ${approval.metadata.name} by ${approval.spec.approver}`;
-  if (request.dryRun === true) {
-    return allowedUnder(decision, approval, `dry run: Countersign would allow this request under ${by} (${String(left)} of ${String(total)} left; not used by a dry run).`);
-  }
-  if (!(await deps.store.useQuota(approval, request.uid, now))) return 'lost';
-  return allowedUnder(decision, approval, `Countersign: allowed under ${by} (${String(total - left + 1)} of ${String(total)} used).`);
+/** Does this quota cover this request with a unit left? Reads only: nothing is spent. */
+async function covers({ decision, approval, now }: QuotaAttempt, store: ApprovalStore): Promise<boolean> {
+  if (remaining(approval, now) <= 0 || decision.approval === undefined) return false;
+  const target = await store.getRequest(approval.spec.requestName);
+  return target !== undefined && sameScope(target, approval, decision, decision.approval.action) && !(await rejected(target, store));
+}
+
+function gatedDelete(decision: Decision): boolean {
+  const gate = decision.approval;
+  return gate !== undefined && gate.action.operation === 'DELETE' && gate.requirement.approvers <= 1 && !gate.requirement.signature;
 }
 
 /**
- * The decision allowed under a live quota, or undefined when none covers it. Only an unsigned single-approver
- * requirement can be met by a quota (checked again at the Approval's admission).
+ * A live quota covering the request, or undefined when none does; nothing is spent (see spendQuota). Only an
+ * unsigned single-approver requirement can be met by a quota (checked again at the Approval's admission).
  */
-export async function coveredByQuota(request: AdmissionRequest, decision: Decision, deps: QuotaDeps): Promise<Decision | undefined> {
-  const gate = decision.approval;
-  if (gate === undefined || gate.action.operation !== 'DELETE' || gate.requirement.approvers > 1 || gate.requirement.signature) return undefined;
+export async function findQuota(request: AdmissionRequest, decision: Decision, deps: QuotaDeps): Promise<QuotaAttempt | undefined> {
+  if (!gatedDelete(decision)) return undefined;
   const now = deps.now();
+  for (const approval of await deps.store.listQuotasFor(request.userInfo.username)) {
+    const attempt = { request, decision, approval, now };
+    if (await covers(attempt, deps.store)) return attempt;
+  }
+  return undefined;
+}
+
+/** What a dry run covered by a quota is told: it would be allowed, and nothing is spent. */
+export function quotaDryRun({ decision, approval, now }: QuotaAttempt): Decision {
+  const total = approval.spec.quota?.deletes ?? 0;
+  const note = `dry run: Countersign would allow this request under quota ${approval.metadata.name} by ${approval.spec.approver} ` +
+    `(${String(remaining(approval, now))} of ${String(total)} left; not used by a dry run).`;
+  return allowedUnder(decision, approval, note);
+}
+
+/**
+ * Spends one unit of a quota findQuota found, by compare-and-swap: the allowed decision, or 'lost' when another
+ * replica changed the quota since it was read. A dry run spends nothing.
+ */
+async function spendQuota(attempt: QuotaAttempt, deps: QuotaDeps): Promise<Decision | 'lost'> {
+  const { request, decision, approval, now } = attempt;
+  if (request.dryRun === true) return quotaDryRun(attempt);
+  if (!(await deps.store.useQuota(approval, request.uid, now))) return 'lost';
+  const total = approval.spec.quota?.deletes ?? 0;
+  const used = total - remaining(approval, now) + 1;
+  return allowedUnder(decision, approval, `Countersign: allowed under quota ${approval.metadata.name} by ${approval.spec.approver} (${String(used)} of ${String(total)} used).`);
+}
+
+/** The decision allowed under a live quota, a unit of it spent, or undefined when none covers it. */
+export async function coveredByQuota(request: AdmissionRequest, decision: Decision, deps: QuotaDeps): Promise<Decision | undefined> {
   // Losing a compare-and-swap to another replica is not a refusal: read the quotas again, a unit may be left.
   for (let round = 0; round < QUOTA_ROUNDS; round += 1) {
-    let lost = false;
-    for (const approval of await deps.store.listQuotasFor(request.userInfo.username)) {
-      const outcome = await tryQuota({ request, decision, approval, now }, deps);
-      if (outcome === 'lost') lost = true;
-      else if (outcome !== 'no') return outcome;
-    }
-    if (!lost) return undefined;
+    const found = await findQuota(request, decision, deps);
+    if (found === undefined) return undefined;
+    const outcome = await spendQuota(found, deps);
+    if (outcome !== 'lost') return outcome;
   }
   return undefined;
 }

@@ -1,7 +1,10 @@
 // Holds agents to their bulk budgets across replicas: read the agent's record, decide with it, and only then
 // record the delete by compare-and-swap. If another replica wrote in between, the decision is taken again with
-// the fresh count, so two replicas can never both spend the last unit of a budget.
+// the fresh count, so two replicas can never both spend the last unit of a budget. A human's approval is used only
+// after the delete is recorded: a record that cannot be read or written refuses the delete and leaves the approval
+// for the retry.
 import type { AdmissionRequest } from '../admission/types.js';
+import type { ApprovalsToUse } from '../approvals/approval-gate.js';
 import { withDelete, type ActivityUnavailable, type AgentActivity } from '../core/activity.js';
 import { apiErrorMessage } from '../cluster/api-error.js';
 import type { Decision } from '../core/decide.js';
@@ -15,8 +18,11 @@ export interface BudgetDeps {
   metrics?: Metrics | undefined;
 }
 
-/** Decides with a given activity; `approved` tells whether a human approval (already consumed) allowed it. */
-export type DecideWith = (activity: AgentActivity | ActivityUnavailable | undefined) => Promise<{ decision: Decision; approved: boolean }>;
+/**
+ * Decides with a given activity: the decision, or live approvals that would let the request through, not used yet
+ * (decideWithBudget records the delete first, then uses them).
+ */
+export type DecideWith = (activity: AgentActivity | ActivityUnavailable | undefined) => Promise<Decision | ApprovalsToUse>;
 
 const ATTEMPTS = 6;
 
@@ -61,19 +67,24 @@ export async function decideWithBudget(request: AdmissionRequest, decideWith: De
     try {
       read = await readActivity(agent, deps);
     } catch (error: unknown) {
-      // The core says why it refuses (an unavailable picture first); an allowed delete that cannot be recorded
-      // is refused here, or the budget would stop counting.
-      const { decision } = await decideWith({ unavailable: apiErrorMessage(error) });
-      if (decision.allowed && !decision.dryRun) throw new Error(`the delete cannot be recorded against the agent's budget: ${apiErrorMessage(error)}`, { cause: error });
-      return decision;
+      // The core says why it refuses (an unavailable picture first); a delete that would go through but cannot be
+      // recorded is refused here, or the budget would stop counting. Approvals found for it are left unused.
+      const answer = await decideWith({ unavailable: apiErrorMessage(error) });
+      if ('use' in answer || (answer.allowed && !answer.dryRun)) {
+        throw new Error(`the delete cannot be recorded against the agent's budget: ${apiErrorMessage(error)}`, { cause: error });
+      }
+      return answer;
     }
-    const { decision, approved } = await decideWith(read.activity);
-    if (!decision.allowed || decision.dryRun) return decision;
-    if (approved) {
+    const answer = await decideWith(read.activity);
+    if ('use' in answer) {
+      // Recorded first, approvals used second, so a record that cannot be written (an error thrown, or contention)
+      // refuses the delete without spending them. If using them then fails (a concurrent request got them, or the
+      // approval store errs), the refused delete stays counted: an over-count by one that fails closed.
       await recordApproved(agent, read, deps);
-      return decision;
+      return answer.use();
     }
-    if (await recordDelete(agent, read, deps)) return decision;
+    if (!answer.allowed || answer.dryRun) return answer;
+    if (await recordDelete(agent, read, deps)) return answer;
   }
   throw new BudgetContention(agent);
 }

@@ -6,6 +6,7 @@ import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../src
 import { defaultJudge, heldOutReview, OFFLINE } from '../helpers/fixtures.js';
 import { admit, approval, attempt, deps, gated } from '../helpers/approval-flow.js';
 import { coveredByQuota } from '../../src/approvals/quota.js';
+import { checkApprovalGate } from '../../src/approvals/approval-gate.js';
 import { memoryStore } from '../helpers/memory-store.js';
 
 const CODER = 'system:serviceaccount:agents:coder';
@@ -83,6 +84,22 @@ describe('bulk quotas', () => {
     const [request] = [...store.requests.values()];
     store.add(approval('no', { requestName: request!.metadata.name, digest: request!.spec.digest, decision: 'Reject', approver: 'sre-b' }));
     expect(await coveredByQuota(podDelete('after-rejection'), decision, deps(store))).toBeUndefined();
+  });
+
+  it('is only found by checkApprovalGate, and spent by its use: on fresh reads, refused once spent elsewhere', async () => {
+    const { judge, store } = await withQuota(1);
+    const request = podDelete('checked');
+    const decision = judge.decide({ request, ...OFFLINE });
+    const checked = await checkApprovalGate(request, decision, judge.policy.config, deps(store));
+    const again = await checkApprovalGate(podDelete('checked-too'), decision, judge.policy.config, deps(store));
+    const dry = await checkApprovalGate(podDelete('dry', { dryRun: true }), { ...decision, dryRun: true }, judge.policy.config, deps(store));
+    expect(dry).toMatchObject({ allowed: true, warnings: [expect.stringContaining('1 of 1 left; not used by a dry run')] });
+    expect(store.approvals.get('q')?.status?.used ?? 0).toBe(0);
+    if (!('use' in checked) || !('use' in again)) throw new Error('the quota was not found');
+    expect(await checked.use()).toMatchObject({ allowed: true, warnings: [expect.stringContaining('(1 of 1 used)')] });
+    expect(store.approvals.get('q')?.status).toMatchObject({ phase: 'Used', used: 1 });
+    // The second was found while a unit was left; at use it is gone, so it is refused (and asks anew).
+    expect((await again.use()).allowed).toBe(false);
   });
 
   it('is refused at admission where it would stand in for more than one unsigned approval, or names the wrong agent', async () => {
