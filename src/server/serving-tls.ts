@@ -34,6 +34,7 @@ async function selfManaged(source: Extract<TlsSource, { kind: 'self-managed' }>,
   const { tlsMetrics } = await import('../tls/tls-metrics.js');
   const store = kubeTlsStore(loadKubeConfig(deps.kubeconfig), {
     namespace: deps.config().countersignNamespace, secretName: source.secretName, webhookConfiguration: source.webhookConfiguration,
+    owner: deps.config().approvals.serviceAccount,
   });
   let server: Server | undefined;
   const onServing = (pair: KeyPair): void => {

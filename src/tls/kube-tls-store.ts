@@ -1,6 +1,6 @@
 // Where self-managed TLS lives in the cluster: the Secret (written with the resourceVersion that was read, so
 // replicas racing to rotate agree on one result) and the caBundle of Countersign's webhook configuration.
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1OwnerReference, type V1Secret } from '@kubernetes/client-node';
 import { apiErrorMessage, orUndefinedOn404, statusCode } from '../cluster/api-error.js';
 import type { TlsState } from './rotation-plan.js';
 import { secretFromState, stateFromSecret } from './tls-secret.js';
@@ -20,12 +20,20 @@ export interface TlsLocation {
   namespace: string;
   secretName: string;
   webhookConfiguration: string;
+  /** Countersign's ServiceAccount (in `namespace`): the Secret's owner, so it goes when the installation does. */
+  owner: string;
 }
 
 export function kubeTlsStore(kc: KubeConfig, where: TlsLocation): TlsStore {
   const core = kc.makeApiClient(CoreV1Api);
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   const { namespace, secretName: name } = where;
+  // Without an owner the Secret (holding the CA's key) would outlive an uninstall; a missing one is not fatal.
+  const ownerReferences = async (): Promise<V1OwnerReference[]> => {
+    const account = await orUndefinedOn404(core.readNamespacedServiceAccount({ namespace, name: where.owner }));
+    const uid = account?.metadata?.uid;
+    return uid === undefined ? [] : [{ apiVersion: 'v1', kind: 'ServiceAccount', name: where.owner, uid }];
+  };
   return {
     async read() {
       let secret: V1Secret | undefined;
@@ -40,11 +48,12 @@ export function kubeTlsStore(kc: KubeConfig, where: TlsLocation): TlsStore {
     },
     async write(state, version) {
       const { data, annotations } = secretFromState(state);
-      const body: V1Secret = {
-        apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', data,
-        metadata: { name, namespace, annotations, labels: { 'app.kubernetes.io/managed-by': 'countersign' }, ...(version === undefined ? {} : { resourceVersion: version }) },
-      };
       try {
+        const metadata = {
+          name, namespace, annotations, labels: { 'app.kubernetes.io/managed-by': 'countersign' }, ownerReferences: await ownerReferences(),
+          ...(version === undefined ? {} : { resourceVersion: version }),
+        };
+        const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', data, metadata };
         if (version === undefined) await core.createNamespacedSecret({ namespace, body });
         else await core.replaceNamespacedSecret({ namespace, name, body });
         return true;

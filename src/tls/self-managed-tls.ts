@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { planTls, type TlsSettings, type TlsState } from './rotation-plan.js';
-import type { TlsStore } from './kube-tls-store.js';
+import type { PublishResult, TlsStore } from './kube-tls-store.js';
 import type { TlsMetrics } from './tls-metrics.js';
 import type { KeyPair } from './x509.js';
 
@@ -26,11 +26,19 @@ function observe(state: TlsState, metrics: TlsMetrics | undefined): void {
   }
 }
 
+async function publish(deps: SelfManagedTlsDeps, bundle: string): Promise<PublishResult> {
+  const result = await deps.store.publishBundle(bundle);
+  if (result === 'updated') deps.log.info('self-managed TLS: published the CA bundle to the webhook configuration');
+  // Rotation waits while the bundle is not published; say so, since certificates keep ageing meanwhile.
+  if (result === 'missing') deps.log.warn('self-managed TLS: the webhook configuration does not exist (yet); rotation waits for it');
+  return result;
+}
+
 /** One pass: read, publish the stored bundle, plan, write the next step if any. Returns the state now stored. */
 export async function syncTls(deps: SelfManagedTlsDeps): Promise<TlsState> {
   for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt += 1) {
     const stored = await deps.store.read();
-    const published = stored === undefined ? 'missing' : await deps.store.publishBundle(stored.state.bundle);
+    const published = stored === undefined ? 'missing' : await publish(deps, stored.state.bundle);
     const plan = planTls(stored?.state ?? { bundle: '' }, deps.now(), deps.settings(), published === 'unchanged');
     if (plan.steps.length === 0) {
       observe(plan.state, deps.metrics);
@@ -41,7 +49,7 @@ export async function syncTls(deps: SelfManagedTlsDeps): Promise<TlsState> {
         deps.metrics?.steps.inc({ step: step.kind });
         deps.log.info({ step: step.kind }, `self-managed TLS: ${step.text}`);
       }
-      await deps.store.publishBundle(plan.state.bundle);
+      await publish(deps, plan.state.bundle);
       observe(plan.state, deps.metrics);
       return plan.state;
     }

@@ -2,13 +2,13 @@
 // refused, the webhook configuration and admission policies it renders being exactly what the CLI generates, a
 // server-side dry run, install, upgrade and uninstall, the pre-delete hook's command, and manifests/ in sync.
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CLI, ROOT, kubeconfigPath } from '../harness/control-plane.ts';
-import { E2E_DIR, kubectlAs, mustKubectl, type Run } from './kube.ts';
+import { E2E_DIR, eventually, kubectlAs, mustKubectl, type Run } from './kube.ts';
 
 const HELM = join(ROOT, 'test', 'helm', 'bin', 'helm');
 const CHART = join(ROOT, 'charts', 'countersign');
@@ -119,6 +119,53 @@ describe('the Helm chart', () => {
     expect(kubectlAs('admin', ['get', 'validatingadmissionpolicy', `${RELEASE}-admission-webhooks`]).stderr).toMatch(/NotFound/);
     expect(kubectlAs('admin', ['get', 'clusterrole', RELEASE]).stderr).toMatch(/NotFound/);
   });
+
+  it('self-managed TLS: Countersign, as the release\'s ServiceAccount, creates its Secret, fills the caBundle, which upgrades keep; uninstall takes the Secret', async () => {
+    const release = 'cs-self';
+    mustHelm(['install', release, CHART, '--namespace', release, '--create-namespace', '--set', 'tls.mode=self-managed']);
+    try {
+      const docs = render(release, ['--set', 'tls.mode=self-managed']);
+      expect(docs.some((doc) => doc.kind === 'Secret')).toBe(false);
+      const container = (one(docs, 'Deployment').spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0];
+      const args = container?.args ?? [];
+      expect(args).toEqual(expect.arrayContaining(['--tls-secret', `${release}-tls`, '--webhook-configuration', release, '--tls-hosts', `${release}.${release}.svc,${release}.${release},${release}`]));
+      // The pod cannot run without nodes: run its command here, under the release's own ServiceAccount and RBAC.
+      const config = join(work, 'self-config.yaml');
+      writeFileSync(config, one(docs, 'ConfigMap').data?.['config.yaml'] ?? '');
+      const token = mustKubectl('admin', ['create', 'token', release, '-n', release, '--duration', '1h']).trim();
+      const kubeconfig = join(work, 'self-kubeconfig');
+      writeFileSync(kubeconfig, readFileSync(kubeconfigPath(E2E_DIR, 'admin'), 'utf8').replace(/token: "[^"]*"/, `token: "${token}"`));
+      const served = args.map((arg, i) => (args[i - 1] === '--config' ? config : arg)).map((arg, i) => (args[i - 1] === '--port' ? '0' : arg));
+      const server = spawn(process.execPath, [CLI, ...served, '--address', '127.0.0.1', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let log = '';
+      server.stdout.on('data', (chunk: Buffer) => { log += chunk.toString(); });
+      server.stderr.on('data', (chunk: Buffer) => { log += chunk.toString(); });
+      try {
+        await eventually('the caBundle published', 60_000, () => {
+          if (server.exitCode !== null) throw new Error(`countersign exited: ${log}`);
+          const bundle = kubectlAs('admin', ['get', 'validatingwebhookconfiguration', release, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']).stdout;
+          return bundle.length > 100 ? bundle : undefined;
+        });
+      } catch (error: unknown) {
+        throw new Error(`${String(error)}\n${log}`, { cause: error });
+      } finally {
+        server.kill('SIGTERM');
+      }
+      expect(log).toContain('self-managed TLS: created a new CA and serving certificate');
+      const secret = JSON.parse(mustKubectl('admin', ['get', 'secret', `${release}-tls`, '-n', release, '-o', 'json'])) as { data: Record<string, string>; metadata: { ownerReferences?: { kind: string; name: string }[] } };
+      expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ServiceAccount', name: release })]);
+      const bundles = (): string[] => (JSON.parse(mustKubectl('admin', ['get', 'validatingwebhookconfiguration', release, '-o', 'json'])) as Doc).webhooks?.map((w) => w.clientConfig.caBundle ?? '') ?? [];
+      expect(bundles().every((b) => b === secret.data['ca.crt'])).toBe(true);
+      // Helm does not own the caBundle: an upgrade must leave what Countersign put there.
+      mustHelm(['upgrade', release, CHART, '--namespace', release, '--reuse-values', '--set', 'replicaCount=3']);
+      expect(bundles().every((b) => b === secret.data['ca.crt'])).toBe(true);
+    } finally {
+      mustHelm(['uninstall', release, '--namespace', release, '--no-hooks']);
+    }
+    // The ServiceAccount went with the release; the garbage collector takes the Secret with it.
+    await eventually('the TLS Secret collected', 60_000, () => (kubectlAs('admin', ['get', 'secret', `${release}-tls`, '-n', release]).stderr.includes('NotFound') ? true : undefined));
+    kubectlAs('admin', ['delete', 'namespace', release, '--wait=false']);
+  }, 150_000);
 
   it('ships a pre-delete hook whose command removes the webhook configuration from the real apiserver', () => {
     const job = one(render('countersign'), 'Job');
