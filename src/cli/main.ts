@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { parseCheckArgs, parseEvaluateArgs, parseServeArgs, UsageError } from './args.js';
 
 const USAGE = `Usage:
-  countersign serve [--config FILE] [--address ADDR] [--port N] --tls-cert FILE --tls-key FILE
+  countersign serve [--config FILE] [--address ADDR] [--port N]
+                    (--tls-cert FILE --tls-key FILE
+                     | --tls-secret NAME --tls-hosts HOST,... --webhook-configuration NAME)
                     [--cluster FILE | --kubeconfig FILE] [--log-level LEVEL] [--reload-interval-ms N]
                     [--capture-dir DIR]
   countersign evaluate --review FILE|- [--cluster FILE] [--config FILE]
