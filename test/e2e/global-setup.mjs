@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-export const E2E_DIR = join(HERE, '..', '..', '.run', 'e2e');
+export const E2E_DIR = process.env.COUNTERSIGN_E2E_DIR ?? join(HERE, '..', '..', '.run', 'e2e');
 
 export default function setup() {
   execFileSync(process.execPath, [join(HERE, '..', 'harness', 'control-plane.ts'), 'up', '--dir', E2E_DIR], {

@@ -9,7 +9,8 @@ import { loggedDecisions, type LoggedDecision } from '../harness/decision-log.ts
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-export const E2E_DIR = join(HERE, '..', '..', '.run', 'e2e');
+/** Where the run's control plane lives; COUNTERSIGN_E2E_DIR lets two runs share a working tree. */
+export const E2E_DIR = process.env.COUNTERSIGN_E2E_DIR ?? join(HERE, '..', '..', '.run', 'e2e');
 
 export interface Run {
   code: number;

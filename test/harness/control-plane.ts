@@ -192,21 +192,24 @@ export interface Replica {
 
 /**
  * Another Countersign process like the first (same certificate, configuration and cluster), on its own port;
- * optionally under another identity's kubeconfig (to see what it does with fewer rights).
+ * optionally under another identity's kubeconfig (to see what it does with fewer rights), or serving a configuration
+ * file of its own (watched for changes, as `serve --config` does).
  */
-export async function startReplica(dir: string, as?: { identity: string }): Promise<Replica> {
+export async function startReplica(dir: string, as?: { identity?: string; config?: string }): Promise<Replica> {
   const args = JSON.parse(readFileSync(join(dir, 'countersign.args.json'), 'utf8')) as string[];
   const port = await freePort();
   const portAt = args.indexOf('--port') + 1;
   const kubeconfigAt = args.indexOf('--kubeconfig') + 1;
   const replaced = (arg: string, i: number): string => {
     if (i === portAt) return String(port);
-    return i === kubeconfigAt && as !== undefined ? kubeconfigPath(dir, as.identity) : arg;
+    return i === kubeconfigAt && as?.identity !== undefined ? kubeconfigPath(dir, as.identity) : arg;
   };
-  const replicaArgs = args.map(replaced).filter((_, i) => args[i - 1] !== '--capture-dir' && args[i] !== '--capture-dir');
+  const dropped = as?.config === undefined ? ['--capture-dir'] : ['--capture-dir', '--config'];
+  const replicaArgs = args.map(replaced).filter((_, i) => !dropped.includes(args[i - 1] ?? '') && !dropped.includes(args[i] ?? ''));
+  if (as?.config !== undefined) replicaArgs.push('--config', as.config);
   const pid = startDetached(process.execPath, replicaArgs, join(dir, `countersign-${port}.log`));
   // A replica under its own identity may never complete its picture (that is what it is for): it only has to listen.
-  const awaited = as === undefined ? PICTURE_SYNCED : 'countersign serving';
+  const awaited = as?.identity === undefined ? PICTURE_SYNCED : 'countersign serving';
   await waitFor(`replica on port ${port} to be ready`, 60_000, () => (readFileSync(join(dir, `countersign-${port}.log`), 'utf8').includes(awaited) ? true : undefined));
   return { pid, port };
 }
