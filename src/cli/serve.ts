@@ -79,7 +79,11 @@ export async function serve(settings: ServeSettings): Promise<void> {
   const watchers = [tls.attach(server)];
   watchers.push(observeCluster(metrics, { picture, approvals, config: loaded.policy.config, log }));
   if (settings.config !== undefined) {
-    watchers.push(watchFiles([settings.config], settings.reloadIntervalMs, async () => (await policies.reload()).ok));
+    // A refused configuration is reported once, not on every poll: the next change to the file is read again.
+    watchers.push(watchFiles([settings.config], settings.reloadIntervalMs, async () => {
+      await policies.reload();
+      return true;
+    }));
   }
   const address = server.address();
   log.info({ address, rules: loaded.policy.rules.length, config: String(source) }, 'countersign serving');

@@ -203,7 +203,7 @@ export function createMetrics(withProcessMetrics = true): Metrics {
   }
   const registers = [registry];
   const agentLabel = boundedLabel(AGENT_LABEL_LIMIT, OTHER_AGENTS);
-  return {
+  const metrics: Metrics = {
     registry,
     ...admissionMetrics(registers),
     ...approvalMetrics(registers),
@@ -211,4 +211,13 @@ export function createMetrics(withProcessMetrics = true): Metrics {
     agentLabel,
     observePicture: pictureMetrics(registers),
   };
+  // Series with a fixed set of label values exist from the start at 0: rate() and increase() cannot see a
+  // counter's first event otherwise, and an alert on "any error" would need a second one.
+  for (const reason of ['decode', 'internal']) metrics.reviewErrors.inc({ reason }, 0);
+  for (const result of ['ok', 'error']) {
+    metrics.policyLoads.inc({ result }, 0);
+    metrics.tlsReloads.inc({ result }, 0);
+    metrics.approvalRefreshes.inc({ result }, 0);
+  }
+  return metrics;
 }

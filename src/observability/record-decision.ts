@@ -53,8 +53,9 @@ export function recordDecision(metrics: Metrics, outcome: DecisionOutcome): void
     environment: environmentLabel(decision, outcome.knownEnvironments), rule: decision.rule, dry_run: String(decision.dryRun), agent,
   });
   metrics.decisionSeconds.observe({ decision: result }, seconds);
-  if (decision.errored) metrics.reviewErrors.inc({ reason: 'internal' });
   const reason = failClosedReason(decision, outcome.failure);
+  // Countersign's own failures; a dependency that is unavailable (picture, budgets, approvals) is fail-closed only.
+  if (decision.errored && (reason === undefined || reason === 'internal-error')) metrics.reviewErrors.inc({ reason: 'internal' });
   if (reason !== undefined) metrics.failClosed.inc({ reason, agent });
   recordImpact(metrics, decision);
   recordApproval(metrics, decision, agent);
