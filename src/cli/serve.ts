@@ -67,7 +67,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
   });
   const app = buildApp(
     {
-      judge: () => policies.judge(), namespaces, picture, log, metrics, ready: () => namespaces.isReady(),
+      judge: () => policies.judge(), namespaces, picture, log, metrics, ready: () => namespaces.isReady() && tls.ready(),
       ...(budgets === undefined ? {} : { budgets }),
       ...(approvals === undefined ? {} : { approvals }),
       ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),

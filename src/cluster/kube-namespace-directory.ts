@@ -5,15 +5,10 @@ import type { Logger } from 'pino';
 import type { KubeObject } from '../admission/types.js';
 import { statusCode } from './api-error.js';
 import type { NamespaceDirectory } from './namespace-directory.js';
+import { withTimeout } from './retry.js';
 
 // Well inside the webhook's 5 s timeout: a slow apiserver makes the agent's request fail closed, with a reason.
 const LIVE_READ_TIMEOUT_MS = 2000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => { reject(new Error(`${what} took longer than ${ms} ms`)); }, ms); });
-  return Promise.race([promise, timeout]).finally(() => { clearTimeout(timer); });
-}
 
 export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
   const kc = new KubeConfig();

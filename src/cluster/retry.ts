@@ -14,3 +14,10 @@ export async function retryTransient<T>(call: () => Promise<T>, attempts = 4, de
     }
   }
 }
+
+/** The call's result, or a rejection naming `what` once `ms` pass (the call itself is not cancelled). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => { reject(new Error(`${what} took longer than ${ms} ms`)); }, ms); });
+  return Promise.race([promise, timeout]).finally(() => { clearTimeout(timer); });
+}

@@ -188,7 +188,7 @@ export const configSpec: Spec = {
     tls: {
       kind: 'object',
       fields: {
-        caValiditySeconds: { kind: 'int', min: 60, max: 10 * 365 * DAY, default: 365 * DAY },
+        caValiditySeconds: { kind: 'int', min: 30, max: 10 * 365 * DAY, default: 365 * DAY },
         certValiditySeconds: { kind: 'int', min: 10, max: 365 * DAY, default: 30 * DAY },
         propagationSeconds: { kind: 'int', min: 2, max: DAY, default: 120 },
         checkIntervalSeconds: { kind: 'int', min: 1, max: 3600, default: 30 },

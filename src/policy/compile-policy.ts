@@ -114,9 +114,9 @@ function crossFieldErrors(config: Config): string[] {
     errors.push(`picture.idleRestartSeconds: ${String(idleRestartSeconds)} must be less than picture.staleAfterSeconds (${String(staleAfterSeconds)})`);
   }
   const { caValiditySeconds, certValiditySeconds, propagationSeconds, checkIntervalSeconds } = config.tls;
-  // Every replica must look at the Secret at least once between two rotation steps.
-  if (checkIntervalSeconds >= propagationSeconds) {
-    errors.push(`tls.checkIntervalSeconds: ${String(checkIntervalSeconds)} must be less than tls.propagationSeconds (${String(propagationSeconds)})`);
+  // Every replica must look at the Secret between two rotation steps, with a pass to spare for one that fails.
+  if (2 * checkIntervalSeconds > propagationSeconds) {
+    errors.push(`tls.checkIntervalSeconds: ${String(checkIntervalSeconds)} must be at most half of tls.propagationSeconds (${String(propagationSeconds)})`);
   }
   // A CA is replaced in its last third, in two propagation steps; a serving certificate renewed in its last third
   // must still fit before the old CA is gone, or it would be reissued on every pass.

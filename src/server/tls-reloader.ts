@@ -17,16 +17,17 @@ export async function readKeyPair(files: TlsFiles): Promise<{ cert: Buffer; key:
   return { cert, key };
 }
 
-export async function reloadTls(server: Server, files: TlsFiles, log: Logger, metrics?: Metrics): Promise<boolean> {
+/** The pair now served, or undefined when the files held no usable pair (the old one keeps serving). */
+export async function reloadTls(server: Server, files: TlsFiles, log: Logger, metrics?: Metrics): Promise<{ cert: Buffer; key: Buffer } | undefined> {
   try {
     const pair = await readKeyPair(files);
     server.setSecureContext(pair);
     metrics?.tlsReloads.inc({ result: 'ok' });
     log.info({ certFile: files.certFile }, 'serving certificate reloaded');
-    return true;
+    return pair;
   } catch (error: unknown) {
     metrics?.tlsReloads.inc({ result: 'error' });
     log.warn({ err: error, certFile: files.certFile }, 'serving certificate not reloaded; keeping the current one');
-    return false;
+    return undefined;
   }
 }

@@ -1,19 +1,25 @@
 // Where self-managed TLS lives in the cluster: the Secret (written with the resourceVersion that was read, so
 // replicas racing to rotate agree on one result) and the caBundle of Countersign's webhook configuration.
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1OwnerReference, type V1Secret } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ObjectMeta, type V1OwnerReference, type V1Secret,
+} from '@kubernetes/client-node';
 import { apiErrorMessage, orUndefinedOn404, statusCode } from '../cluster/api-error.js';
+import { withTimeout } from '../cluster/retry.js';
 import type { TlsState } from './rotation-plan.js';
 import { secretFromState, stateFromSecret } from './tls-secret.js';
-
-export type PublishResult = 'unchanged' | 'updated' | 'missing' | 'conflict';
 
 export interface TlsStore {
   /** The stored state and its version; undefined when there is no Secret yet. */
   read(): Promise<{ state: TlsState; version: string | undefined } | undefined>;
   /** False when another writer got there first (re-read and plan again). */
   write(state: TlsState, version: string | undefined): Promise<boolean>;
+  /**
+   * The bundle the webhook configuration holds (PEM): undefined when the configuration does not exist, "" when its
+   * webhooks disagree or hold none.
+   */
+  liveBundle(): Promise<string | undefined>;
   /** Puts the bundle into every webhook of the webhook configuration. */
-  publishBundle(bundle: string): Promise<PublishResult>;
+  publishBundle(bundle: string): Promise<void>;
 }
 
 export interface TlsLocation {
@@ -24,24 +30,38 @@ export interface TlsLocation {
   owner: string;
 }
 
+// A pass must finish well inside the propagation time; a hung connection must not hold it for minutes.
+const CALL_TIMEOUT_MS = 10_000;
+const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'countersign' };
+
+const decode = (base64: string): string => Buffer.from(base64, 'base64').toString('utf8');
+
 export function kubeTlsStore(kc: KubeConfig, where: TlsLocation): TlsStore {
   const core = kc.makeApiClient(CoreV1Api);
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  const { namespace, secretName: name } = where;
-  // Without an owner the Secret (holding the CA's key) would outlive an uninstall; a missing one is not fatal.
-  const ownerReferences = async (): Promise<V1OwnerReference[]> => {
-    const account = await orUndefinedOn404(core.readNamespacedServiceAccount({ namespace, name: where.owner }));
-    const uid = account?.metadata?.uid;
-    return uid === undefined ? [] : [{ apiVersion: 'v1', kind: 'ServiceAccount', name: where.owner, uid }];
+  const { namespace, secretName: name, webhookConfiguration } = where;
+  const timed = <T>(call: Promise<T>, what: string): Promise<T> => withTimeout(call, CALL_TIMEOUT_MS, what);
+  // Labels and annotations others put on the Secret (backup exclusions, say) are kept across rewrites.
+  let readMetadata: V1ObjectMeta | undefined;
+  // Without an owner the Secret (holding the CA's key) would outlive an uninstall; a failed lookup is not fatal.
+  const ownerReferences = async (): Promise<V1OwnerReference[] | undefined> => {
+    try {
+      const account = await timed(orUndefinedOn404(core.readNamespacedServiceAccount({ namespace, name: where.owner })), 'reading the owner ServiceAccount');
+      const uid = account?.metadata?.uid;
+      return uid === undefined ? undefined : [{ apiVersion: 'v1', kind: 'ServiceAccount', name: where.owner, uid }];
+    } catch {
+      return readMetadata?.ownerReferences;
+    }
   };
   return {
     async read() {
       let secret: V1Secret | undefined;
       try {
-        secret = await orUndefinedOn404(core.readNamespacedSecret({ namespace, name }));
+        secret = await timed(orUndefinedOn404(core.readNamespacedSecret({ namespace, name })), `reading Secret ${namespace}/${name}`);
       } catch (error: unknown) {
         throw new Error(`cannot read Secret ${namespace}/${name}: ${apiErrorMessage(error)}`, { cause: error });
       }
+      readMetadata = secret?.metadata;
       if (secret === undefined) return undefined;
       const state = stateFromSecret({ data: secret.data ?? {}, annotations: secret.metadata?.annotations ?? {} });
       return { state, version: secret.metadata?.resourceVersion };
@@ -49,32 +69,49 @@ export function kubeTlsStore(kc: KubeConfig, where: TlsLocation): TlsStore {
     async write(state, version) {
       const { data, annotations } = secretFromState(state);
       try {
-        const metadata = {
-          name, namespace, annotations, labels: { 'app.kubernetes.io/managed-by': 'countersign' }, ownerReferences: await ownerReferences(),
+        const owners = await ownerReferences();
+        const metadata: V1ObjectMeta = {
+          name, namespace,
+          labels: { ...(version === undefined ? {} : readMetadata?.labels), ...MANAGED_BY },
+          annotations: { ...(version === undefined ? {} : readMetadata?.annotations), ...annotations },
+          ...(owners === undefined ? {} : { ownerReferences: owners }),
           ...(version === undefined ? {} : { resourceVersion: version }),
         };
         const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', data, metadata };
-        if (version === undefined) await core.createNamespacedSecret({ namespace, body });
-        else await core.replaceNamespacedSecret({ namespace, name, body });
+        if (version === undefined) await timed(core.createNamespacedSecret({ namespace, body }), `creating Secret ${namespace}/${name}`);
+        else await timed(core.replaceNamespacedSecret({ namespace, name, body }), `writing Secret ${namespace}/${name}`);
         return true;
       } catch (error: unknown) {
         if (statusCode(error) === 409) return false;
         throw new Error(`cannot write Secret ${namespace}/${name}: ${apiErrorMessage(error)}`, { cause: error });
       }
     },
+    async liveBundle() {
+      try {
+        const config = await timed(orUndefinedOn404(admission.readValidatingWebhookConfiguration({ name: webhookConfiguration })), `reading ${webhookConfiguration}`);
+        if (config === undefined) return undefined;
+        const bundles = new Set((config.webhooks ?? []).map((w) => w.clientConfig.caBundle ?? ''));
+        return bundles.size === 1 ? decode([...bundles][0] ?? '') : '';
+      } catch (error: unknown) {
+        throw new Error(`cannot read ValidatingWebhookConfiguration ${webhookConfiguration}: ${apiErrorMessage(error)}`, { cause: error });
+      }
+    },
     async publishBundle(bundle) {
       const encoded = Buffer.from(bundle, 'utf8').toString('base64');
       try {
-        const config = await orUndefinedOn404(admission.readValidatingWebhookConfiguration({ name: where.webhookConfiguration }));
-        if (config === undefined) return 'missing';
-        const webhooks = config.webhooks ?? [];
-        if (webhooks.every((w) => w.clientConfig.caBundle === encoded)) return 'unchanged';
-        for (const webhook of webhooks) webhook.clientConfig.caBundle = encoded;
-        await admission.replaceValidatingWebhookConfiguration({ name: where.webhookConfiguration, body: config });
-        return 'updated';
+        const config = await timed(admission.readValidatingWebhookConfiguration({ name: webhookConfiguration }), `reading ${webhookConfiguration}`);
+        // A JSON patch of the caBundle fields only: a typed read-then-replace would drop fields this client does not
+        // know, and the test on the version refuses to patch a configuration that changed since it was read.
+        const patch = [
+          { op: 'test', path: '/metadata/resourceVersion', value: config.metadata?.resourceVersion },
+          ...(config.webhooks ?? []).map((_, i) => ({ op: 'add', path: `/webhooks/${String(i)}/clientConfig/caBundle`, value: encoded })),
+        ];
+        await timed(
+          admission.patchValidatingWebhookConfiguration({ name: webhookConfiguration, body: patch }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)),
+          `patching ${webhookConfiguration}`,
+        );
       } catch (error: unknown) {
-        if (statusCode(error) === 409) return 'conflict';
-        throw new Error(`cannot publish the CA bundle to ValidatingWebhookConfiguration ${where.webhookConfiguration}: ${apiErrorMessage(error)}`, { cause: error });
+        throw new Error(`cannot publish the CA bundle to ValidatingWebhookConfiguration ${webhookConfiguration}: ${apiErrorMessage(error)}`, { cause: error });
       }
     },
   };

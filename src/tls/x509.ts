@@ -16,8 +16,9 @@ export interface KeyPair {
 
 const ECDSA_WITH_SHA256 = sequence(oid('1.2.840.10045.4.3.2'));
 const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 };
-// Certificates start a little in the past: replicas' and the apiserver's clocks differ by a few seconds.
-const BACKDATE_MS = 60_000;
+// Certificates start an hour in the past: a replica whose clock runs ahead of the apiserver's must not mint a
+// certificate the apiserver calls not yet valid. Renewal is timed from the configured validity, not from this.
+const BACKDATE_MS = 3_600_000;
 
 const name = (commonName: string): Buffer => sequence(set(sequence(oid('2.5.4.3'), utf8String(commonName))));
 

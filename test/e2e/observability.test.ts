@@ -52,6 +52,8 @@ const TEST_VALUES = {
       approvalWaiting: { enabled: true, ageSeconds: 1, for: '0s', severity: 'info' },
       agentDenials: { enabled: true, threshold: 2, window: '10m', for: '0s', severity: 'warning' },
       apiserverFailOpen: { enabled: true, threshold: 0, window: '10m', for: '0s', severity: 'critical' },
+      // The harness's serving certificates live 2 days: "expiring within 3 days" is true of every replica.
+      certificateExpiring: { enabled: true, seconds: 3 * 86_400, for: '0s', severity: 'critical' },
     },
   },
 };
@@ -398,6 +400,7 @@ describe('Countersign observed by a real Prometheus', () => {
     expect(labelsOf('CountersignWebhookCallErrors')).toContainEqual(expect.objectContaining({ name: WEBHOOK }));
     expect(labelsOf('CountersignWebhookSlow')).toContainEqual(expect.objectContaining({ name: WEBHOOK }));
     expect(labelsOf('CountersignPolicyLoadFailed')).toEqual([expect.objectContaining({ instance: target(configured!.port) })]);
+    expect(labelsOf('CountersignCertificateExpiring')).toContainEqual(expect.objectContaining({ instance: target(configured!.port), severity: 'critical' }));
     expect(labelsOf('CountersignClusterPictureNotReady')).toEqual([expect.objectContaining({ instance: target(blind!.port) })]);
     expect(labelsOf('CountersignReviewErrors')).toContainEqual(expect.objectContaining({ reason: 'decode' }));
     expect(labelsOf('CountersignFailingClosed')).toContainEqual(expect.objectContaining({ reason: 'impact-unavailable' }));

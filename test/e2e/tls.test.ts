@@ -1,5 +1,5 @@
 // Self-managed TLS against the real apiserver: two replicas share one Secret, mint their CA, keep the webhook
-// configuration's caBundle, and rotate the CA and serving certificates on a compressed schedule (a CA lives 60 s)
+// configuration's caBundle, and rotate the CA and serving certificates on a compressed schedule (a CA lives 40 s)
 // while an agent's kubectl keeps going through the webhook. Go's TLS verifier in the apiserver is the judge.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
@@ -13,7 +13,7 @@ import { E2E_DIR, eventually, kubectlAs, mustKubectl, sleep } from './kube.ts';
 
 const NAME = 'countersign-tls-e2e';
 const NAMESPACE = 'tls-e2e';
-const TIMING = { caValiditySeconds: 60, certValiditySeconds: 24, propagationSeconds: 4, checkIntervalSeconds: 1 };
+const TIMING = { caValiditySeconds: 40, certValiditySeconds: 10, propagationSeconds: 3, checkIntervalSeconds: 1 };
 
 interface Replica {
   pid: number;
@@ -132,8 +132,8 @@ describe('self-managed TLS', () => {
     const samples: Sample[] = [];
     const served = replicas.map(() => new Set<string>());
     let requests = 0;
-    // A CA (60 s, backdated 60 s) is succeeded in its last 40 s: promotions about 24 s and 44 s after creation.
-    while (Date.now() - started < 50_000) {
+    // A 40 s CA is succeeded in its last third: promotions about 30 s and 57 s after the first was created.
+    while (Date.now() - started < 60_000) {
       const run = kubectlAs('coder', ['create', 'configmap', `cm-${String(requests)}`, '-n', NAMESPACE]);
       requests += 1;
       if (run.code !== 0) failures.push(run.stderr.trim());
