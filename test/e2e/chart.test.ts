@@ -77,7 +77,7 @@ describe('the Helm chart', () => {
     ['the default values', []],
     ['other agents (globs, users, groups)', ['--set-json', 'agents={"serviceAccounts":["ml-*/bot-?","team.a/*"],"usernames":["oidc:claude@agents.example.com","bot.*","CORP\\\\ai-*"],"groups":["ml-agents","team:*:agents"]}']],
   ])('renders, for %s, the webhook configuration and admission policies the CLI generates from the same config', (_, extra) => {
-    const docs = render('countersign', extra);
+    const docs = render('countersign', [...extra, '--set', 'tls.mode=helm']);
     const configText = one(docs, 'ConfigMap').data?.['config.yaml'] ?? '';
     const configFile = join(work, `config-${String(extra.length)}.yaml`);
     writeFileSync(configFile, configText);
@@ -102,7 +102,7 @@ describe('the Helm chart', () => {
   });
 
   it('installs, upgrades keeping its certificate, and uninstalls leaving no webhook configuration behind', () => {
-    mustHelm(['install', RELEASE, CHART, '--namespace', RELEASE, '--create-namespace']);
+    mustHelm(['install', RELEASE, CHART, '--namespace', RELEASE, '--create-namespace', '--set', 'tls.mode=helm']);
     const webhook = JSON.parse(mustKubectl('admin', ['get', 'validatingwebhookconfiguration', RELEASE, '-o', 'json'])) as Doc;
     expect(webhook.webhooks?.map((w) => w.clientConfig.caBundle?.length ?? 0).every((n) => n > 100)).toBe(true);
     expect(mustKubectl('admin', ['get', 'deployment', RELEASE, '-n', RELEASE, '-o', 'jsonpath={.spec.replicas}'])).toBe('2');
@@ -120,11 +120,12 @@ describe('the Helm chart', () => {
     expect(kubectlAs('admin', ['get', 'clusterrole', RELEASE]).stderr).toMatch(/NotFound/);
   });
 
-  it('self-managed TLS: Countersign, as the release\'s ServiceAccount, creates its Secret, fills the caBundle, which upgrades keep; uninstall takes the Secret', async () => {
+  it('self-managed TLS (the default): Countersign, as the release\'s ServiceAccount, creates its Secret, fills the caBundle, which upgrades keep; uninstall takes the Secret', async () => {
     const release = 'cs-self';
-    mustHelm(['install', release, CHART, '--namespace', release, '--create-namespace', '--set', 'tls.mode=self-managed']);
+    // The default mode.
+    mustHelm(['install', release, CHART, '--namespace', release, '--create-namespace']);
     try {
-      const docs = render(release, ['--set', 'tls.mode=self-managed']);
+      const docs = render(release);
       expect(docs.some((doc) => doc.kind === 'Secret')).toBe(false);
       const container = (one(docs, 'Deployment').spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0];
       const args = container?.args ?? [];
