@@ -110,7 +110,7 @@ async function decideAgent(request: AdmissionRequest, judge: Judge, deps: Review
     const failure = error instanceof Unjudgeable ? error.reason : 'internal-error';
     const requester = { isAgent: true, username: request.userInfo.username, groups: request.userInfo.groups };
     deps.log.error({ err: error instanceof Unjudgeable ? error.cause : error, uid: request.uid, failure }, 'cannot judge an agent request; refusing it');
-    return { decision: refusedOnError({ requester, environment: 'unknown', dryRun: request.dryRun === true, rule: 'internal-error' }, errorText(error)), failure };
+    return { decision: refusedOnError({ requester, environment: 'unknown', dryRun: request.dryRun === true, rule: failure }, errorText(error)), failure };
   }
 }
 

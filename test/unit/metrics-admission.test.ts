@@ -152,7 +152,7 @@ describe('countersign_admission_fail_closed_total', () => {
     // A human is never refused for it, and never counted.
     expect((await review(deps, fixture('human-delete-production-deployment'))).allowed).toBe(true);
     expect(await failClosed(deps)).toEqual({ [`namespace-unavailable ${CODER}`]: 2 });
-    expect(await sampleSum(deps.metrics, DECISIONS, { decision: 'denied', tier: 'deny', rule: 'internal-error', environment: 'other', agent: CODER })).toBe(2);
+    expect(await sampleSum(deps.metrics, DECISIONS, { decision: 'denied', tier: 'deny', rule: 'namespace-unavailable', environment: 'other', agent: CODER })).toBe(2);
     // An unavailable dependency is fail-closed, not an error of Countersign's own: not counted twice.
     expect(await sampleSum(deps.metrics, 'countersign_admission_review_errors_total', { reason: 'internal' })).toBe(0);
   });
@@ -181,7 +181,8 @@ describe('countersign_admission_fail_closed_total', () => {
     deps.budgets = { store: contended, now: () => new Date() };
     await refusal(deps, fixture('agent-delete-development-deployment'));
     expect(await failClosed(deps)).toEqual({ [`budget-unavailable ${CODER}`]: 3 });
-    expect(await sampleSum(deps.metrics, DECISIONS, { rule: 'budget-unavailable' })).toBe(1);
+    // The core's refusal (unreadable) and the edge's (unwritable, contended) carry the same reason as their rule.
+    expect(await sampleSum(deps.metrics, DECISIONS, { rule: 'budget-unavailable' })).toBe(3);
     // Each lost compare-and-swap is a conflict: six attempts, all lost.
     expect(await sampleSum(deps.metrics, 'countersign_budget_conflicts_total')).toBe(6);
     expect(await sampleSum(deps.metrics, 'countersign_budget_deletes_total')).toBe(0);
