@@ -3,15 +3,18 @@
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Config } from '../config/schema.js';
 import { checkApproval } from './check-approval.js';
+import type { AuditTrail } from '../observability/audit-log.js';
+import { auditStep, requestFields } from './audit-step.js';
 import type { SignatureVerifier } from './signatures.js';
 import type { ApprovalStore } from './store.js';
-import { API_GROUP, type ApprovalObject } from './types.js';
+import { API_GROUP, type ApprovalObject, type ApprovalRequestObject } from './types.js';
 
 export interface OwnResourceDeps {
   store: ApprovalStore;
   verifySignature: SignatureVerifier;
   now: () => Date;
   isAgent: (request: AdmissionRequest) => boolean;
+  audit: AuditTrail;
 }
 
 export type OwnVerdict = { allowed: true; note?: string } | { allowed: false; message: string };
@@ -43,11 +46,37 @@ async function admitApproval(request: AdmissionRequest, config: Config, deps: Ow
     now: deps.now(), maxTtlSeconds: config.approvals.maxApprovalTtlSeconds,
   });
   if (problems.length > 0) return no(problems.join('; '));
-  if (target !== undefined) {
-    const verb = approval.spec.decision === 'Approve' ? 'approved' : 'rejected';
-    await deps.store.recordEvent(target, { reason: approval.spec.decision === 'Approve' ? 'Approved' : 'Rejected', message: `${approval.spec.approver} ${verb}: ${approval.spec.reason}` });
-  }
+  // A dry run creates nothing: nothing to record.
+  if (target !== undefined && request.dryRun !== true) await admitted(approval, target, { key: signature?.ok === true ? signature.keyFingerprint : undefined, deps });
   return { allowed: true, note: `${approval.spec.decision} of ${approval.spec.requestName} by ${approval.spec.approver}` };
+}
+
+/** An approval or rejection passed every check: the apiserver goes on to store it. */
+async function admitted(approval: ApprovalObject, target: ApprovalRequestObject, how: { key: string | undefined; deps: OwnResourceDeps }): Promise<void> {
+  const approve = approval.spec.decision === 'Approve';
+  const { spec } = approval;
+  await auditStep(how.deps, {
+    event: approve ? 'approval-admitted' : 'rejection-admitted',
+    fields: {
+      ...requestFields(target), approval: approval.metadata.name, approver: spec.approver, reason: spec.reason, expiresAt: spec.expiresAt,
+      signingKey: how.key, ...(spec.quota === undefined ? {} : { quotaDeletes: spec.quota.deletes }),
+    },
+    kubeEvent: { request: target, reason: approve ? 'Approved' : 'Rejected', message: `${spec.approver} ${approve ? 'approved' : 'rejected'}: ${spec.reason}` },
+  });
+}
+
+function isApprovalCreate(request: AdmissionRequest): boolean {
+  return request.resource.resource === 'approvals' && request.operation === 'CREATE' && (request.subResource ?? '') === '';
+}
+
+/** Someone tried to approve or reject and was refused: the attempt is part of the record (no Event: nothing exists). */
+function refused(request: AdmissionRequest, message: string, deps: OwnResourceDeps): void {
+  const spec = (request.object as { spec?: Record<string, unknown> } | null | undefined)?.spec;
+  const text = (key: string): string | undefined => (typeof spec?.[key] === 'string' ? spec[key] : undefined);
+  deps.audit.record('approval-refused', {
+    request: text('requestName'), digest: text('digest'), decision: text('decision'), approver: text('approver'),
+    approval: request.name ?? '', creator: request.userInfo.username, uid: request.uid, why: message, ...(request.dryRun === true ? { dryRun: true } : {}),
+  });
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -64,6 +93,12 @@ function admitDelete(request: AdmissionRequest): OwnVerdict {
 }
 
 export async function admitOwnResource(request: AdmissionRequest, config: Config, deps: OwnResourceDeps): Promise<OwnVerdict> {
+  const verdict = await judgeOwnResource(request, config, deps);
+  if (!verdict.allowed && isApprovalCreate(request)) refused(request, verdict.message, deps);
+  return verdict;
+}
+
+async function judgeOwnResource(request: AdmissionRequest, config: Config, deps: OwnResourceDeps): Promise<OwnVerdict> {
   const self = `system:serviceaccount:${config.countersignNamespace}:${config.approvals.serviceAccount}`;
   if (request.userInfo.username === self) return { allowed: true };
   if (deps.isAgent(request)) return no('agents may not create, change or delete approvals or approval requests');

@@ -9,6 +9,8 @@ import type { Decision } from '../core/decide.js';
 import { summarizeChange, type ChangeSummary } from './change-summary.js';
 import { evaluateGate, type GateState } from './gate.js';
 import { approvalRequestFor } from './request-record.js';
+import type { AuditTrail } from '../observability/audit-log.js';
+import { approvalFields, auditStep, requestFields } from './audit-step.js';
 import type { SignatureVerifier } from './signatures.js';
 import type { ApprovalStore } from './store.js';
 import { requestNameFor, type ApprovalObject, type ApprovalRequestObject } from './types.js';
@@ -17,6 +19,8 @@ export interface GateDeps {
   store: ApprovalStore;
   verifySignature: SignatureVerifier;
   now: () => Date;
+  /** This process's hash-chained audit trail of approval steps. */
+  audit: AuditTrail;
 }
 
 function approveCommand(name: string, signature: boolean): string {
@@ -38,11 +42,14 @@ function pendingDetail(request: ApprovalRequestObject, have: number): string {
   );
 }
 
-async function consume(use: ApprovalObject[], deps: GateDeps, uid: string): Promise<boolean> {
+/** Marks the approvals used, one by one: those marked, and the one a concurrent request got first, if any. */
+async function consume(use: ApprovalObject[], deps: GateDeps, uid: string): Promise<{ spent: ApprovalObject[]; lost?: ApprovalObject }> {
+  const spent: ApprovalObject[] = [];
   for (const approval of use) {
-    if (!(await deps.store.markUsed(approval, uid, deps.now()))) return false;
+    if (!(await deps.store.markUsed(approval, uid, deps.now()))) return { spent, lost: approval };
+    spent.push(approval);
   }
-  return true;
+  return { spent };
 }
 
 function approvedDecision(decision: Decision, use: ApprovalObject[], dryRun: boolean): Decision {
@@ -60,12 +67,22 @@ function approvedDecision(decision: Decision, use: ApprovalObject[], dryRun: boo
   };
 }
 
+/** Deletes a request whose expiry has passed, and says so in the audit trail and an Event. */
+async function collectExpired(request: ApprovalRequestObject, deps: GateDeps): Promise<void> {
+  await deps.store.deleteRequest(request.metadata.name);
+  const phase = request.status?.phase ?? 'Pending';
+  await auditStep(deps, {
+    event: 'request-expired', fields: { ...requestFields(request), phase, expiresAt: request.spec.expiresAt },
+    kubeEvent: { request, reason: 'ApprovalRequestExpired', message: `expired at ${request.spec.expiresAt} (${phase}) and was deleted` },
+  });
+}
+
 /** Counts a requester's pending requests, deleting its expired ones on the way (collection happens as they write). */
 async function openRequestsOf(username: string, deps: GateDeps): Promise<number> {
   const now = deps.now().getTime();
   let open = 0;
   for (const request of await deps.store.listRequestsOf(username)) {
-    if (Date.parse(request.spec.expiresAt) <= now) await deps.store.deleteRequest(request.metadata.name);
+    if (Date.parse(request.spec.expiresAt) <= now) await collectExpired(request, deps);
     else if ((request.status?.phase ?? 'Pending') === 'Pending') open += 1;
   }
   return open;
@@ -90,7 +107,11 @@ async function recordRequest(request: AdmissionRequest, decision: Decision, conf
     ...(changeOf(request)),
   });
   await deps.store.createRequest(created);
-  await deps.store.recordEvent(created, { reason: 'ApprovalRequested', message: `${approval.action.requester} asked to ${approval.action.message} (rule ${approval.action.rule})` });
+  await auditStep(deps, {
+    event: 'request-recorded',
+    fields: { ...requestFields(created), uid: request.uid, approvalsRequired: created.spec.approvalsRequired, signatureRequired: created.spec.signatureRequired, expiresAt: created.spec.expiresAt },
+    kubeEvent: { request: created, reason: 'ApprovalRequested', message: `${approval.action.requester} asked to ${approval.action.message} (rule ${approval.action.rule})` },
+  });
   return created;
 }
 
@@ -142,7 +163,7 @@ async function findApprovals(request: AdmissionRequest, decision: Decision, conf
   let existing = await deps.store.getRequest(name);
   if (existing !== undefined && Date.parse(existing.spec.expiresAt) <= deps.now().getTime()) {
     // Unapproved requests expire to refused; a new attempt asks anew under the same (digest-derived) name.
-    if (!dryRun) await deps.store.deleteRequest(existing.metadata.name);
+    if (!dryRun) await collectExpired(existing, deps);
     existing = undefined;
   }
   if (existing === undefined) return { decision: await askAnew(request, decision, config, deps) };
@@ -164,17 +185,33 @@ async function findApprovals(request: AdmissionRequest, decision: Decision, conf
   }
 }
 
+/** Some approvals of a request were marked used, then another went to a concurrent request: they are spent for nothing. */
+async function wasted(request: ApprovalRequestObject, what: { spent: ApprovalObject[]; lost: ApprovalObject; uid: string }, deps: GateDeps): Promise<void> {
+  await auditStep(deps, {
+    event: 'approval-wasted', fields: { ...requestFields(request), ...approvalFields(what.spent), lostTo: what.lost.metadata.name, uid: what.uid },
+    kubeEvent: {
+      request, reason: 'ApprovalWasted',
+      message: `${what.spent.map((a) => a.metadata.name).join(', ')} marked used, but ${what.lost.metadata.name} went to a concurrent request first: the action was refused`,
+    },
+  });
+}
+
 /** Uses the approvals found, by compare-and-swap: allowed, or refused when a concurrent request got one first. */
 async function useApprovals(request: AdmissionRequest, decision: Decision, found: Exclude<Found, { decision: Decision }>, deps: GateDeps): Promise<Decision> {
   const { approvals, request: existing } = found;
-  if (!(await consume(approvals, deps, request.uid))) {
+  const { spent, lost } = await consume(approvals, deps, request.uid);
+  if (lost !== undefined) {
+    if (spent.length > 0) await wasted(existing, { spent, lost, uid: request.uid }, deps);
     return refuse(decision, `An approval for ${existing.metadata.name} was used by a concurrent request; ask for a new one.`);
   }
   // The approvals are used: the action goes through even if recording the request's phase fails.
   await deps.store.setRequestPhase(existing, 'Used', approvals.map((a) => a.metadata.name), deps.now()).catch(() => undefined);
-  await deps.store.recordEvent(existing, {
-    reason: 'ApprovalUsed',
-    message: `${request.userInfo.username} carried out the action with ${approvals.map((a) => `${a.metadata.name} (${a.spec.approver})`).join(', ')}`,
+  await auditStep(deps, {
+    event: 'approval-used', fields: { ...requestFields(existing), ...approvalFields(approvals), usedBy: request.userInfo.username, uid: request.uid },
+    kubeEvent: {
+      request: existing, reason: 'ApprovalUsed',
+      message: `${request.userInfo.username} carried out the action with ${approvals.map((a) => `${a.metadata.name} (${a.spec.approver})`).join(', ')}`,
+    },
   });
   return approvedDecision(decision, approvals, false);
 }

@@ -5,6 +5,7 @@ import { parseServiceAccount } from '../core/requester.js';
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { UserInfo } from '../admission/types.js';
 import { retryTransient } from '../cluster/retry.js';
+import { anchorAnnotations } from '../observability/audit-chain.js';
 import type { ApprovalStore } from './store.js';
 import { API_GROUP, API_VERSION, OWNER_ANNOTATION, QUOTA_LABEL, REQUESTER_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
 
@@ -12,7 +13,6 @@ export interface KubeStoreSettings {
   namespace: string;
   allowedSignersSecret: string;
 }
-
 
 export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): ApprovalStore {
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -99,10 +99,11 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
     },
     async recordEvent(request, event) {
       const at = new Date().toISOString();
+      const annotations = event.anchor === undefined ? {} : { annotations: anchorAnnotations(event.anchor) };
       await core.createNamespacedEvent({
         namespace: settings.namespace,
         body: {
-          metadata: { generateName: `${request.metadata.name.slice(0, 40)}.`, namespace: settings.namespace },
+          metadata: { generateName: `${request.metadata.name.slice(0, 40)}.`, namespace: settings.namespace, ...annotations },
           involvedObject: {
             apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'ApprovalRequest', name: request.metadata.name, namespace: settings.namespace,
             ...(request.metadata.uid === undefined ? {} : { uid: request.metadata.uid }),

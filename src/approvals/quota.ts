@@ -5,6 +5,8 @@ import type { AdmissionRequest } from '../admission/types.js';
 import type { Decision } from '../core/decide.js';
 import type { ActionRecord } from '../core/digest.js';
 import type { Impact } from '../core/impact.js';
+import type { AuditTrail } from '../observability/audit-log.js';
+import { actionLabel, auditStep, requestFields } from './audit-step.js';
 import type { ApprovalStore } from './store.js';
 import type { ApprovalObject, ApprovalRequestObject } from './types.js';
 
@@ -13,6 +15,7 @@ const QUOTA_ROUNDS = 3;
 export interface QuotaDeps {
   store: ApprovalStore;
   now: () => Date;
+  audit: AuditTrail;
 }
 
 function remaining(approval: ApprovalObject, now: Date): number {
@@ -62,14 +65,17 @@ export interface QuotaAttempt {
   request: AdmissionRequest;
   decision: Decision;
   approval: ApprovalObject;
+  /** The request the quota approved. */
+  target: ApprovalRequestObject;
   now: Date;
 }
 
-/** Does this quota cover this request with a unit left? Reads only: nothing is spent. */
-async function covers({ decision, approval, now }: QuotaAttempt, store: ApprovalStore): Promise<boolean> {
-  if (remaining(approval, now) <= 0 || decision.approval === undefined) return false;
+/** The quota's request, if this quota covers this request with a unit left. Reads only: nothing is spent. */
+async function covers({ decision, approval, now }: Omit<QuotaAttempt, 'target'>, store: ApprovalStore): Promise<ApprovalRequestObject | undefined> {
+  if (remaining(approval, now) <= 0 || decision.approval === undefined) return undefined;
   const target = await store.getRequest(approval.spec.requestName);
-  return target !== undefined && sameScope(target, approval, decision, decision.approval.action) && !(await rejected(target, store));
+  if (target === undefined || !sameScope(target, approval, decision, decision.approval.action)) return undefined;
+  return (await rejected(target, store)) ? undefined : target;
 }
 
 function gatedDelete(decision: Decision): boolean {
@@ -85,8 +91,8 @@ export async function findQuota(request: AdmissionRequest, decision: Decision, d
   if (!gatedDelete(decision)) return undefined;
   const now = deps.now();
   for (const approval of await deps.store.listQuotasFor(request.userInfo.username)) {
-    const attempt = { request, decision, approval, now };
-    if (await covers(attempt, deps.store)) return attempt;
+    const target = await covers({ request, decision, approval, now }, deps.store);
+    if (target !== undefined) return { request, decision, approval, target, now };
   }
   return undefined;
 }
@@ -109,6 +115,13 @@ async function spendQuota(attempt: QuotaAttempt, deps: QuotaDeps): Promise<Decis
   if (!(await deps.store.useQuota(approval, request.uid, now))) return 'lost';
   const total = approval.spec.quota?.deletes ?? 0;
   const used = total - remaining(approval, now) + 1;
+  const action = decision.approval?.action;
+  const target = action === undefined ? '' : actionLabel(action);
+  await auditStep(deps, {
+    event: 'quota-used',
+    fields: { ...requestFields(attempt.target), approvals: [approval.metadata.name], approvers: [approval.spec.approver], usedBy: request.userInfo.username, uid: request.uid, target, used, of: total },
+    kubeEvent: { request: attempt.target, reason: 'QuotaUsed', message: `${request.userInfo.username}: ${target} under quota ${approval.metadata.name} by ${approval.spec.approver} (${String(used)} of ${String(total)})` },
+  });
   return allowedUnder(decision, approval, `Countersign: allowed under quota ${approval.metadata.name} by ${approval.spec.approver} (${String(used)} of ${String(total)} used).`);
 }
 

@@ -1,6 +1,10 @@
 // The port to where approval objects live (the Kubernetes API in production, memory in unit tests).
 import type { UserInfo } from '../admission/types.js';
+import type { AuditAnchor } from '../observability/audit-chain.js';
 import type { ApprovalObject, ApprovalRequestObject, RequestPhase } from './types.js';
+
+/** An audit record's place in its replica's chain, as an Event carries it. */
+export type EventAnchor = AuditAnchor & { replica: string };
 
 export interface ApprovalStore {
   getRequest(name: string): Promise<ApprovalRequestObject | undefined>;
@@ -25,9 +29,10 @@ export interface ApprovalStore {
   mayApprove(user: UserInfo, environment: string, namespace: string): Promise<boolean>;
   /**
    * A Kubernetes Event on a request, for people watching `kubectl get events`. Best effort: it never fails, so it
-   * can never change a decision.
+   * can never change a decision. With an anchor, the Event carries the audit record's place and hash
+   * (ANCHOR_ANNOTATIONS), vouching for the audit log from outside it.
    */
-  recordEvent(request: ApprovalRequestObject, event: { reason: string; message: string }): Promise<void>;
+  recordEvent(request: ApprovalRequestObject, event: { reason: string; message: string; anchor?: EventAnchor }): Promise<void>;
   /**
    * The human recorded as owner of an agent's ServiceAccount (`kubectl countersign agent-credentials`), if the
    * requester is one: the owner may not approve its agent's requests.

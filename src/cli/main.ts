@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Countersign's command line: serve, evaluate, check.
+// Countersign's command line: serve, evaluate, check, audit-verify.
 import '../cel/guards.js';
 import { readFileSync } from 'node:fs';
 import { parseCheckArgs, parseEvaluateArgs, parseServeArgs, UsageError } from './args.js';
@@ -16,6 +16,8 @@ const USAGE = `Usage:
   countersign self-defence-policy [--config FILE]   (apply with webhook-config's output: the webhook skips the
                                                     namespaces these policies guard)
   countersign remove-webhook-config --name NAME [--kubeconfig FILE]
+  countersign audit-verify [FILE|-] [--anchors EVENTS.json]   (checks the approval audit log's hash chains:
+                                                    exit 0 intact, 1 broken, 2 usage)
   countersign version`;
 
 function version(): string {
@@ -57,6 +59,13 @@ async function run(argv: string[]): Promise<void> {
     case 'webhook-config': {
       const { webhookConfigCommand } = await import('./webhook-config.js');
       process.stdout.write(await webhookConfigCommand(rest));
+      return;
+    }
+    case 'audit-verify': {
+      const { auditVerifyCommand } = await import('./audit-verify.js');
+      const { output, exitCode } = auditVerifyCommand(rest);
+      process.stdout.write(output);
+      process.exitCode = exitCode;
       return;
     }
     case 'version':

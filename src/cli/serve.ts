@@ -5,6 +5,7 @@ import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
 import { staticNamespaceDirectory } from '../cluster/namespace-directory.js';
 import { readClusterSnapshot } from '../cluster/snapshot.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
+import { auditTrail } from '../observability/audit-log.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { observeCluster } from '../observability/observe-cluster.js';
@@ -49,6 +50,8 @@ async function clusterEdges(settings: ServeSettings, config: Config, log: Logger
       store: kubeApprovalStore(kc, { namespace: config.countersignNamespace, allowedSignersSecret: config.approvals.allowedSignersSecret }),
       verifySignature: signatureVerifier(config.approvals.signatureNamespace, now),
       now,
+      // This process's own chain (replicas do not share one); its chain-start line is written now.
+      audit: auditTrail(log, { now }),
     },
   };
 }

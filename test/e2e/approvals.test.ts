@@ -1,11 +1,11 @@
 // Human approvals against the real apiserver: an agent's gated action becomes a request; a human approves it with
 // `kubectl countersign`; the agent's retry of exactly that action goes through once. And the attacks.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countersignPort, startReplica, stopProcess, type Replica } from '../harness/control-plane.ts';
+import { CLI, countersignPort, startReplica, stopProcess, type Replica } from '../harness/control-plane.ts';
 import { capturedReview, E2E_DIR, kubectlAs, mustKubectl, postReview, webhookDecisions } from './kube.ts';
 
 const NS = 'appr-prod';
@@ -225,5 +225,85 @@ describe('two webhook replicas', () => {
     expect(refused?.response.status?.message).toMatch(/used by a concurrent request|pending \(0 of 1/);
     const approvals = JSON.parse(mustKubectl('admin', ['get', 'approvals', '-n', 'countersign', '-o', 'json'])) as { items: { spec: { requestName: string }; status?: { phase?: string } }[] };
     expect(approvals.items.filter((a) => a.spec.requestName === request).map((a) => a.status?.phase)).toEqual(['Used']);
+  });
+});
+
+describe('the audit log', () => {
+  interface Audit { line: number; chain: string; seq: number; hash: string; event: string; request?: string; action?: string; creator?: string }
+  const work = mkdtempSync(join(tmpdir(), 'countersign-e2e-audit-'));
+  afterAll(() => { rmSync(work, { recursive: true, force: true }); });
+
+  /** Every Countersign process's log of this run (the first one, restarts appended, and each replica's). */
+  function logs(but?: string): string {
+    const files = readdirSync(E2E_DIR).filter((f) => /^countersign.*\.log$/.test(f) && f !== but).sort();
+    return files.map((f) => readFileSync(join(E2E_DIR, f), 'utf8')).join('\n');
+  }
+
+  function audits(text: string): Audit[] {
+    return text.split('\n').flatMap((line, i) => {
+      if (!line.includes('"msg":"audit"')) return [];
+      return [{ ...(JSON.parse(line) as { audit: Omit<Audit, 'line'> }).audit, line: i + 1 }];
+    });
+  }
+
+  function verify(...args: string[]): { code: number; out: string } {
+    const run = spawnSync(process.execPath, [CLI, 'audit-verify', ...args], { encoding: 'utf8', timeout: 60_000 });
+    return { code: run.status ?? -1, out: `${run.stdout}${run.stderr}` };
+  }
+
+  function file(name: string, text: string): string {
+    writeFileSync(join(work, name), text);
+    return join(work, name);
+  }
+
+  it('holds each approval step of the flow above, hash-chained per process, and audit-verify finds it intact and anchored by the Events', () => {
+    const text = logs();
+    const records = audits(text);
+    const events = mustKubectl('admin', ['get', 'events', '-n', 'countersign', '-o', 'json']);
+    const verdict = verify(file('all.log', text), '--anchors', file('events.json', events));
+    expect(verdict.code).toBe(0);
+    const chains = records.filter((r) => r.event === 'chain-start').length;
+    expect(verdict.out).toContain(`audit log intact: ${records.length} audit records in ${chains} chain(s)`);
+    // The first attempt at deleting web: recorded; refused to dev-a; approved; used once. (The agents' own attempts
+    // never reach Countersign: the self-defence admission policy refuses agents in its namespace first.)
+    const web = records.find((r) => r.event === 'request-recorded' && r.action === `DELETE apps/v1/deployments ${NS}/web`);
+    const steps = records.filter((r) => r.request === web?.request);
+    expect(steps.map((r) => r.event)).toEqual(['request-recorded', 'approval-refused', 'approval-admitted', 'approval-used']);
+    expect(steps.filter((r) => r.event === 'approval-refused').map((r) => r.creator)).toEqual(['dev-a']);
+    // The signed namespace deletion: three refused approvals (unsigned, unknown key, a colleague's key), two admitted.
+    const namespace = records.find((r) => r.event === 'request-recorded' && r.action === `DELETE v1/namespaces ${NS}/${NS}`);
+    expect(records.filter((r) => r.request === namespace?.request).map((r) => r.event)).toEqual([
+      'request-recorded', 'approval-refused', 'approval-refused', 'approval-refused', 'approval-admitted', 'approval-admitted', 'approval-used',
+    ]);
+    // Its Events carry the very lines' places and hashes.
+    const list = JSON.parse(events) as { items: { involvedObject: { name: string }; reason: string; metadata: { annotations?: Record<string, string> } }[] };
+    const anchored = list.items.filter((e) => e.involvedObject.name === web?.request).map((e) => [e.reason, e.metadata.annotations?.['countersign.dev/audit-hash']]);
+    const byEvent = (event: string): string | undefined => steps.find((r) => r.event === event)?.hash;
+    expect(anchored.sort()).toEqual([['ApprovalRequested', byEvent('request-recorded')], ['ApprovalUsed', byEvent('approval-used')], ['Approved', byEvent('approval-admitted')]].sort());
+    // Two replicas raced for one approval: whichever won, one chain says it was used, once.
+    const race = records.find((r) => r.event === 'request-recorded' && r.action === 'DELETE v1/configmaps race-prod/race');
+    expect(records.filter((r) => r.request === race?.request && r.event === 'approval-used')).toHaveLength(1);
+  });
+
+  it('names the line where a deleted audit line is missed, and with the Events finds a cut-off tail', () => {
+    const main = readFileSync(join(E2E_DIR, 'countersign.log'), 'utf8');
+    const records = audits(main);
+    const web = records.find((r) => r.event === 'request-recorded' && r.action === `DELETE apps/v1/deployments ${NS}/web`);
+    const admitted = records.find((r) => r.request === web?.request && r.event === 'approval-admitted')!;
+    const lines = main.split('\n');
+    const copy = lines.filter((_, i) => i + 1 !== admitted.line);
+    const next = audits(copy.join('\n')).find((r) => r.chain === admitted.chain && r.seq === admitted.seq + 1)!;
+    const deleted = verify(file('deleted.log', copy.join('\n')));
+    expect(deleted.code).toBe(1);
+    expect(deleted.out).toMatch(new RegExp(`^audit log BROKEN at line ${next.line} \\(missing\\): .* seq ${admitted.seq} is missing`));
+    // That process's chain cut off from the approval's use on: the log alone cannot tell; the Event on the use can.
+    const used = records.find((r) => r.request === web?.request && r.event === 'approval-used')!;
+    const tail = new Set(records.filter((r) => r.chain === used.chain && r.seq >= used.seq).map((r) => r.line));
+    const cut = file('cut.log', [...lines.filter((_, i) => !tail.has(i + 1)), logs('countersign.log')].join('\n'));
+    expect(verify(cut).code).toBe(0);
+    const events = file('events.json', mustKubectl('admin', ['get', 'events', '-n', 'countersign', '-o', 'json']));
+    const truncated = verify(cut, '--anchors', events);
+    expect(truncated.code).toBe(1);
+    expect(truncated.out).toContain('(truncated)');
   });
 });

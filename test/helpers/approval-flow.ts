@@ -6,14 +6,19 @@ import { applyApprovalGate, type GateDeps } from '../../src/approvals/approval-g
 import { signatureVerifier } from '../../src/approvals/signatures.js';
 import type { ApprovalObject, ApprovalSpec } from '../../src/approvals/types.js';
 import type { Judge } from '../../src/core/decide.js';
+import { auditTrail, type AuditTrail } from '../../src/observability/audit-log.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { heldOutReview, namespaceNamed, OFFLINE } from './fixtures.js';
 import type { MemoryStore } from './memory-store.js';
 
 export const NOW = new Date('2026-11-21T10:00:00Z');
 export const minutes = (n: number): string => new Date(NOW.getTime() + n * 60_000).toISOString();
 
-export function deps(store: MemoryStore, now = NOW): GateDeps {
-  return { store, verifySignature: signatureVerifier('countersign.dev', () => now), now: () => now };
+/** Where the unit tests' audit lines go when a test does not look at them. */
+const SILENT_TRAIL = auditTrail(createLogger('silent'), { replica: 'unit', nonce: 'unit' });
+
+export function deps(store: MemoryStore, now = NOW, audit: AuditTrail = SILENT_TRAIL): GateDeps {
+  return { store, verifySignature: signatureVerifier('countersign.dev', () => now), now: () => now, audit };
 }
 
 export async function attempt(judge: Judge, store: MemoryStore, request: AdmissionRequest, now = NOW): Promise<ReturnType<Judge['decide']>> {

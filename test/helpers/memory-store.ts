@@ -1,6 +1,6 @@
 // An in-memory ApprovalStore with the same compare-and-swap semantics as the API server's resourceVersion.
 import type { UserInfo } from '../../src/admission/types.js';
-import type { ApprovalStore } from '../../src/approvals/store.js';
+import type { ApprovalStore, EventAnchor } from '../../src/approvals/store.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from '../../src/approvals/types.js';
 
 export interface MemoryStore extends ApprovalStore {
@@ -10,7 +10,7 @@ export interface MemoryStore extends ApprovalStore {
   approvers: Set<string>;
   owners: Map<string, string>;
   signers: string;
-  events: { request: string; reason: string; message: string }[];
+  events: { request: string; reason: string; message: string; anchor?: EventAnchor }[];
 }
 
 export function memoryStore(): MemoryStore {
