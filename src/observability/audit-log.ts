@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { anchorOf, nextRecord, startChain, type AuditAnchor, type AuditEvent, type AuditFields, type AuditRecord } from './audit-chain.js';
 
 export interface AuditTrail {
-  /** The replica whose chain this is (the pod's name in a cluster). */
+  /** The replica whose chain this is (the host name: the pod's name in a cluster). */
   readonly replica: string;
   /** Appends one record to the chain and writes its line; where it sits in the chain, for an Event to vouch for it. */
   record(event: AuditEvent, fields: AuditFields): AuditAnchor;
@@ -20,17 +20,13 @@ export interface AuditTrailOptions {
   start?: AuditFields;
 }
 
-/** The replica's identity: POD_NAME when set, else the host name (a pod's host name is its name). */
-export function replicaName(env: NodeJS.ProcessEnv = process.env): string {
-  const pod = env.POD_NAME?.trim() ?? '';
-  return pod === '' ? hostname() : pod;
-}
-
 /** Starts this process's chain (its chain-start line is written at once) and returns the trail that extends it. */
 export function auditTrail(log: Logger, options: AuditTrailOptions = {}): AuditTrail {
-  const out = log.child({}, { level: 'info' });
+  // Only a logger made silent on purpose (tests) silences the trail.
+  const out = log.level === 'silent' ? log : log.child({}, { level: 'info' });
   const now = options.now ?? ((): Date => new Date());
-  const replica = options.replica ?? replicaName();
+  // A pod's host name is its name.
+  const replica = options.replica ?? hostname();
   const write = (record: AuditRecord): AuditAnchor => {
     out.info({ msg: 'audit', audit: record });
     return anchorOf(record);

@@ -216,11 +216,15 @@ describe('the audit trail the edge writes', () => {
     expect(store.events.map((e) => e.reason)).toEqual(['ApprovalRequested']);
   });
 
-  it('is written whatever the log level', () => {
+  it('is written at any log level, even fatal; only "silent" (for tests) silences it', () => {
     const lines: string[] = [];
-    const silent = createLogger('silent', { write: (text: string) => { lines.push(text); } });
-    auditTrail(silent, { replica: 'r' }).record('request-recorded', { request: 'cs-x' });
+    const fatal = createLogger('fatal', { write: (text: string) => { lines.push(text); } });
+    auditTrail(fatal, { replica: 'r' }).record('request-recorded', { request: 'cs-x' });
     expect(lines).toHaveLength(2);
+    const quiet: string[] = [];
+    const silent = createLogger('silent', { write: (text: string) => { quiet.push(text); } });
+    auditTrail(silent, { replica: 'r' }).record('request-recorded', { request: 'cs-x' });
+    expect(quiet).toEqual([]);
   });
 });
 
