@@ -18,7 +18,7 @@ const NAMED = { green: '#73bf69', red: '#f2495c', orange: '#ff9830', blue: '#579
 
 /** The panels drawn, row by row, by title: the ones a platform team looks at first. */
 export const LAYOUT = [
-  { height: 124, titles: ['Blocked agent actions', 'Audited agent actions', 'Approved agent actions', 'Pending approvals', 'Oldest pending approval', 'Refused: could not judge'] },
+  { height: 124, titles: ['Blocked agent actions', 'Audited agent actions', 'Approved agent actions', 'Pending approvals', 'Oldest pending approval', 'Refused: could not judge', 'Replicas up'] },
   { height: 330, titles: ['Blocked agent actions by agent and rule', 'Agent decisions by tier'] },
   { height: 300, titles: ['Top agents by blocked actions', 'Rules that blocked agents', 'Approval requests by state'] },
   { height: 300, titles: ['Webhook latency seen by the apiserver', 'Decision latency', 'Apiserver rejections and fail-open'] },
@@ -90,15 +90,20 @@ function thresholdColor(defaults, value) {
   return color(chosen) ?? THEME.text;
 }
 
+/** A stat: its value, or with several targets (e.g. replicas up and scraped) their values as "3 / 4" over their names. */
 function drawStat(canvas, box, { panel, data }) {
   const top = panelFrame(canvas, box, panel.title, 2);
   const defaults = panel.fieldConfig?.defaults ?? {};
-  const values = data.targets.flatMap((t) => t.series.map(lastValue));
-  const value = values.length === 0 ? NaN : values[0];
-  const shown = values.length === 0 ? (defaults.noValue ?? 'No data') : formatValue(value, defaults.unit, defaults.decimals);
+  const fields = data.targets.flatMap((t) => t.series.map((s) => ({ value: lastValue(s), name: legend(t.legendFormat, s.metric) })));
+  const value = fields.length === 0 ? NaN : fields[0].value;
+  const shown = fields.length === 0 ? (defaults.noValue ?? 'No data') : fields.map((f) => formatValue(f.value, defaults.unit, defaults.decimals)).join(' / ');
+  const caption = fields.length > 1 ? fit(fields.map((f) => f.name).join(' / '), box.w - 24, 2) : '';
   const scale = textWidth(shown, 6) < box.w - 24 ? 6 : 4;
+  const space = box.y + box.h - top - (caption === '' ? 0 : lineHeight(2));
   const x = box.x + (box.w - textWidth(shown, scale)) / 2;
-  canvas.text(shown, x, top + (box.y + box.h - top - 7 * scale) / 2, { color: thresholdColor(defaults, Number.isFinite(value) ? value : 0), scale });
+  const y = top + (space - 7 * scale) / 2;
+  canvas.text(shown, x, y, { color: thresholdColor(defaults, Number.isFinite(value) ? value : 0), scale });
+  if (caption !== '') canvas.text(caption, box.x + (box.w - textWidth(caption, 2)) / 2, y + 7 * scale + 8, { color: THEME.muted });
 }
 
 function drawBarGauge(canvas, box, { panel, data }) {
@@ -204,11 +209,11 @@ function header(canvas, data) {
   canvas.text(caption, WIDTH - GAP - textWidth(caption, 2), 28, { color: THEME.muted });
 }
 
-/** The alerts that fired in the run (the test injects the faults they watch for), as red chips. */
+/** The alerts that fired during the run (the test injects the faults they watch for), as red chips. */
 function alertStrip(canvas, data, top) {
   let x = GAP;
   let y = top;
-  const label = 'Alerts firing (faults injected by the test):';
+  const label = 'Alerts that fired during the run (faults injected by the test):';
   canvas.text(label, x, y + 6, { color: THEME.muted });
   x += textWidth(label, 2) + 12;
   for (const name of data.alerts) {

@@ -31,13 +31,15 @@ export interface Dashboard {
 export interface Variables {
   job: string;
   rateInterval: string;
-  range: string;
+  /** The range in whole seconds: $__range is `${rangeSeconds}s`, $__range_s is the number. */
+  rangeSeconds: number;
 }
 
 export function substitute(expr: string, vars: Variables): string {
   return expr
     .replaceAll('$__rate_interval', vars.rateInterval)
-    .replaceAll('$__range', vars.range)
+    .replaceAll('$__range_s', String(vars.rangeSeconds))
+    .replaceAll('$__range', `${String(vars.rangeSeconds)}s`)
     .replaceAll('$job', vars.job);
 }
 
@@ -80,7 +82,7 @@ export async function evaluateDashboard(
   dashboard: Dashboard,
   window: { start: number; end: number; step: number; job: string; rateInterval: string },
 ): Promise<EvaluatedPanel[]> {
-  const vars: Variables = { job: window.job, rateInterval: window.rateInterval, range: `${Math.ceil(window.end - window.start)}s` };
+  const vars: Variables = { job: window.job, rateInterval: window.rateInterval, rangeSeconds: Math.ceil(window.end - window.start) };
   const panels: EvaluatedPanel[] = [];
   for (const panel of queryPanels(dashboard)) {
     const targets: EvaluatedTarget[] = [];
