@@ -132,8 +132,10 @@ describe('self-managed TLS', () => {
     const samples: Sample[] = [];
     const served = replicas.map(() => new Set<string>());
     let requests = 0;
-    // A 40 s CA is succeeded in its last third: promotions about 30 s and 57 s after the first was created.
-    while (Date.now() - started < 60_000) {
+    // A 40 s CA is succeeded in its last third: promotions about 30 s and 57 s after the first was created. The
+    // loop runs until the second successor has retired its predecessor (one CA in the bundle again), or 100 s.
+    const secondRotationDone = (): boolean => new Set(samples.map((x) => x.signer)).size >= 3 && samples.at(-1)?.cas === 1;
+    while (Date.now() - started < 100_000 && !secondRotationDone()) {
       const run = kubectlAs('coder', ['create', 'configmap', `cm-${String(requests)}`, '-n', NAMESPACE]);
       requests += 1;
       if (run.code !== 0) failures.push(run.stderr.trim());
