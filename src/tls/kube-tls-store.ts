@@ -13,13 +13,17 @@ export interface TlsStore {
   read(): Promise<{ state: TlsState; version: string | undefined } | undefined>;
   /** False when another writer got there first (re-read and plan again). */
   write(state: TlsState, version: string | undefined): Promise<boolean>;
-  /**
-   * The bundle the webhook configuration holds (PEM): undefined when the configuration does not exist, "" when its
-   * webhooks disagree or hold none.
-   */
-  liveBundle(): Promise<string | undefined>;
-  /** Puts the bundle into every webhook of the webhook configuration. */
-  publishBundle(bundle: string): Promise<void>;
+  /** What the webhook configuration holds now; undefined when it does not exist. */
+  liveBundle(): Promise<LiveBundle | undefined>;
+  /** Puts the bundle into every webhook of the configuration as it was read (refused if it changed since). */
+  publishBundle(bundle: string, live: LiveBundle): Promise<void>;
+}
+
+export interface LiveBundle {
+  /** PEM; "" when the webhooks disagree or hold none. */
+  bundle: string;
+  version: string | undefined;
+  webhooks: number;
 }
 
 export interface TlsLocation {
@@ -90,21 +94,21 @@ export function kubeTlsStore(kc: KubeConfig, where: TlsLocation): TlsStore {
       try {
         const config = await timed(orUndefinedOn404(admission.readValidatingWebhookConfiguration({ name: webhookConfiguration })), `reading ${webhookConfiguration}`);
         if (config === undefined) return undefined;
-        const bundles = new Set((config.webhooks ?? []).map((w) => w.clientConfig.caBundle ?? ''));
-        return bundles.size === 1 ? decode([...bundles][0] ?? '') : '';
+        const webhooks = config.webhooks ?? [];
+        const bundles = new Set(webhooks.map((w) => w.clientConfig.caBundle ?? ''));
+        return { bundle: bundles.size === 1 ? decode([...bundles][0] ?? '') : '', version: config.metadata?.resourceVersion, webhooks: webhooks.length };
       } catch (error: unknown) {
         throw new Error(`cannot read ValidatingWebhookConfiguration ${webhookConfiguration}: ${apiErrorMessage(error)}`, { cause: error });
       }
     },
-    async publishBundle(bundle) {
+    async publishBundle(bundle, live) {
       const encoded = Buffer.from(bundle, 'utf8').toString('base64');
       try {
-        const config = await timed(admission.readValidatingWebhookConfiguration({ name: webhookConfiguration }), `reading ${webhookConfiguration}`);
         // A JSON patch of the caBundle fields only: a typed read-then-replace would drop fields this client does not
         // know, and the test on the version refuses to patch a configuration that changed since it was read.
         const patch = [
-          { op: 'test', path: '/metadata/resourceVersion', value: config.metadata?.resourceVersion },
-          ...(config.webhooks ?? []).map((_, i) => ({ op: 'add', path: `/webhooks/${String(i)}/clientConfig/caBundle`, value: encoded })),
+          { op: 'test', path: '/metadata/resourceVersion', value: live.version },
+          ...Array.from({ length: live.webhooks }, (_, i) => ({ op: 'add', path: `/webhooks/${String(i)}/clientConfig/caBundle`, value: encoded })),
         ];
         await timed(
           admission.patchValidatingWebhookConfiguration({ name: webhookConfiguration, body: patch }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)),

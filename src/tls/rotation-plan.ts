@@ -199,9 +199,9 @@ export function planTls(state: TlsState, now: Date, settings: TlsSettings, bundl
   const steps = [...clock.steps, ...rotated.steps];
   const current = new X509Certificate(rotated.state.signer.cert);
   const problem = servingProblem(rotated.state, current, ctx);
-  const signerTrusted = holds(liveCas(state.bundle, now), current);
   // A signer the apiserver is only now hearing of must not sign what is served, unless nothing served is trusted.
-  const mustWait = !signerTrusted && trustedServing(rotated.state, liveCas(state.bundle, now), now) !== undefined;
+  const trustedBefore = liveCas(state.bundle, now);
+  const mustWait = !holds(trustedBefore, current) && trustedServing(rotated.state, trustedBefore, now) !== undefined;
   if (problem === undefined || mustWait) return { state: rotated.state, steps };
   return { state: { ...rotated.state, serving: issue(rotated.state.signer, ctx) }, steps: [...steps, step('serving-issued', `issued a serving certificate (${problem})`)] };
 }

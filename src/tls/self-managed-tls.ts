@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { planTls, type TlsSettings, type TlsState, type TlsStep } from './rotation-plan.js';
-import type { TlsStore } from './kube-tls-store.js';
+import type { LiveBundle, TlsStore } from './kube-tls-store.js';
 import type { TlsMetrics } from './tls-metrics.js';
 import { splitPem, toPem, type KeyPair } from './x509.js';
 
@@ -29,25 +29,25 @@ function vouches(state: TlsState): boolean {
   return splitPem(state.bundle).some((ca) => serving.checkIssued(ca) && serving.verify(ca.publicKey));
 }
 
-/** What the webhook configuration trusts; unknown (a read error) is treated as "not the stored bundle". */
-async function readLive(deps: SelfManagedTlsDeps): Promise<{ known: boolean; bundle: string | undefined }> {
+/** What the webhook configuration holds; undefined when it is missing or unreadable (then no step relies on it). */
+async function readLive(deps: SelfManagedTlsDeps): Promise<LiveBundle | undefined> {
   try {
-    const bundle = await deps.store.liveBundle();
-    if (bundle === undefined) deps.log.warn('self-managed TLS: the webhook configuration does not exist (yet); rotation waits for it');
-    return { known: true, bundle };
+    const live = await deps.store.liveBundle();
+    if (live === undefined) deps.log.warn('self-managed TLS: the webhook configuration does not exist (yet); rotation waits for it');
+    return live;
   } catch (error: unknown) {
     deps.log.warn({ error: errorText(error) }, 'self-managed TLS: cannot read the webhook configuration; rotation waits, renewal goes on');
-    return { known: false, bundle: undefined };
+    return undefined;
   }
 }
 
-async function publish(deps: SelfManagedTlsDeps, state: TlsState): Promise<boolean> {
+async function publish(deps: SelfManagedTlsDeps, state: TlsState, live: LiveBundle): Promise<boolean> {
   if (!vouches(state)) {
     deps.log.error('self-managed TLS: the planned CA bundle does not vouch for the serving certificate; not publishing it');
     return false;
   }
   try {
-    await deps.store.publishBundle(state.bundle);
+    await deps.store.publishBundle(state.bundle, live);
     deps.log.info({ cas: splitPem(state.bundle).length }, 'self-managed TLS: published the CA bundle to the webhook configuration');
     return true;
   } catch (error: unknown) {
@@ -56,10 +56,9 @@ async function publish(deps: SelfManagedTlsDeps, state: TlsState): Promise<boole
   }
 }
 
-/** Makes the webhook configuration hold the planned bundle, when it can be read and does not already. */
-async function settleBundle(deps: SelfManagedTlsDeps, live: { known: boolean; bundle: string | undefined }, state: TlsState): Promise<void> {
-  const inSync = live.bundle !== undefined && samePem(live.bundle, state.bundle);
-  const published = inSync || (live.known && live.bundle !== undefined && (await publish(deps, state)));
+/** Makes the webhook configuration hold the planned bundle, when it could be read and does not already. */
+async function settleBundle(deps: SelfManagedTlsDeps, live: LiveBundle | undefined, state: TlsState): Promise<void> {
+  const published = live !== undefined && (samePem(live.bundle, state.bundle) || (await publish(deps, state, live)));
   deps.metrics?.bundlePublished.set(published ? 1 : 0);
   if (state.signer !== undefined) deps.metrics?.expiry.set({ certificate: 'ca' }, Date.parse(new X509Certificate(state.signer.cert).validTo) / 1000);
 }
@@ -76,10 +75,10 @@ export async function syncTls(deps: SelfManagedTlsDeps): Promise<TlsState> {
   for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt += 1) {
     const stored = await deps.store.read();
     const live = await readLive(deps);
-    const published = stored !== undefined && live.bundle !== undefined && stored.state.bundle !== '' && samePem(live.bundle, stored.state.bundle);
+    const published = stored !== undefined && live !== undefined && stored.state.bundle !== '' && samePem(live.bundle, stored.state.bundle);
     // No Secret (first start, or deleted): start from what the apiserver trusts, so replicas still serving a
     // certificate from it stay trusted while the new CA takes over.
-    const plan = planTls(stored?.state ?? { bundle: live.bundle ?? '' }, deps.now(), deps.settings(), published);
+    const plan = planTls(stored?.state ?? { bundle: live?.bundle ?? '' }, deps.now(), deps.settings(), published);
     if (plan.steps.length > 0) {
       if (!(await deps.store.write(plan.state, stored?.version))) continue;
       recordSteps(deps, plan.steps);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseServeArgs, UsageError } from '../../src/cli/args.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
-import type { TlsStore } from '../../src/tls/kube-tls-store.js';
+import type { LiveBundle, TlsStore } from '../../src/tls/kube-tls-store.js';
 import { planTls, type TlsSettings, type TlsState } from '../../src/tls/rotation-plan.js';
 import { startSelfManagedTls, syncTls } from '../../src/tls/self-managed-tls.js';
 import { secretFromState, stateFromSecret } from '../../src/tls/tls-secret.js';
@@ -193,7 +193,7 @@ interface MemoryTlsStore extends TlsStore {
 /** A Secret and a webhook configuration in memory, with the apiserver's resourceVersion check. */
 function memoryTlsStore(): MemoryTlsStore {
   let stored: TlsState | undefined;
-  let live: string | undefined = '';
+  let live = '';
   const store: MemoryTlsStore = {
     version: 0, published: [], writes: 0,
     put(state) {
@@ -213,9 +213,10 @@ function memoryTlsStore(): MemoryTlsStore {
       return Promise.resolve(true);
     },
     liveBundle() {
-      return store.failLive === true ? Promise.reject(new Error('503 from the apiserver')) : Promise.resolve(live);
+      return store.failLive === true ? Promise.reject(new Error('503 from the apiserver')) : Promise.resolve({ bundle: live, version: String(store.published.length), webhooks: 1 });
     },
-    publishBundle(bundle: string) {
+    publishBundle(bundle: string, read: LiveBundle) {
+      if (read.version !== String(store.published.length)) return Promise.reject(new Error('test failed: the configuration changed since it was read'));
       if (store.failPublish === true) return Promise.reject(new Error('403: a policy engine said no'));
       live = bundle;
       store.published.push(bundle);
