@@ -2,13 +2,13 @@
 // configuration's caBundle, and rotate the CA and serving certificates on a compressed schedule (a CA lives 40 s)
 // while an agent's kubectl keeps going through the webhook. Go's TLS verifier in the apiserver is the judge.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { parse, stringify } from 'yaml';
-import { CLI, kubeconfigPath, ROOT, stopProcess } from '../harness/control-plane.ts';
+import { CLI, freePort, kubeconfigPath, ROOT, startDetached, stopProcess } from '../harness/control-plane.ts';
 import { E2E_DIR, eventually, kubectlAs, mustKubectl, sleep } from './kube.ts';
 
 const NAME = 'countersign-tls-e2e';
@@ -21,16 +21,6 @@ interface Replica {
   log: string;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0); });
-    });
-  });
-}
-
 function writeConfig(): string {
   const policy = parse(readFileSync(join(ROOT, 'policy', 'default.yaml'), 'utf8')) as Record<string, unknown>;
   const file = join(E2E_DIR, 'tls-e2e-config.yaml');
@@ -40,16 +30,12 @@ function writeConfig(): string {
 
 async function startSelfManaged(port: number, config: string): Promise<Replica> {
   const log = join(E2E_DIR, `countersign-tls-${port}.log`);
-  const out = openSync(log, 'a');
-  const since = readFileSync(log, 'utf8').length;
-  const child = spawn(process.execPath, [
+  const since = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
+  const pid = startDetached(process.execPath, [
     CLI, 'serve', '--address', '127.0.0.1', '--port', String(port), '--config', config,
     '--kubeconfig', kubeconfigPath(E2E_DIR, 'countersign'),
     '--tls-secret', NAME, '--tls-hosts', '127.0.0.1', '--webhook-configuration', NAME,
-  ], { detached: true, stdio: ['ignore', out, out] });
-  child.unref();
-  if (child.pid === undefined) throw new Error('could not start a self-managed replica');
-  const pid = child.pid;
+  ], log);
   await eventually(`the replica on ${port} to serve`, 60_000, () => {
     const text = readFileSync(log, 'utf8').slice(since);
     try {

@@ -53,7 +53,8 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | unde
   }
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const server = createServer();
     server.once('error', fail);
@@ -98,7 +99,8 @@ function writeKubeconfig(dir: string, identity: string, info: ControlPlaneInfo, 
   writeFileSync(kubeconfigPath(dir, identity), text, { mode: 0o600 });
 }
 
-function startDetached(command: string, args: string[], logFile: string): number {
+/** Starts a process that outlives this one, its output appended to `logFile`; returns its pid. */
+export function startDetached(command: string, args: string[], logFile: string): number {
   const out = openSync(logFile, 'a');
   const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
   child.unref();

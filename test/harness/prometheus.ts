@@ -5,10 +5,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from './control-plane.ts';
 
 export interface ScrapeJob {
   job: string;
@@ -78,18 +78,6 @@ export interface ToolRun {
 export function promtool(args: string[], input?: string): ToolRun {
   const result = spawnSync(requireTool('promtool'), args, { encoding: 'utf8', timeout: 60_000, ...(input === undefined ? {} : { input }) });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => { done(port); });
-    });
-  });
 }
 
 /** GET over HTTP(S); resolves with the status and body whatever the status. */
