@@ -1,5 +1,5 @@
-// A real Prometheus (Debian's `prometheus` package, with promtool) for the end-to-end tests: its own binary on a
-// free 127.0.0.1 port, its own TSDB in a temporary directory, scraping Countersign's replicas and the apiserver, with
+// A real Prometheus (the pinned release `npm run prometheus:build` writes, with promtool; see prometheus-tools.ts)
+// for the end-to-end tests: its own binary on a free 127.0.0.1 port, its own TSDB in a temporary directory, scraping Countersign's replicas and the apiserver, with
 // rule files loaded; and a small client for its HTTP API.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from './control-plane.ts';
+import { requireTool } from './prometheus-tools.ts';
+
+export { requireTool } from './prometheus-tools.ts';
 
 export interface ScrapeJob {
   job: string;
@@ -57,16 +60,6 @@ export interface Prometheus {
   rules(): Promise<RuleGroup[]>;
   /** Stops the server and removes its TSDB. */
   stop(): Promise<void>;
-}
-
-/** The binary's path, or an error saying how to install it: the observability tests need it and do not skip. */
-export function requireTool(name: 'prometheus' | 'promtool'): string {
-  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  if (found.status !== 0 || path === '') {
-    throw new Error(`${name} is not installed: apt-get install --no-install-recommends prometheus (Debian's package brings promtool; .ci/run installs it)`);
-  }
-  return path;
 }
 
 export interface ToolRun {

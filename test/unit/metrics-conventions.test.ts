@@ -1,6 +1,6 @@
 // The metric names, types and labels others write dashboards and alerts against, held to Prometheus' naming
-// conventions (https://prometheus.io/docs/practices/naming/) here, and by `promtool check metrics` when promtool
-// is installed (the end-to-end environment has it; Debian's prometheus package).
+// conventions (https://prometheus.io/docs/practices/naming/) here, and by `promtool check metrics` (the promtool
+// `npm run prometheus:build` writes; npm test builds it before the unit tests, and the test fails without it).
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { observeCluster } from '../../src/observability/observe-cluster.js';
@@ -9,6 +9,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { approval, deps as gateDeps } from '../helpers/approval-flow.js';
 import { defaultJudge, heldOutReview } from '../helpers/fixtures.js';
 import { memoryStore } from '../helpers/memory-store.js';
+import { requireTool } from '../harness/prometheus-tools.ts';
 import { edgeDeps, review, samples } from '../helpers/metrics.js';
 
 type Kind = 'counter' | 'gauge' | 'histogram';
@@ -142,13 +143,7 @@ describe('metric names, types and labels', () => {
   });
 
   it('passes promtool check metrics', async () => {
-    const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' });
-    if (found.status !== 0) {
-      // Not a pass: the end-to-end environment installs Debian's prometheus package and runs this for real.
-      process.stderr.write('metrics-conventions: promtool is not on PATH; skipping `promtool check metrics` (install Debian\'s prometheus package)\n');
-      return;
-    }
-    const result = spawnSync('promtool', ['check', 'metrics'], { input: await metrics.registry.metrics(), encoding: 'utf8' });
+    const result = spawnSync(requireTool('promtool'), ['check', 'metrics'], { input: await metrics.registry.metrics(), encoding: 'utf8' });
     expect({ status: result.status, problems: `${result.stdout}${result.stderr}`.trim() }).toEqual({ status: 0, problems: '' });
   });
 });
