@@ -23,28 +23,48 @@ export function kubeNamespaceDirectory(kc: KubeConfig, log: Logger, restartDelay
   let ready = false;
   let closed = false;
   let restart: NodeJS.Timeout | undefined;
-  // Ready means "a complete list arrived": client-node's own 'connect' fires before the list, and start() resolves
-  // even when the list failed, so neither can say it.
-  const listAll = async (): ReturnType<CoreV1Api['listNamespace']> => {
-    const list = await api.listNamespace();
-    ready = true;
-    return list;
+  // Each (re)start builds a fresh informer, so it begins with a complete list. Restarting the old one would resume
+  // its watch from the last resourceVersion without listing, and ready (which only a list can set) would stay false
+  // for good: every agent request refused until the process restarts.
+  const makeOne = (): ReturnType<typeof makeInformer<V1Namespace>> => {
+    // Ready means "a complete list arrived": client-node's own 'connect' fires before the list, and start() resolves
+    // even when the list failed, so neither can say it. A list by a replaced informer says nothing.
+    const listAll = async (): ReturnType<CoreV1Api['listNamespace']> => {
+      const list = await api.listNamespace();
+      if (informer === made && !closed) ready = true;
+      return list;
+    };
+    const made = makeInformer<V1Namespace>(kc, '/api/v1/namespaces', listAll);
+    made.on('error', (error: unknown) => {
+      if (made !== informer) return;
+      log.warn({ err: error }, 'namespace watch failed; relisting');
+      scheduleRestart();
+    });
+    return made;
   };
-  const informer = makeInformer<V1Namespace>(kc, '/api/v1/namespaces', listAll);
+  let informer = makeOne();
   const scheduleRestart = (): void => {
-    // The informer stops on error; until it has listed again, lookups fall through to live reads.
+    // Until the new informer has listed, lookups are refused (fail closed for agents) rather than judged by a cache
+    // that may be missing events.
     ready = false;
     if (restart !== undefined) clearTimeout(restart);
     if (!closed) restart = setTimeout(start, restartDelayMs);
   };
   function start(): void {
-    informer.start().catch((error: unknown) => { log.warn({ err: error }, 'namespace watch could not start; retrying'); scheduleRestart(); });
+    restart = undefined;
+    void informer.stop();
+    informer = makeOne();
+    launch();
   }
-  informer.on('error', (error: unknown) => {
-    log.warn({ err: error }, 'namespace watch failed; restarting');
-    scheduleRestart();
-  });
-  start();
+  function launch(): void {
+    const current = informer;
+    current.start().catch((error: unknown) => {
+      if (current !== informer) return;
+      log.warn({ err: error }, 'namespace watch could not start; retrying');
+      scheduleRestart();
+    });
+  }
+  launch();
   return {
     isReady: () => ready,
     async get(name) {
