@@ -15,6 +15,8 @@ const USAGE = `Usage:
   countersign webhook-config (--url URL | --service NAMESPACE/NAME) [--ca-bundle FILE] [--config FILE]
   countersign self-defence-policy [--config FILE]   (apply with webhook-config's output: the webhook skips the
                                                     namespaces these policies guard)
+  countersign self-defence-policy --static DIR [--config FILE]   (writes them as kube-apiserver static manifests
+                                                    into DIR, prints the AdmissionConfiguration that loads DIR)
   countersign remove-webhook-config --name NAME [--kubeconfig FILE]
   countersign audit-verify [FILE|-] [--anchors EVENTS.json]   (checks the approval audit log's hash chains:
                                                     exit 0 intact, 1 broken, 2 usage)

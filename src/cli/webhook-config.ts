@@ -1,9 +1,10 @@
 // `countersign webhook-config`: prints the ValidatingWebhookConfiguration for a configuration, as YAML.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
-import { selfDefencePolicies } from '../deploy/self-defence-policy.js';
+import { selfDefencePolicies, staticAdmissionConfiguration } from '../deploy/self-defence-policy.js';
 import { webhookConfiguration, type ClientConfig } from '../deploy/webhook-configuration.js';
 import { UsageError } from './args.js';
 
@@ -39,15 +40,26 @@ export async function webhookConfigCommand(argv: string[]): Promise<string> {
   return stringify(object, { lineWidth: 0 });
 }
 
-/** `countersign self-defence-policy`: the ValidatingAdmissionPolicies that keep agents from switching the guard off. */
+/** The one file the static form writes: the apiserver reads every .yaml/.yml/.json file of the directory. */
+export const STATIC_MANIFEST_FILE = 'countersign-self-defence.yaml';
+
+/**
+ * `countersign self-defence-policy`: the ValidatingAdmissionPolicies that keep agents from switching the guard off.
+ * With `--static DIR` it writes them in static form into DIR and returns the AdmissionConfiguration that loads DIR.
+ */
 export async function selfDefenceCommand(argv: string[]): Promise<string> {
   let values: Record<string, string | undefined>;
   try {
-    values = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' } } }).values;
+    values = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' }, static: { type: 'string' } } }).values;
   } catch (error: unknown) {
     throw new UsageError([error instanceof Error ? error.message : String(error)]);
   }
   const loaded = await loadConfigFile(values.config ?? DEFAULT_CONFIG_URL);
   if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
-  return stringify(selfDefencePolicies(loaded.policy.config), { lineWidth: 0, aliasDuplicateObjects: false });
+  const yaml = (object: Record<string, unknown>): string => stringify(object, { lineWidth: 0, aliasDuplicateObjects: false });
+  if (values.static === undefined) return yaml(selfDefencePolicies(loaded.policy.config));
+  const dir = resolve(values.static);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, STATIC_MANIFEST_FILE), yaml(selfDefencePolicies(loaded.policy.config, 'static')));
+  return yaml(staticAdmissionConfiguration(dir));
 }

@@ -7,6 +7,15 @@ import type { Config } from '../config/schema.js';
 import { agentMatchExpression, celString, protectedNamespaces } from './webhook-configuration.js';
 
 const API = 'admissionregistration.k8s.io/v1';
+/** The apiserver reserves this suffix for policies loaded from its static manifest directory. */
+export const STATIC_SUFFIX = '.static.k8s.io';
+
+/**
+ * `api`: objects to apply through the API (an agent allowed to write admission policies can delete them).
+ * `static`: files for the apiserver's staticManifestsDir, which no API call can change or delete, and which (unlike
+ * API-managed policies) are evaluated on writes to admission policies, bindings and webhook configurations.
+ */
+export type SelfDefenceForm = 'api' | 'static';
 const WRITE = ['CREATE', 'UPDATE', 'DELETE'];
 
 interface PolicySpec {
@@ -17,12 +26,16 @@ interface PolicySpec {
   validations: { expression: string; messageExpression: string; reason: string }[];
 }
 
-function policy(config: Config, spec: PolicySpec): Record<string, unknown>[] {
+function policy(config: Config, form: SelfDefenceForm, spec: PolicySpec): Record<string, unknown>[] {
+  // A static policy cannot be removed by anyone short of the control plane's operator: it must never match humans
+  // or controllers, so checks for everyone stay API-managed (the static guard keeps agents from deleting them).
+  if (form === 'static' && spec.everyone === true) return [];
+  const name = form === 'static' ? `${spec.name}${STATIC_SUFFIX}` : spec.name;
   return [
     {
       apiVersion: API,
       kind: 'ValidatingAdmissionPolicy',
-      metadata: { name: spec.name, labels: { 'app.kubernetes.io/name': 'countersign' } },
+      metadata: { name, labels: { 'app.kubernetes.io/name': 'countersign' } },
       spec: {
         // An error in the check refuses the agent; nobody else is matched (matchConditions), so nobody else can be.
         failurePolicy: 'Fail',
@@ -34,18 +47,42 @@ function policy(config: Config, spec: PolicySpec): Record<string, unknown>[] {
     {
       apiVersion: API,
       kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name: spec.name, labels: { 'app.kubernetes.io/name': 'countersign' } },
-      spec: { policyName: spec.name, validationActions: ['Deny'] },
+      metadata: { name, labels: { 'app.kubernetes.io/name': 'countersign' } },
+      spec: { policyName: name, validationActions: ['Deny'] },
     },
   ];
 }
 
-export function selfDefencePolicies(config: Config): Record<string, unknown> {
+/** Only a static policy sees these writes: API-managed policies skip admission objects to avoid a circular guard. */
+function admissionObjectsPolicy(): PolicySpec {
+  return {
+    name: 'countersign-admission-policies',
+    matchConstraints: {
+      resourceRules: [{
+        apiGroups: ['admissionregistration.k8s.io'], apiVersions: ['*'], operations: WRITE,
+        resources: [
+          'validatingadmissionpolicies', 'validatingadmissionpolicies/status', 'validatingadmissionpolicybindings',
+          'mutatingadmissionpolicies', 'mutatingadmissionpolicybindings',
+          'validatingwebhookconfigurations', 'mutatingwebhookconfigurations',
+        ],
+      }],
+    },
+    validations: [{
+      // Any of them, not only Countersign's: deleting ours removes the guard, and an agent's own deny-everything
+      // policy or failing webhook would lock everyone out.
+      expression: 'false',
+      messageExpression: "'agents may not create, change or delete admission policies, their bindings or webhook configurations (' + request.resource.resource + ' ' + request.name + ')'",
+      reason: 'Forbidden',
+    }],
+  };
+}
+
+export function selfDefencePolicies(config: Config, form: SelfDefenceForm = 'api'): Record<string, unknown> {
   const label = config.environments.label;
   const labelOf = (object: string): string => `${object}.metadata.?labels[?${celString(label)}].orValue('')`;
   const ownerOf = (object: string): string => `${object}.metadata.?annotations[?${celString(OWNER_ANNOTATION)}].orValue('')`;
   const items = [
-    ...policy(config, {
+    ...policy(config, form, {
       name: 'countersign-admission-webhooks',
       matchConstraints: {
         resourceRules: [
@@ -75,7 +112,7 @@ export function selfDefencePolicies(config: Config): Record<string, unknown> {
         },
       ],
     }),
-    ...policy(config, {
+    ...policy(config, form, {
       name: 'countersign-protected-namespaces',
       matchConstraints: {
         // Countersign's namespace and the system's: the webhook is never called there, this refuses agents instead.
@@ -93,7 +130,7 @@ export function selfDefencePolicies(config: Config): Record<string, unknown> {
         reason: 'Forbidden',
       }],
     }),
-    ...policy(config, {
+    ...policy(config, form, {
       name: 'countersign-environment-label',
       matchConstraints: {
         resourceRules: [{ apiGroups: [''], apiVersions: ['*'], operations: ['UPDATE'], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'] }],
@@ -104,7 +141,7 @@ export function selfDefencePolicies(config: Config): Record<string, unknown> {
         reason: 'Forbidden',
       }],
     }),
-    ...policy(config, {
+    ...policy(config, form, {
       name: 'countersign-agent-owner',
       // Everyone: an owner who could remove the annotation could then approve their own agent's requests.
       everyone: true,
@@ -117,6 +154,19 @@ export function selfDefencePolicies(config: Config): Record<string, unknown> {
         reason: 'Forbidden',
       }],
     }),
+    ...(form === 'static' ? policy(config, form, admissionObjectsPolicy()) : []),
   ];
   return { apiVersion: 'v1', kind: 'List', items };
+}
+
+/** The AdmissionConfiguration that loads `dir` (absolute) as the ValidatingAdmissionPolicy plugin's static manifests. */
+export function staticAdmissionConfiguration(dir: string): Record<string, unknown> {
+  return {
+    apiVersion: 'apiserver.config.k8s.io/v1',
+    kind: 'AdmissionConfiguration',
+    plugins: [{
+      name: 'ValidatingAdmissionPolicy',
+      configuration: { apiVersion: 'apiserver.config.k8s.io/v1', kind: 'ValidatingAdmissionPolicyConfiguration', staticManifestsDir: dir },
+    }],
+  };
 }

@@ -88,12 +88,12 @@ describe('an approved action', () => {
     // Nor can it add its own key to the allowed signers, or take production's label off the namespace.
     const signers = kubectlAs('coder', ['patch', 'secret', 'countersign-allowed-signers', '-n', 'countersign', '-p', '{"stringData":{"allowed_signers":"* ssh-ed25519 AAAA"}}']);
     // Countersign's namespace never reaches the webhook: the self-defence admission policy refuses it.
-    expect(signers.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-protected-namespaces'/);
+    expect(signers.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-protected-namespaces(\.static\.k8s\.io)?'/);
     const relabel = kubectlAs('coder', ['label', 'namespace', NS, 'environment=development', '--overwrite']);
     // Admission policies run before webhooks, so the policy's refusal is the one quoted.
-    expect(relabel.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-environment-label'/);
+    expect(relabel.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-environment-label(\.static\.k8s\.io)?'/);
     const viaStatus = kubectlAs('coder', ['patch', 'namespace', NS, '--subresource=status', '-p', '{"metadata":{"labels":{"environment":"development"}}}']);
-    expect(viaStatus.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-environment-label'/);
+    expect(viaStatus.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-environment-label(\.static\.k8s\.io)?'/);
     expect(mustKubectl('admin', ['get', 'namespace', NS, '-o', 'jsonpath={.metadata.labels.environment}'])).toBe('production');
   });
 

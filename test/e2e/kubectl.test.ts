@@ -59,7 +59,7 @@ describe('an agent under the default policy', () => {
     const token = kubectlAs('coder', ['create', 'token', 'namespace-controller', '-n', 'kube-system']);
     expect(token.code).not.toBe(0);
     // kube-system never reaches the webhook: the self-defence admission policy refuses the agent there.
-    expect(token.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-protected-namespaces'.*agents may not touch anything in namespace kube-system/);
+    expect(token.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-protected-namespaces(\.static\.k8s\.io)?'.*agents may not touch anything in namespace kube-system/);
     // Outside the system's namespaces the webhook judges it: another agent's identity is refused too.
     const peer = kubectlAs('coder', ['create', 'token', 'ops-bot', '-n', 'agents']);
     expect(peer.stderr).toContain('Countersign denied this request (rule token-for-another-identity)');
@@ -73,7 +73,7 @@ describe('an agent under the default policy', () => {
   it('cannot borrow a controller\'s identity by running a pod as it in kube-system', () => {
     const pod = kubectlAs('coder', ['run', 'borrow', '-n', 'kube-system', '--image=busybox:1.36', '--restart=Never', '--overrides={"spec":{"serviceAccountName":"namespace-controller"}}']);
     expect(pod.code).not.toBe(0);
-    expect(pod.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-protected-namespaces'.*agents may not touch anything in namespace kube-system/);
+    expect(pod.stderr).toMatch(/ValidatingAdmissionPolicy 'countersign-protected-namespaces(\.static\.k8s\.io)?'.*agents may not touch anything in namespace kube-system/);
   });
 
   it('works freely outside production', () => {

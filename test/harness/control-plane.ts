@@ -123,10 +123,22 @@ function makeServingCert(dir: string): { certFile: string; keyFile: string; caFi
   return { certFile, keyFile, caFile };
 }
 
-async function startControlPlane(dir: string): Promise<{ info: ControlPlaneInfo; pid: number }> {
+/**
+ * The self-defence policies in static form (kube-apiserver manifest-based admission): written before the apiserver
+ * starts, loaded from files, beyond the reach of any API call. Returns the AdmissionConfiguration file.
+ */
+function writeStaticSelfDefence(dir: string, config: string | undefined): string {
+  const admission = execFileSync(process.execPath, [CLI, 'self-defence-policy', '--static', join(dir, 'static-admission'), ...(config === undefined ? [] : ['--config', config])], { encoding: 'utf8' });
+  const file = join(dir, 'admission-configuration.yaml');
+  writeFileSync(file, admission);
+  return file;
+}
+
+async function startControlPlane(dir: string, config: string | undefined): Promise<{ info: ControlPlaneInfo; pid: number }> {
   if (!existsSync(CPLANE)) throw new Error(`${CPLANE} is missing: build it with bash test/control-plane/build.sh`);
   const logFile = join(dir, 'cplane.log');
-  const pid = startDetached(CPLANE, ['run', '--dir', join(dir, 'cluster')], logFile);
+  const admissionConfig = writeStaticSelfDefence(dir, config);
+  const pid = startDetached(CPLANE, ['run', '--dir', join(dir, 'cluster'), '--admission-control-config-file', admissionConfig], logFile);
   const infoFile = await waitFor('the control plane to report READY', 180_000, () => {
     const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
     if (text.includes('level=fatal') || /^(panic|Error):/m.test(text)) throw new Error(`the control plane failed; see ${logFile}`);
@@ -269,7 +281,7 @@ export async function up(dir: string, config: string | undefined): Promise<void>
   mkdirSync(join(dir, 'webhook'), { recursive: true });
   mkdirSync(join(dir, 'captured'), { recursive: true });
   const started = Date.now();
-  const plane = await startControlPlane(dir);
+  const plane = await startControlPlane(dir, config);
   log(`control plane ${plane.info.version} at ${plane.info.server} (${Date.now() - started} ms)`);
   const pids: Pids = { cplane: plane.pid, countersign: 0 };
   writeFileSync(join(dir, 'pids.json'), JSON.stringify(pids));
