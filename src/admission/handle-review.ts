@@ -11,6 +11,7 @@ import type { FailClosedReason, Metrics } from '../observability/metrics.js';
 import { recordDecision } from '../observability/record-decision.js';
 import { admitOwnResource, isOwnResource } from '../approvals/admit-own-resources.js';
 import { checkApprovalGate, type GateDeps } from '../approvals/approval-gate.js';
+import { isCountedWrite } from '../core/activity.js';
 import { decideWithBudget, type BudgetDeps, type DecideWith } from '../budgets/budget-gate.js';
 import { decodeReview, decodeReviewText } from './decode.js';
 import { reviewResponse } from './response.js';
@@ -98,9 +99,9 @@ async function decideAgent(request: AdmissionRequest, judge: Judge, deps: Review
       if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
       // Approvals found are not used yet: under a budget only once the delete is recorded (decideWithBudget).
       const gated = await checkApprovalGate(request, decision, judge.policy.config, deps.approvals).catch(failingWith('approvals-unavailable'));
-      return 'use' in gated ? { use: () => gated.use().catch(failingWith('approvals-unavailable')) } : gated;
+      return 'use' in gated ? { use: () => gated.use().catch(failingWith('approvals-unavailable')), environment: decision.environment } : gated;
     };
-    if (!judge.policy.usesBudgets || request.operation !== 'DELETE' || deps.budgets === undefined) {
+    if (!judge.policy.usesBudgets || !isCountedWrite(request.operation) || deps.budgets === undefined) {
       const answer = await decideWith(undefined);
       return { decision: 'use' in answer ? await answer.use() : answer };
     }

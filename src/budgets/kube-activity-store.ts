@@ -5,7 +5,7 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../approvals/types.js';
 import { apiErrorMessage, orUndefinedOn404, statusCode } from '../cluster/api-error.js';
 import { retryTransient } from '../cluster/retry.js';
-import type { ActivityEntry } from '../core/activity.js';
+import type { ActivityBucket, ActivityLease, ActivityRecord, WorkloadPeak } from '../core/activity.js';
 import type { ActivityStore } from './activity-store.js';
 
 const PLURAL = 'agentactivities';
@@ -19,16 +19,27 @@ interface ActivityObject {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace: string; resourceVersion?: string };
-  spec: { agent: string; deletes: ActivityEntry[] };
+  spec: { agent: string; deletes?: unknown; buckets?: unknown; leases?: unknown; peaks?: unknown; peaksOverflowAt?: unknown };
 }
 
 
-function entriesOf(value: unknown): ActivityEntry[] {
-  if (!Array.isArray(value)) return [];
-  return value.flatMap((item: unknown) => {
-    const { at, count } = (item ?? {}) as { at?: unknown; count?: unknown };
-    return typeof at === 'number' && typeof count === 'number' ? [{ at, count }] : [];
-  });
+function items(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value) ? value.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null) : [];
+}
+
+const num = (value: unknown): value is number => typeof value === 'number';
+
+/** The record as written, tolerating the first version's `deletes` (per-second delete counts). */
+function recordOf(spec: ActivityObject['spec']): ActivityRecord {
+  const buckets: ActivityBucket[] = [
+    ...items(spec.deletes).flatMap(({ at, count }) => (num(at) && num(count) ? [{ at, counter: 'deletes', count }] : [])),
+    ...items(spec.buckets).flatMap(({ at, counter, count }) => (num(at) && typeof counter === 'string' && num(count) ? [{ at, counter, count }] : [])),
+  ];
+  const leases: ActivityLease[] = items(spec.leases).flatMap(({ replica, counter, units, expires }) =>
+    typeof replica === 'string' && typeof counter === 'string' && num(units) && num(expires) ? [{ replica, counter, units, expires }] : []);
+  const peaks: WorkloadPeak[] = items(spec.peaks).flatMap(({ workload, samples }) =>
+    typeof workload === 'string' ? [{ workload, samples: items(samples).flatMap(({ at, replicas }) => (num(at) && num(replicas) ? [{ at, replicas }] : [])) }] : []);
+  return { buckets, leases, peaks, ...(num(spec.peaksOverflowAt) ? { peaksOverflowAt: spec.peaksOverflowAt } : {}) };
 }
 
 export function kubeActivityStore(kc: KubeConfig, namespace: string): ActivityStore {
@@ -42,17 +53,17 @@ export function kubeActivityStore(kc: KubeConfig, namespace: string): ActivitySt
       } catch (error: unknown) {
         throw new Error(`cannot read the activity record of ${agent}: ${apiErrorMessage(error)}`, { cause: error });
       }
-      if (object === undefined) return { deletes: [] };
+      if (object === undefined) return { buckets: [], leases: [], peaks: [] };
       // The name is a hash of the agent: a record naming someone else is not this agent's.
       if (object.spec.agent !== agent) throw new Error(`activity record ${object.metadata.name} names ${object.spec.agent}, not ${agent}`);
-      return { deletes: entriesOf(object.spec.deletes), ...(object.metadata.resourceVersion === undefined ? {} : { version: object.metadata.resourceVersion }) };
+      return { ...recordOf(object.spec), ...(object.metadata.resourceVersion === undefined ? {} : { version: object.metadata.resourceVersion }) };
     },
-    async write(agent, deletes, version) {
+    async write(agent, record, version) {
       const name = activityNameFor(agent);
       const body: ActivityObject = {
         apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'AgentActivity',
         metadata: { name, namespace, ...(version === undefined ? {} : { resourceVersion: version }) },
-        spec: { agent, deletes },
+        spec: { agent, ...record },
       };
       try {
         if (version === undefined) await custom.createNamespacedCustomObject({ ...where, body });
@@ -61,7 +72,7 @@ export function kubeActivityStore(kc: KubeConfig, namespace: string): ActivitySt
       } catch (error: unknown) {
         // 409: created or updated by another replica since we read.
         if (statusCode(error) === 409) return false;
-        throw new Error(`cannot record the delete in the activity record of ${agent}: ${apiErrorMessage(error)}`, { cause: error });
+        throw new Error(`cannot write the activity record of ${agent}: ${apiErrorMessage(error)}`, { cause: error });
       }
     },
   };

@@ -7,7 +7,8 @@ import { toCel } from '../cel/values.js';
 import type { ApprovalRequirement, Tier } from '../config/schema.js';
 import type { PictureView } from '../picture/picture-index.js';
 import type { CompiledPolicy } from '../policy/types.js';
-import type { ActivityUnavailable, AgentActivity } from './activity.js';
+import { isCountedWrite, type ActivityUnavailable, type AgentActivity } from './activity.js';
+import { replicaChange } from './replica-change.js';
 import { describeAction } from './describe.js';
 import { actionRecord, sha256Digest, type ActionRecord } from './digest.js';
 import { environmentResolver, namespaceOfRequest } from './environment.js';
@@ -126,6 +127,7 @@ function celVariables(policy: CompiledPolicy, input: DecisionInput, { environmen
     agent: new CelAgent({
       username: requester.username, groups: requester.groups, serviceAccount: toCel(requester.serviceAccount ?? null),
       ...(input.activity === undefined || 'unavailable' in input.activity ? {} : { activity: input.activity }), current,
+      currentChange: isCountedWrite(input.request.operation) ? 1 : 0, environment, replicaChange: replicaChange(input.request),
     }),
     countersign: policy.countersign,
     blastRadius: impactToCel(impact),

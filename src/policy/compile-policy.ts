@@ -8,7 +8,23 @@ import type { CompiledPolicy, CompiledRule } from './types.js';
 const env = createCelEnvironment();
 
 // Over-matching (the word inside a string literal) only costs a computation; under-matching cannot happen.
-const BUDGET_CALL = /\.deletes\s*\(/;
+const BUDGET_CALL = /\.(deletes|changes|capacityRemoved)\s*\(/;
+
+/** Which operations each bulk counter is recorded for: a budget rule matching others would judge with no count. */
+const COUNTER_OPERATIONS: Record<string, readonly string[]> = {
+  deletes: ['DELETE'], changes: ['CREATE', 'UPDATE', 'DELETE'], capacityRemoved: ['UPDATE'],
+};
+
+function budgetOperationErrors(sources: string, operations: readonly string[], path: string): string[] {
+  const errors: string[] = [];
+  for (const [counter, allowed] of Object.entries(COUNTER_OPERATIONS)) {
+    if (!new RegExp(`\\.${counter}\\s*\\(`).test(sources)) continue;
+    if (operations.some((op) => !allowed.includes(op))) {
+      errors.push(`${path}.match.operations: a rule that reads agent.${counter}(...) must match operations among [${allowed.join(', ')}] only (it is counted for those)`);
+    }
+  }
+  return errors;
+}
 
 function knownEnvironments(config: Config): Set<string> {
   const e = config.environments;
@@ -61,9 +77,7 @@ function compileRule(rule: RuleConfig, path: string, config: Config, errors: str
       : compileOne(rule.messageExpression, { path: `${path}.messageExpression`, expected: 'string', maxLength: max }, errors);
   const sources = `${rule.expression}\n${rule.messageExpression ?? ''}`;
   const uses = { usesImpact: /\bblastRadius\b/.test(sources), usesBudget: BUDGET_CALL.test(sources) };
-  if (uses.usesBudget && !(rule.match.operations.length === 1 && rule.match.operations[0] === 'DELETE')) {
-    errors.push(`${path}.match.operations: a rule that reads agent.deletes(...) must match operations [DELETE] only (budgets are read for deletes)`);
-  }
+  if (uses.usesBudget) errors.push(...budgetOperationErrors(sources, rule.match.operations, path));
   if (errors.length > before || condition === undefined) return undefined;
   return { config: rule, path, condition, ...(messageExpression === undefined ? {} : { messageExpression }), ...uses };
 }

@@ -53,4 +53,4 @@ export function namespaceNamed(name: string): KubeObject | undefined {
 export const EMPTY_CLUSTER: ClusterPicture = staticPicture([]);
 export const EMPTY_PICTURE: PictureInput = { view: EMPTY_CLUSTER.view };
 /** What the edge hands the core for an agent with no recent deletes, in an empty cluster. */
-export const OFFLINE = { picture: EMPTY_PICTURE, activity: { now: 0, deletes: [], retentionMs: 3_600_000 } };
+export const OFFLINE = { picture: EMPTY_PICTURE, activity: { now: 0, buckets: [], peaks: [], retentionMs: 3_600_000 } };
