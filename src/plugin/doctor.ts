@@ -1,10 +1,13 @@
 // kubectl countersign doctor: reads the cluster's RBAC and reports the rights by which an agent could defeat the
 // guard or escalate past it. The judgement is pure (doctor-analysis.ts); this file only reads and prints.
+import https from 'node:https';
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { retryTransient } from '../cluster/retry.js';
 import type { Config } from '../config/schema.js';
 import { diagnose } from './doctor-analysis.js';
+import { protectionFromMetrics, protectionText, type Protection } from './doctor-protection.js';
 import { renderDoctor } from './doctor-report.js';
+import { render } from './format.js';
 import type { OutputFormat } from './format.js';
 import type { RbacObjects } from './rbac-rights.js';
 import { pluginKubeConfig } from './client.js';
@@ -41,10 +44,37 @@ export async function readRbac(kc: KubeConfig): Promise<RbacObjects> {
   };
 }
 
+/** The apiserver's metrics, the only place static admission manifests show (needs get on the /metrics URL). */
+export async function readProtection(kc: KubeConfig): Promise<Protection> {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) return protectionFromMetrics({ unreadable: 'no current cluster in the kubeconfig' });
+  try {
+    const options: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(options);
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = https.get(new URL('/metrics', cluster.server), { ...options, timeout: 10_000 }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => { body += chunk; });
+        response.on('end', () => { resolve({ status: response.statusCode ?? 0, body }); });
+        response.on('error', reject);
+      });
+      request.on('timeout', () => request.destroy(new Error('timed out after 10 s')));
+      request.on('error', reject);
+    });
+    return protectionFromMetrics(status === 200 ? body : { unreadable: `HTTP ${status}` });
+  } catch (error: unknown) {
+    return protectionFromMetrics({ unreadable: error instanceof Error ? error.message : String(error) });
+  }
+}
+
 export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
-  const rbac = await readRbac(pluginKubeConfig(options));
+  const kc = pluginKubeConfig(options);
+  const [rbac, protection] = await Promise.all([readRbac(kc), readProtection(kc)]);
   const report = diagnose({
     rbac, agents: options.config.agents, countersignNamespace: options.countersignNamespace ?? options.config.countersignNamespace,
   });
-  return { text: renderDoctor(report, options.output), flagged: report.summary.findings > 0 };
+  // Protection is reported, never flagged: doctor cannot verify the static manifests' content either way.
+  const text = render(options.output, { ...report, protection }, () => `${renderDoctor(report, 'table')}${protectionText(protection)}`);
+  return { text, flagged: report.summary.findings > 0 };
 }

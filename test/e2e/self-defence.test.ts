@@ -151,6 +151,10 @@ describe('self-defence', () => {
     const squatted = kubectlAs('admin', ['create', '-f', '-'], JSON.stringify(squat));
     expect(squatted.code).not.toBe(0);
     expect(squatted.stderr).toContain('.static.k8s.io');
+    // doctor cannot list them either; it reads the apiserver's metrics, which say a static configuration is loaded.
+    const doctor = kubectlAs('admin', ['countersign', 'doctor', '-o', 'json']);
+    expect((JSON.parse(doctor.stdout) as { protection: { kind: string; apiservers: number } }).protection).toMatchObject({ kind: 'static-manifests', apiservers: 1 });
+    expect(kubectlAs('admin', ['countersign', 'doctor']).stdout).toMatch(/self-defence: static manifests/);
     // Humans are never matched: the admin removes and restores a binding (the agents could not).
     mustKubectl('admin', ['delete', 'validatingadmissionpolicybinding', 'countersign-environment-label']);
     mustKubectl('admin', ['apply', '-f', join(E2E_DIR, 'self-defence-policy.yaml')]);
