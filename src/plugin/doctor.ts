@@ -74,7 +74,8 @@ export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
   const report = diagnose({
     rbac, agents: options.config.agents, countersignNamespace: options.countersignNamespace ?? options.config.countersignNamespace,
   });
-  // Protection is reported, never flagged: doctor cannot verify the static manifests' content either way.
-  const text = render(options.output, { ...report, protection }, () => `${renderDoctor(report, 'table')}${protectionText(protection)}`);
+  // Protection is reported, never flagged: doctor cannot verify the static manifests' content either way. It is a
+  // fact about the cluster, so it comes first; the agents' summary stays the last line.
+  const text = render(options.output, { ...report, protection }, () => `${protectionText(protection)}\n${renderDoctor(report, 'table')}`);
   return { text, flagged: report.summary.findings > 0 };
 }

@@ -145,7 +145,8 @@ describe('the Helm chart', () => {
         await eventually('the caBundle published', 60_000, () => {
           if (server.exitCode !== null) throw new Error(`countersign exited: ${log}`);
           const bundle = kubectlAs('admin', ['get', 'validatingwebhookconfiguration', release, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']).stdout;
-          return bundle.length > 100 ? bundle : undefined;
+          // The pass's log line can land after the patch is visible: wait for both before stopping the server.
+          return bundle.length > 100 && log.includes('self-managed TLS: created a new CA and serving certificate') ? bundle : undefined;
         });
       } catch (error: unknown) {
         throw new Error(`${String(error)}\n${log}`, { cause: error });

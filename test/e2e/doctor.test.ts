@@ -37,6 +37,8 @@ describe('kubectl countersign doctor', () => {
     const run = kubectlAs('admin', ['countersign', 'doctor']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
+    // The e2e control plane loads the static self-defence manifests; doctor sees that from the apiserver's /metrics.
+    expect(run.stdout.split('\n')[0]).toMatch(/^self-defence: static manifests: static ValidatingAdmissionPolicy manifests are loaded \(1 apiserver reporting\)/);
     for (const agent of ['coder', 'ops-bot', 'sweeper']) {
       const lines = section(run.stdout, `serviceaccount agents/${agent}`);
       expect(lines).toMatch(/ {2}escalate roles,clusterroles \(rbac.authorization.k8s.io\) +cluster-wide +ClusterRoleBinding agents-inherited-engineer -> ClusterRole inherited-engineer +can write roles/);
