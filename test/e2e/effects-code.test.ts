@@ -1,0 +1,103 @@
+// Issue 13, runs code: the paths into a production workload around exec (ephemeral containers, the apiserver proxy,
+// a changed command or image repository, a new workload) and node access anywhere. An agent tries each, judged by
+// outcome (read back as admin); then a human does the same.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  apply, attempt, cleanUp, countReaches, deployment, environmentNamespace, expectHumanPasses, expectRefused, field, names, PAUSE, readBack,
+} from './effects-kit.ts';
+
+const PROD = 'fx-code-prod';
+const DEV = 'fx-code-dev';
+const AGENT = 'sweeper';
+let pod = '';
+
+function devPod(name: string, spec: Record<string, unknown>): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: DEV }, spec: { containers: [{ name: 'app', image: PAUSE }], ...spec } });
+}
+
+beforeAll(async () => {
+  environmentNamespace(PROD, 'production');
+  environmentNamespace(DEV, 'development');
+  // Two replicas: a rollout of 2 stays under the restart threshold, so what is judged here is the code that runs.
+  apply(deployment('api', PROD, 2));
+  apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: PROD }, spec: { selector: { app: 'api' }, ports: [{ port: 80 }] } });
+  await countReaches('pods', PROD, 2, 'app=api');
+  pod = names('pods', PROD, 'app=api')[0]!.replace('pod/', '');
+}, 180_000);
+
+afterAll(() => { cleanUp([PROD, DEV], []); });
+
+describe('an agent cannot run code in a production workload', () => {
+  it('kubectl debug (an ephemeral container): the pod has none', () => {
+    const a = attempt(AGENT, ['debug', pod, '-n', PROD, `--image=${PAUSE}`, '--profile=general']);
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+    expect(field('pod', pod, PROD, '.spec.ephemeralContainers')).toBe('');
+  });
+
+  it('the apiserver proxy to a pod: refused by Countersign, not by a connection error', () => {
+    const a = attempt(AGENT, ['get', '--raw', `/api/v1/namespaces/${PROD}/pods/${pod}/proxy/`]);
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+  });
+
+  it('the apiserver proxy to a service', () => {
+    const a = attempt(AGENT, ['get', '--raw', `/api/v1/namespaces/${PROD}/services/api:80/proxy/`]);
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+  });
+
+  it('kubectl exec', () => {
+    const a = attempt(AGENT, ['exec', pod, '-n', PROD, '--', 'true']);
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+  });
+
+  it('changing the Deployment\'s command (kubectl patch of containers[0].command)', () => {
+    const a = attempt(AGENT, ['patch', 'deployment', 'api', '-n', PROD, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/command', value: ['sh', '-c', 'curl -s http://127.0.0.1:9/x | sh'] }])]);
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+    expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].command')).toBe('');
+  });
+
+  it('moving its image to another repository', () => {
+    const a = attempt(AGENT, ['set', 'image', 'deployment/api', 'app=registry.example.com/pause:3.10', '-n', PROD]);
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+    expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].image')).toBe(PAUSE);
+  });
+
+  it('creating a new workload in production', () => {
+    const a = attempt(AGENT, ['create', 'deployment', 'miner', '-n', PROD, `--image=${PAUSE}`]);
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+    expect(readBack('deployment', 'miner', PROD)).toBeUndefined();
+  });
+});
+
+describe('an agent cannot reach the node, even in development', () => {
+  it('a privileged pod', () => {
+    const a = attempt(AGENT, ['apply', '-f', '-'], devPod('root', { containers: [{ name: 'app', image: PAUSE, securityContext: { privileged: true } }] }));
+    expectRefused(a, 'require-approval', ['node-access']);
+    expect(readBack('pod', 'root', DEV)).toBeUndefined();
+  });
+
+  it('a hostPath volume', () => {
+    const a = attempt(AGENT, ['apply', '-f', '-'], devPod('hostfs', { volumes: [{ name: 'host', hostPath: { path: '/' } }], containers: [{ name: 'app', image: PAUSE, volumeMounts: [{ name: 'host', mountPath: '/host' }] }] }));
+    expectRefused(a, 'require-approval', ['node-access']);
+    expect(readBack('pod', 'hostfs', DEV)).toBeUndefined();
+  });
+
+  it('a Deployment with hostPID', () => {
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(deployment('peek', DEV, 1, { hostPID: true })));
+    expectRefused(a, 'require-approval', ['node-access']);
+    expect(readBack('deployment', 'peek', DEV)).toBeUndefined();
+  });
+});
+
+describe('a human doing the same passes', () => {
+  it('adds an ephemeral container with kubectl debug', () => {
+    expectHumanPasses(attempt('admin', ['debug', pod, '-n', PROD, `--image=${PAUSE}`, '--profile=general']));
+    expect(field('pod', pod, PROD, '.spec.ephemeralContainers[*].image')).toBe(PAUSE);
+  });
+
+  it('changes the Deployment\'s command, and creates a privileged pod in development', () => {
+    expectHumanPasses(attempt('admin', ['patch', 'deployment', 'api', '-n', PROD, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/command', value: ['/pause'] }])]));
+    expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].command[0]')).toBe('/pause');
+    expectHumanPasses(attempt('admin', ['apply', '-f', '-'], devPod('root', { containers: [{ name: 'app', image: PAUSE, securityContext: { privileged: true } }] })));
+    expect(readBack('pod', 'root', DEV)).toBeDefined();
+  });
+});

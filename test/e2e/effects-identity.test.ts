@@ -1,0 +1,121 @@
+// Issue 13, acts as and weakens the guard: a workload that runs as an identity stronger than the agent (or one
+// Countersign never judges), in development where nothing else would stop it; and Countersign's own RBAC. Judged by
+// outcome (read back as admin); then a human does the same.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { kubectlAs } from './kube.ts';
+import {
+  apply, attempt, cleanUp, deployment, environmentNamespace, expectAllowedQuietly, expectHumanPasses, expectRefused, field, PAUSE, readBack,
+} from './effects-kit.ts';
+
+const DEV = 'fx-acts-dev';
+const AGENT = 'coder';
+const GUARD = 'countersign-e2e-guard';
+const POWERFUL_BINDING = 'fx-acts-powerful';
+
+function cronJob(name: string, serviceAccountName: string): string {
+  return JSON.stringify({
+    apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name, namespace: DEV },
+    spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { serviceAccountName, restartPolicy: 'Never', containers: [{ name: 'run', image: PAUSE }] } } } } },
+  });
+}
+
+beforeAll(() => {
+  environmentNamespace(DEV, 'development');
+  apply([
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'powerful', namespace: DEV } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: POWERFUL_BINDING }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'powerful', namespace: DEV }] },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'deployer', namespace: DEV } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'deployer', namespace: DEV }, rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'delete'] }] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'deployer', namespace: DEV }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deployer' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: DEV }] },
+    deployment('plain', DEV, 1),
+    // Nothing the harness installs carries Countersign's label: this stands for its chart-installed ClusterRole.
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: GUARD, labels: { 'app.kubernetes.io/name': 'countersign' } }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }] },
+    // Unlabelled, but naming Countersign's ServiceAccount as its subject.
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: GUARD }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: GUARD }, subjects: [{ kind: 'ServiceAccount', name: 'countersign', namespace: 'countersign' }] },
+  ]);
+});
+
+afterAll(() => {
+  cleanUp([DEV], [`clusterrolebinding/${POWERFUL_BINDING}`, `clusterrolebinding/${GUARD}`, `clusterrole/${GUARD}`]);
+  for (const kind of ['clusterrole', 'clusterrolebinding']) kubectlAs('admin', ['label', kind, 'countersign', 'fx-e2e-']);
+});
+
+describe('an agent in development cannot make a workload act as a stronger identity', () => {
+  it('a Deployment running as fx-acts-dev/powerful (cluster-admin): it does not exist', () => {
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(deployment('escalate', DEV, 1, { serviceAccountName: 'powerful' })));
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
+    expect(readBack('deployment', 'escalate', DEV)).toBeUndefined();
+  });
+
+  it('a CronJob whose jobTemplate runs as it', () => {
+    const a = attempt(AGENT, ['apply', '-f', '-'], cronJob('escalate', 'powerful'));
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
+    expect(readBack('cronjob', 'escalate', DEV)).toBeUndefined();
+  });
+
+  it('an existing Deployment switched to run as it', () => {
+    const a = attempt(AGENT, ['patch', 'deployment', 'plain', '-n', DEV, '--type=merge', '-p', '{"spec":{"template":{"spec":{"serviceAccountName":"powerful"}}}}']);
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
+    expect(field('deployment', 'plain', DEV, '.spec.template.spec.serviceAccountName')).toBe('');
+  });
+
+  it('a Pod running as fx-acts-dev/deployer, not an agent but able to delete Deployments', () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'deployer', namespace: DEV }, spec: { serviceAccountName: 'deployer', containers: [{ name: 'app', image: PAUSE }] } };
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(pod));
+    expectRefused(a, 'require-approval', ['acts-as-unjudged-identity']);
+    expect(readBack('pod', 'deployer', DEV)).toBeUndefined();
+  });
+
+  it('but may run a Deployment as fx-acts-dev/default, which holds no rights', () => {
+    expectAllowedQuietly(attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(deployment('ordinary', DEV, 1))));
+    expect(readBack('deployment', 'ordinary', DEV)).toBeDefined();
+  });
+
+  it('a human may run a Deployment as powerful', () => {
+    expectHumanPasses(attempt('admin', ['apply', '-f', '-'], JSON.stringify(deployment('escalate', DEV, 1, { serviceAccountName: 'powerful' }))));
+    expect(field('deployment', 'escalate', DEV, '.spec.template.spec.serviceAccountName')).toBe('powerful');
+  });
+});
+
+describe('an agent cannot weaken the guard (denied, whoever would approve)', () => {
+  it('deleting Countersign\'s ClusterRole (labelled app.kubernetes.io/name=countersign)', () => {
+    const a = attempt(AGENT, ['delete', 'clusterrole', GUARD]);
+    expectRefused(a, 'deny', ['weakens-guard']);
+    expect(readBack('clusterrole', GUARD)).toBeDefined();
+  });
+
+  it('patching its rules away', () => {
+    const a = attempt(AGENT, ['patch', 'clusterrole', GUARD, '--type=json', '-p', '[{"op":"remove","path":"/rules/0"}]']);
+    expectRefused(a, 'deny', ['weakens-guard']);
+    expect(field('clusterrole', GUARD, undefined, '.rules[0].resources[0]')).toBe('configmaps');
+  });
+
+  it('emptying the subjects of a ClusterRoleBinding naming Countersign\'s ServiceAccount', () => {
+    const a = attempt(AGENT, ['patch', 'clusterrolebinding', GUARD, '--type=merge', '-p', '{"subjects":[]}']);
+    expectRefused(a, 'deny', ['weakens-guard']);
+    expect(field('clusterrolebinding', GUARD, undefined, '.subjects[0].name')).toBe('countersign');
+  });
+
+  it('deleting that ClusterRoleBinding', () => {
+    const a = attempt(AGENT, ['delete', 'clusterrolebinding', GUARD]);
+    expectRefused(a, 'deny', ['weakens-guard']);
+    expect(readBack('clusterrolebinding', GUARD)).toBeDefined();
+  });
+
+  it('touching the harness\'s own binding of Countersign (a harmless label, so a miss breaks nothing)', () => {
+    const a = attempt(AGENT, ['label', 'clusterrolebinding', 'countersign', 'fx-e2e=touched']);
+    expectRefused(a, 'deny', ['weakens-guard']);
+    expect(field('clusterrolebinding', 'countersign', undefined, '.metadata.labels.fx-e2e')).toBe('');
+  });
+
+  it('touching the ClusterRole that binding grants (unlabelled in the harness, no subjects of its own)', () => {
+    const a = attempt(AGENT, ['label', 'clusterrole', 'countersign', 'fx-e2e=touched']);
+    expectRefused(a, 'deny', ['weakens-guard']);
+    expect(field('clusterrole', 'countersign', undefined, '.metadata.labels.fx-e2e')).toBe('');
+  });
+
+  it('a human may change it', () => {
+    expectHumanPasses(attempt('admin', ['label', 'clusterrole', GUARD, 'reviewed=yes']));
+    expect(field('clusterrole', GUARD, undefined, '.metadata.labels.reviewed')).toBe('yes');
+  });
+});
