@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
 import { staticNamespaceDirectory } from '../cluster/namespace-directory.js';
 import { readClusterSnapshot } from '../cluster/snapshot.js';
+import { createIdentityPower, type IdentityPower } from '../cluster/identity-power.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import { auditTrail } from '../observability/audit-log.js';
 import { createLogger } from '../observability/logger.js';
@@ -28,6 +29,8 @@ interface ClusterEdges {
   picture: ClusterPicture;
   budgets: ReviewDeps['budgets'];
   approvals?: GateDeps;
+  /** What a workload's ServiceAccount and the agent may do; none from a snapshot (no apiserver to ask). */
+  identities?: IdentityPower;
 }
 
 async function clusterEdges(settings: ServeSettings, config: Config, log: Logger): Promise<ClusterEdges> {
@@ -41,11 +44,13 @@ async function clusterEdges(settings: ServeSettings, config: Config, log: Logger
   const { kubeApprovalStore } = await import('../approvals/kube-store.js');
   const { kubePicture } = await import('../picture/kube-picture.js');
   const { kubeActivityStore } = await import('../budgets/kube-activity-store.js');
+  const { kubeSendReview } = await import('../cluster/kube-subject-access-review.js');
   const kc = kube.loadKubeConfig(settings.kubeconfig);
   return {
     namespaces: kube.kubeNamespaceDirectory(kc, log),
     picture: kubePicture(kc, log, config.picture),
     budgets: { store: kubeActivityStore(kc, config.countersignNamespace), now },
+    identities: createIdentityPower({ send: kubeSendReview(kc) }),
     approvals: {
       store: kubeApprovalStore(kc, { namespace: config.countersignNamespace, allowedSignersSecret: config.approvals.allowedSignersSecret }),
       verifySignature: signatureVerifier(config.approvals.signatureNamespace, now),
@@ -64,7 +69,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
   if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
   metrics.policyLoads.inc({ result: 'ok' });
   const policies = policyHolder(loaded.policy, source, log, metrics);
-  const { namespaces, picture, budgets, approvals } = await clusterEdges(settings, loaded.policy.config, log);
+  const { namespaces, picture, budgets, approvals, identities } = await clusterEdges(settings, loaded.policy.config, log);
   const tls = await servingTls(settings.tls, {
     kubeconfig: settings.kubeconfig, config: () => policies.judge().policy.config, log, metrics, reloadIntervalMs: settings.reloadIntervalMs,
   });
@@ -73,6 +78,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
       judge: () => policies.judge(), namespaces, picture, log, metrics, ready: () => namespaces.isReady() && tls.ready(),
       ...(budgets === undefined ? {} : { budgets }),
       ...(approvals === undefined ? {} : { approvals }),
+      ...(identities === undefined ? {} : { identities }),
       ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),
     },
     tls.initial,
