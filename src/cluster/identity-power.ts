@@ -69,10 +69,10 @@ function review(identity: Identity, namespace: string, right: DangerousRight): S
  * grants nothing), and refusing instead would fail every agent request touching that identity until someone fixed
  * an unrelated dangling binding. Anything but a boolean `allowed` is a malformed answer, and throws.
  */
-function allowedIn(answer: unknown, right: DangerousRight): boolean {
+function allowedIn(answer: unknown): boolean {
   const status = (answer as { status?: unknown } | null)?.status;
   const allowed = (status as { allowed?: unknown } | null | undefined)?.allowed;
-  if (typeof allowed !== 'boolean') throw new Error(`SubjectAccessReview for ${right.name}: the answer carries no status.allowed`);
+  if (typeof allowed !== 'boolean') throw new Error('the answer carries no boolean status.allowed');
   return allowed;
 }
 
@@ -93,13 +93,16 @@ async function ask({ send, right, body, timeoutMs, lookup }: Question): Promise<
   // Raced as well as aborted: a sender that ignores its signal still cannot hold the admission request.
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const error = new Error(`SubjectAccessReview for ${right.name} took longer than ${timeoutMs} ms`);
+      const error = new Error(`no answer in ${timeoutMs} ms`);
       controller.abort(error);
       reject(error);
     }, timeoutMs);
   });
   try {
-    return allowedIn(await Promise.race([send(body, controller.signal), timeout]), right);
+    return allowedIn(await Promise.race([send(body, controller.signal), timeout]));
+  } catch (error: unknown) {
+    // Named, since the edge quotes it when it refuses the agent: which review failed, and how.
+    throw new Error(`SubjectAccessReview for ${right.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   } finally {
     clearTimeout(timer);
     lookup.removeEventListener('abort', abort);
