@@ -220,7 +220,7 @@ async function useApprovals(request: AdmissionRequest, decision: Decision, found
 export async function applyApprovalGate(request: AdmissionRequest, decision: Decision, config: Config, deps: GateDeps): Promise<Decision> {
   const { digest } = decision;
   if (digest === undefined) return decision;
-  const quota = await coveredByQuota(request, decision, deps);
+  const quota = await coveredByQuota(request, decision, deps, config);
   if (quota !== undefined) return quota;
   const found = await findApprovals(request, decision, config, { ...deps, digest });
   return 'decision' in found ? found.decision : useApprovals(request, decision, found, deps);
@@ -244,7 +244,7 @@ export async function checkApprovalGate(request: AdmissionRequest, decision: Dec
   const { digest } = decision;
   if (digest === undefined) return decision;
   const toUse: ApprovalsToUse = { use: () => applyApprovalGate(request, decision, config, deps) };
-  const quota = await findQuota(request, decision, deps);
+  const quota = await findQuota(request, decision, deps, config);
   if (quota !== undefined) return request.dryRun === true ? quotaDryRun(quota) : toUse;
   const found = await findApprovals(request, decision, config, { ...deps, digest });
   return 'decision' in found ? found.decision : toUse;

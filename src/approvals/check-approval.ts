@@ -71,7 +71,12 @@ function signatureProblems(check: ApprovalCheck, request: ApprovalRequestObject)
   return check.signature.ok ? [] : [`spec.signature: ${check.signature.reason ?? 'does not verify'}`];
 }
 
-/** A quota stands in for one approver's unsigned approval of deletes like its request's: nothing stronger. */
+/** The operations a quota may cover: writes (a CONNECT runs code in a workload; each needs its own approval). */
+export function quotable(operation: string): boolean {
+  return operation === 'CREATE' || operation === 'UPDATE' || operation === 'DELETE';
+}
+
+/** A quota stands in for one approver's unsigned approval of writes like its request's: nothing stronger. */
 function quotaProblems(approval: ApprovalObject, request: ApprovalRequestObject): string[] {
   const { quota } = approval.spec;
   if (quota === undefined) return [];
@@ -80,7 +85,9 @@ function quotaProblems(approval: ApprovalObject, request: ApprovalRequestObject)
   if (!Number.isInteger(quota.deletes) || quota.deletes < 1 || quota.deletes > MAX_QUOTA_DELETES) {
     problems.push(`spec.quota.deletes: must be a whole number from 1 to ${String(MAX_QUOTA_DELETES)}`);
   }
-  if (request.spec.action.operation !== 'DELETE') problems.push(`spec.quota: ${request.metadata.name} is not a delete; quotas cover deletes only`);
+  if (!quotable(request.spec.action.operation)) {
+    problems.push(`spec.quota: ${request.metadata.name} is a ${request.spec.action.operation}; quotas cover creates, updates and deletes only`);
+  }
   if (request.spec.approvalsRequired > 1 || request.spec.signatureRequired) {
     problems.push(`spec.quota: rule ${request.spec.rule} requires ${String(request.spec.approvalsRequired)} approver(s)${request.spec.signatureRequired ? ' and a signature' : ''}; a quota cannot stand in for that`);
   }

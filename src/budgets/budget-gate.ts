@@ -14,6 +14,10 @@
 // lease is short (LEASE_MS); unspent units are handed back on the next write or the periodic flush, spent ones
 // bucketed at their real spend time. A replica that dies leaves its lease counted in full at its expiry (folded into
 // the buckets by whoever writes next): over-counting, never forgetting. The error always leans to refusing.
+// While a write that folds a replica's lease into the record is computed and in flight (a new lease, a flush),
+// that lease is held: no local spend from it, or the spend would be written over and forgotten (a request that
+// arrives meanwhile goes to the record). Worst-case overspend across replicas is therefore zero for a rule that
+// refuses above a count, up to clock skew beyond SPEND_MARGIN_MS at a window's edge (docs/bulk-budgets.md).
 //
 // A human's approval is used only after the request is counted in the record: a record that cannot be read or
 // written refuses the request and leaves the approval for the retry. Refusals and dry runs are never recorded.
@@ -141,17 +145,24 @@ export async function decideWithBudget(request: AdmissionRequest, decideWith: De
       return unrecordable(error, decideWith);
     }
     const { version, ...record } = stored;
-    const flushed = ledger.flushInto(pruned(record, now, deps.retentionMs, ledger.replica), ledger.agents.get(agent));
-    const answer = await decideWith(activityView(flushed, ledger.replica, now, deps.retentionMs));
-    if (!('use' in answer) && (!answer.allowed || answer.dryRun)) return answer;
-    const counters = countersOf(request, answer.environment);
-    // An approved request is the human's call: counted as committed whatever the count, then the approval used.
-    const lease = 'use' in answer ? undefined : { replica: ledger.replica, units: ledger.leaseUnits, expires: now + ledger.leaseMs };
-    const next = counted(flushed, request, counters, { now, ...(lease === undefined ? {} : { lease }) });
-    if (await deps.store.write(agent, next, version)) {
-      ledger.afterWrite(agent, next, lease === undefined ? [] : counters, now);
-      noteCounted(request, deps);
-      return 'use' in answer ? answer.use() : answer;
+    // Held while this write is computed and in flight: a local spend meanwhile would be written over.
+    const held = ledger.agents.get(agent);
+    ledger.hold(held);
+    try {
+      const flushed = ledger.flushInto(pruned(record, now, deps.retentionMs, ledger.replica), held);
+      const answer = await decideWith(activityView(flushed, ledger.replica, now, deps.retentionMs));
+      if (!('use' in answer) && (!answer.allowed || answer.dryRun)) return answer;
+      const counters = countersOf(request, answer.environment);
+      // An approved request is the human's call: counted as committed whatever the count, then the approval used.
+      const lease = 'use' in answer ? undefined : { replica: ledger.replica, units: ledger.leaseUnits, expires: now + ledger.leaseMs };
+      const next = counted(flushed, request, counters, { now, ...(lease === undefined ? {} : { lease }) });
+      if (await deps.store.write(agent, next, version)) {
+        ledger.afterWrite(agent, next, lease === undefined ? [] : counters, now);
+        noteCounted(request, deps);
+        return 'use' in answer ? await answer.use() : answer;
+      }
+    } finally {
+      ledger.release(held);
     }
     deps.metrics?.budgetConflicts.inc();
   }

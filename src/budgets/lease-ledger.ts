@@ -24,6 +24,13 @@ export interface AgentLeases {
   /** The record as written at this replica's last lease (its own leases in it are replaced by `own`). */
   snapshot: ActivityRecord;
   own: Map<string, OwnLease>;
+  /**
+   * Writes in flight that folded `own` into the record (a lease taken, a flush): while any is, nothing is spent
+   * locally, or a spend made after the fold was computed would be written over and forgotten.
+   */
+  folding: number;
+  /** Replaced by a newer lease or handed back: never spent from again. */
+  retired: boolean;
 }
 
 export class LeaseLedger {
@@ -44,6 +51,7 @@ export class LeaseLedger {
   }
 
   canSpend(held: AgentLeases, counters: readonly string[], now: number): boolean {
+    if (held.retired || held.folding > 0) return false;
     return counters.every((counter) => {
       const lease = held.own.get(counter);
       return lease !== undefined && lease.spent.length < lease.units && now < lease.expires - SPEND_MARGIN_MS;
@@ -56,36 +64,58 @@ export class LeaseLedger {
 
   /**
    * The record with this replica's leases replaced by what it really spent, at the real times. A lease already
-   * folded by another replica (it expired) is counted in full there: its spends are not added again.
+   * folded by another replica (it expired) is counted in full there: its spends are not added again. A lease of
+   * this replica that `held` does not know (taken by a write whose answer was lost) is counted in full at expiry.
    */
   flushInto(record: ActivityRecord, held: AgentLeases | undefined): ActivityRecord {
     let buckets = record.buckets;
-    const mine = (l: ActivityRecord['leases'][number]): boolean => l.replica === this.replica;
-    for (const [counter, lease] of held?.own ?? []) {
-      const present = record.leases.some((l) => mine(l) && l.counter === counter && l.expires === lease.expires);
-      if (present) for (const at of lease.spent) buckets = addUnits(buckets, counter, at, 1);
+    for (const lease of record.leases) {
+      if (lease.replica !== this.replica) continue;
+      const own = held?.own.get(lease.counter);
+      if (own !== undefined && own.expires === lease.expires) for (const at of own.spent) buckets = addUnits(buckets, lease.counter, at, 1);
+      else buckets = addUnits(buckets, lease.counter, lease.expires, lease.units);
     }
-    return { ...record, buckets, leases: record.leases.filter((l) => !mine(l)) };
+    return { ...record, buckets, leases: record.leases.filter((l) => l.replica !== this.replica) };
+  }
+
+  /** Stops local spending from `held` while a write that folds it is in flight; `release` when it is done. */
+  hold(held: AgentLeases | undefined): void {
+    if (held !== undefined) held.folding += 1;
+  }
+
+  release(held: AgentLeases | undefined): void {
+    if (held !== undefined) held.folding -= 1;
   }
 
   /** After a successful write: the record as written, and a fresh lease of which this request spent one unit. */
   afterWrite(agent: string, written: ActivityRecord, leased: readonly string[], now: number): void {
     const own = new Map<string, OwnLease>();
     for (const counter of leased) own.set(counter, { units: this.leaseUnits, expires: now + this.leaseMs, spent: [now] });
-    this.agents.set(agent, { snapshot: written, own });
+    const previous = this.agents.get(agent);
+    if (previous !== undefined) previous.retired = true;
+    this.agents.set(agent, { snapshot: written, own, folding: 0, retired: false });
   }
 
   /** Hands back every lease that expired or has sat FLUSH_EVERY_MS; a failed write is retried on the next flush. */
   async flush(store: ActivityStore, now: number, retentionMs: number, all = false): Promise<void> {
     for (const [agent, held] of [...this.agents]) {
-      const due = all || [...held.own.values()].some((lease) => lease.expires - this.leaseMs + FLUSH_EVERY_MS <= now || lease.expires <= now);
-      if (!due) continue;
+      // An entry without a lease (the last write was an approved request) holds nothing: dropped on the next flush.
+      const due = all || held.own.size === 0 || [...held.own.values()].some((lease) => lease.expires - this.leaseMs + FLUSH_EVERY_MS <= now || lease.expires <= now);
+      if (!due || held.retired) continue;
+      this.hold(held);
       try {
         const { version, ...record } = await store.read(agent);
+        // Replaced while reading: the newer lease is in the record, and its holder hands it back.
+        if (this.agents.get(agent) !== held) continue;
         const flushed = this.flushInto(pruned(record, now, retentionMs, this.replica), held);
-        if (await store.write(agent, flushed, version)) this.agents.delete(agent);
+        if (await store.write(agent, flushed, version) && this.agents.get(agent) === held) {
+          held.retired = true;
+          this.agents.delete(agent);
+        }
       } catch {
         // Unavailable: the leases stay counted in full in the record; nothing is forgotten, the next flush retries.
+      } finally {
+        this.release(held);
       }
     }
   }

@@ -114,7 +114,7 @@ export function pruned(record: ActivityRecord, now: number, retentionMs: number,
   }
   const since = now - retentionMs;
   const peaks = record.peaks
-    .map((p) => ({ workload: p.workload, samples: p.samples.filter((s) => s.at > since) }))
+    .map((p) => ({ workload: p.workload, samples: p.samples.filter((s) => s.at + BUCKET_MS > since) }))
     .filter((p) => p.samples.length > 0);
   const overflow = record.peaksOverflowAt !== undefined && record.peaksOverflowAt > since ? { peaksOverflowAt: record.peaksOverflowAt } : {};
   return { buckets: buckets.filter((b) => b.at + BUCKET_MS > since), leases, peaks, ...overflow };
@@ -127,10 +127,14 @@ export function activityView(record: ActivityRecord, self: string, now: number, 
   return { now, buckets, peaks: record.peaks, peaksOverflowAt: record.peaksOverflowAt, retentionMs };
 }
 
-/** The highest replica count of `workload` seen within the window, or undefined when the record has none. */
+/**
+ * The highest replica count of `workload` seen within the window, or undefined when the record has none. A sample
+ * is stamped with the start of its 10-second bucket: like a bucket, it counts while any of that bucket lies in the
+ * window (the window is never shorter than asked, up to 10 s longer).
+ */
 export function peakWithin(activity: AgentActivity, workload: string, windowMs: number): number | undefined {
   const since = activity.now - windowMs;
-  const samples = activity.peaks.find((p) => p.workload === workload)?.samples.filter((s) => s.at > since) ?? [];
+  const samples = activity.peaks.find((p) => p.workload === workload)?.samples.filter((s) => s.at + BUCKET_MS > since) ?? [];
   return samples.length === 0 ? undefined : Math.max(...samples.map((s) => s.replicas));
 }
 

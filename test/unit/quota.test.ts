@@ -78,12 +78,12 @@ describe('bulk quotas', () => {
     const decision = judge.decide({ request: bigger, ...OFFLINE });
     // The same pod delete, but with a blast radius beyond the approved one (a pod owning other objects).
     const grown = { ...decision, impact: { total: 40, byResource: { pods: 1, configmaps: 39 }, pods: 1, boundClaims: 0, deletedVolumes: 0, dataBearing: [] } };
-    expect(await coveredByQuota(bigger, grown, deps(store))).toBeUndefined();
-    expect(await coveredByQuota(bigger, { ...decision, rule: 'large-delete' }, deps(store))).toBeUndefined();
-    expect(await coveredByQuota(bigger, decision, deps(store))).toMatchObject({ allowed: true });
+    expect(await coveredByQuota(bigger, grown, deps(store), judge.policy.config)).toBeUndefined();
+    expect(await coveredByQuota(bigger, { ...decision, rule: 'large-delete' }, deps(store), judge.policy.config)).toBeUndefined();
+    expect(await coveredByQuota(bigger, decision, deps(store), judge.policy.config)).toMatchObject({ allowed: true });
     const [request] = [...store.requests.values()];
     store.add(approval('no', { requestName: request!.metadata.name, digest: request!.spec.digest, decision: 'Reject', approver: 'sre-b' }));
-    expect(await coveredByQuota(podDelete('after-rejection'), decision, deps(store))).toBeUndefined();
+    expect(await coveredByQuota(podDelete('after-rejection'), decision, deps(store), judge.policy.config)).toBeUndefined();
   });
 
   it('is only found by checkApprovalGate, and spent by its use: on fresh reads, refused once spent elsewhere', async () => {
