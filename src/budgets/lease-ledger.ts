@@ -96,11 +96,16 @@ export class LeaseLedger {
     this.agents.set(agent, { snapshot: written, own, folding: 0, retired: false });
   }
 
-  /** Hands back every lease that expired or has sat FLUSH_EVERY_MS; a failed write is retried on the next flush. */
+  /**
+   * Hands back every lease that expired or has sat unspent for FLUSH_EVERY_MS (its unspent units would only make
+   * other replicas refuse); a lease in use is left to run out, since the next lease folds it anyway. A failed write
+   * is retried on the next flush.
+   */
   async flush(store: ActivityStore, now: number, retentionMs: number, all = false): Promise<void> {
     for (const [agent, held] of [...this.agents]) {
       // An entry without a lease (the last write was an approved request) holds nothing: dropped on the next flush.
-      const due = all || held.own.size === 0 || [...held.own.values()].some((lease) => lease.expires - this.leaseMs + FLUSH_EVERY_MS <= now || lease.expires <= now);
+      const idle = (lease: OwnLease): boolean => (lease.spent.at(-1) ?? lease.expires - this.leaseMs) + FLUSH_EVERY_MS <= now;
+      const due = all || held.own.size === 0 || [...held.own.values()].some((lease) => idle(lease) || lease.expires <= now);
       if (!due || held.retired) continue;
       this.hold(held);
       try {
