@@ -2,6 +2,7 @@
 // writes), for one replica and for two taking turns, with leases (LEASE_UNITS) and without (a lease of 1 unit: a
 // read and a write per request, as the first version did); and the record's size in bytes after an hour.
 // Simulated clock, no network, no timing. Run after `npm run -s build`: node scripts/bench-activity.mjs
+import { Buffer } from 'node:buffer';
 import { memoryActivityStore } from '../dist/budgets/activity-store.js';
 import { decideWithBudget } from '../dist/budgets/budget-gate.js';
 import { LEASE_UNITS, LeaseLedger } from '../dist/budgets/lease-ledger.js';
