@@ -3,7 +3,10 @@
 import type { KubeObject } from '../admission/types.js';
 
 export interface NamespaceDirectory {
-  /** False until the first complete list has arrived: agents' requests are refused until then. */
+  /**
+   * False until the first complete list has arrived: agents' requests are refused until then. It stays true after
+   * that: a directory that loses its source answers `get` by other means or throws, it does not become unready.
+   */
   isReady(): boolean;
   /** The namespace, or undefined if it does not exist. Throws when it cannot tell (fail closed for agents). */
   get(name: string): Promise<KubeObject | undefined>;
