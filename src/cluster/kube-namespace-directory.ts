@@ -29,11 +29,16 @@ export interface RestartBackoff {
   firstMs: number;
   /** The longest delay: bounds how long after the apiserver is back the cache is trusted again. */
   maxMs: number;
+  /**
+   * How long a list may take. client-node's list has no timeout of its own (its watch has 30 s of inactivity): a
+   * list sent to a hung apiserver or into a dropped network would otherwise wait for TCP to give up, many minutes.
+   */
+  listTimeoutMs: number;
 }
 
 // A broken watch is retried at once-ish (a reset connection to a healthy apiserver costs a fraction of a second);
 // an apiserver that is down is asked at most every 4 s, so it is seen again within seconds of coming back.
-const DEFAULT_BACKOFF: RestartBackoff = { firstMs: 200, maxMs: 4000 };
+const DEFAULT_BACKOFF: RestartBackoff = { firstMs: 200, maxMs: 4000, listTimeoutMs: 15_000 };
 
 const HEALTHY_WATCH_MS = 10_000;
 
@@ -56,7 +61,7 @@ export function kubeNamespaceDirectory(kc: KubeConfig, log: Logger, backoff: Res
     const listAll = async (): ReturnType<CoreV1Api['listNamespace']> => {
       // A list also happens inside one informer (after a 410 Gone): until it is in, the cache is behind.
       if (made === informer) current = false;
-      const list = await api.listNamespace();
+      const list = await withTimeout(api.listNamespace(), backoff.listTimeoutMs, 'listing namespaces');
       // A replaced or closed informer must not go on to open a watch nobody reads: failing here ends it.
       if (made !== informer || closed) throw new Error('namespace informer replaced');
       // The informer fills its cache from the list after this promise settles (in microtasks), so the cache is

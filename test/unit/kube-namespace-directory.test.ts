@@ -18,8 +18,8 @@ interface Namespace {
   metadata: { name: string; resourceVersion: string; uid: string; labels: Record<string, string> };
 }
 
-/** drop: cut every request; 500: answer everything with 500; collection-500: lists and watches only. */
-type Mode = 'ok' | 'drop' | '500' | 'collection-500';
+/** drop: cut every request; 500: answer everything with 500; collection-500: lists and watches only; hang: never answer. */
+type Mode = 'ok' | 'drop' | '500' | 'collection-500' | 'hang';
 
 /** A namespaces-only apiserver: what client-node's informer and CoreV1Api ask of a real one. */
 class FakeApiserver {
@@ -87,6 +87,7 @@ class FakeApiserver {
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? '/', 'http://localhost');
+    if (this.mode === 'hang') return;
     if (this.mode === 'drop') {
       request.socket.destroy();
       return;
@@ -162,13 +163,13 @@ describe('kube namespace directory: fail closed, not locked out', () => {
     api = undefined;
   });
 
-  async function started(): Promise<{ api: FakeApiserver; directory: NamespaceDirectory }> {
+  async function started(listTimeoutMs?: number): Promise<{ api: FakeApiserver; directory: NamespaceDirectory }> {
     const server = new FakeApiserver();
     api = server;
     server.put('shop', 'production');
     server.put('sandbox', 'development');
     const kc = await server.listen();
-    const made = kubeNamespaceDirectory(kc, log);
+    const made = kubeNamespaceDirectory(kc, log, listTimeoutMs === undefined ? undefined : { firstMs: 200, maxMs: 4000, listTimeoutMs });
     directory = made;
     expect(made.isReady()).toBe(false);
     await until('the first list', () => made.isReady());
@@ -245,6 +246,17 @@ describe('kube namespace directory: fail closed, not locked out', () => {
     expect(environmentOf(await made.get('sandbox'))).toBe('production');
     expect(server.liveReads).toBe(reads + 1);
     expect(made.isReady()).toBe(true);
+  });
+
+  it('gives up on a list the apiserver never answers, and lists again', async () => {
+    const { api: server, directory: made } = await started(1000);
+    server.mode = 'hang';
+    server.dropConnections(); // the informer's next list goes to an apiserver that accepts and never answers
+    server.put('late', 'production');
+    await sleep(1500);
+    server.mode = 'ok';
+    const recoveredMs = await until('a list after the hung one timed out', () => cachedAs(server, made, 'late', 'production'));
+    report(`hung list (1 s list timeout): answered from a fresh list ${recoveredMs} ms after the apiserver answered again`);
   });
 
   it('stops retrying once closed', async () => {
