@@ -1,0 +1,120 @@
+// Cumulative effects against the real control plane, judged by outcome (the objects read back as admin): a bulk
+// image change across 30 production Deployments held at the threshold (10 in 5 minutes), and a 4 -> 2 -> 1
+// scale-down gated at the step that crosses half of the workload's replicas. The same by a human passes.
+// Fresh agents (ServiceAccounts in `agents`), so no other e2e file's activity counts against them.
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { kubeconfigPath } from '../harness/control-plane.ts';
+import { E2E_DIR, eventually, kubectlAs, mustKubectl } from './kube.ts';
+
+const NS = 'bulk-e2e-prod';
+const BULK_AGENT = 'bulk-e2e-bot';
+const SCALE_AGENT = 'scale-e2e-bot';
+const COUNT = 30;
+const OLD_IMAGE = 'registry.example/shop/web:1.0';
+const NEW_IMAGE = 'registry.example/shop/web:1.1';
+
+function deployment(name: string, replicas: number): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  replicas: ${String(replicas)}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec: {containers: [{name: web, image: ${OLD_IMAGE}}]}
+`;
+}
+
+/** A new agent: a ServiceAccount in `agents` with `edit` in NS, and a kubeconfig beside the harness's own. */
+function agentNamed(name: string): void {
+  mustKubectl('admin', ['create', 'serviceaccount', name, '-n', 'agents']);
+  mustKubectl('admin', ['create', 'rolebinding', `${name}-edit`, '-n', NS, '--clusterrole=edit', `--serviceaccount=agents:${name}`]);
+  const token = mustKubectl('admin', ['create', 'token', name, '-n', 'agents', '--duration', '2h']).trim();
+  const coder = readFileSync(kubeconfigPath(E2E_DIR, 'coder'), 'utf8');
+  writeFileSync(kubeconfigPath(E2E_DIR, name), coder.replace(/token: "[^"]*"/, `token: "${token}"`).replaceAll('coder', name), { mode: 0o600 });
+}
+
+interface DeploymentState {
+  name: string;
+  image: string;
+  replicas: number;
+}
+
+function deployments(): DeploymentState[] {
+  const list = JSON.parse(mustKubectl('admin', ['get', 'deployments', '-n', NS, '-o', 'json'])) as {
+    items: { metadata: { name: string }; spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } }[];
+  };
+  return list.items.map((d) => ({ name: d.metadata.name, image: d.spec.template.spec.containers[0]?.image ?? '', replicas: d.spec.replicas }));
+}
+
+const bulkName = (i: number): string => `bulk-${String(i).padStart(2, '0')}`;
+
+beforeAll(async () => {
+  mustKubectl('admin', ['create', 'namespace', NS]);
+  mustKubectl('admin', ['label', 'namespace', NS, 'environment=production']);
+  agentNamed(BULK_AGENT);
+  agentNamed(SCALE_AGENT);
+  const docs = Array.from({ length: COUNT }, (_, i) => deployment(bulkName(i), 1));
+  mustKubectl('admin', ['apply', '-f', '-'], [...docs, deployment('capacity-web', 4), deployment('capacity-api', 4)].join('---\n'));
+  // The controller's status writes settle first, so an agent's patch is one admission, not a retried one.
+  await eventually('the Deployments observed by their controller', 60_000, () => {
+    const list = JSON.parse(mustKubectl('admin', ['get', 'deployments', '-n', NS, '-o', 'json'])) as { items: { metadata: { generation: number }; status?: { observedGeneration?: number } }[] };
+    return list.items.length === COUNT + 2 && list.items.every((d) => d.status?.observedGeneration === d.metadata.generation) ? true : undefined;
+  });
+});
+
+describe('a bulk image change across 30 production Deployments', () => {
+  const runs: { code: number; stderr: string }[] = [];
+
+  it('lets the first 10 through with the audit warning, and refuses the 11th and later by production-bulk-change', () => {
+    for (let i = 0; i < COUNT; i++) runs.push(kubectlAs(BULK_AGENT, ['set', 'image', `deployment/${bulkName(i)}`, `web=${NEW_IMAGE}`, '-n', NS]));
+    const passed = runs.map((r) => r.code === 0);
+    expect(passed).toEqual(Array.from({ length: COUNT }, (_, i) => i < 10));
+    for (const run of runs.slice(0, 10)) expect(run.stderr).toContain('Countersign audit (rule production-change)');
+    for (const run of runs.slice(10)) {
+      expect(run.stderr).toContain('rule production-bulk-change');
+      expect(run.stderr).toContain('within 5m; the bulk threshold is 10');
+    }
+  });
+
+  it('by outcome: exactly the first 10 Deployments have the new image', () => {
+    const byName = new Map(deployments().map((d) => [d.name, d.image]));
+    for (let i = 0; i < COUNT; i++) expect([bulkName(i), byName.get(bulkName(i))]).toEqual([bulkName(i), i < 10 ? NEW_IMAGE : OLD_IMAGE]);
+  });
+
+  it('a human doing the same passes', () => {
+    for (let i = 10; i < COUNT; i++) mustKubectl('admin', ['set', 'image', `deployment/${bulkName(i)}`, `web=${NEW_IMAGE}`, '-n', NS]);
+    const images = deployments().filter((d) => d.name.startsWith('bulk-')).map((d) => d.image);
+    expect(images).toEqual(Array.from({ length: COUNT }, () => NEW_IMAGE));
+  });
+});
+
+describe('a 4 -> 2 -> 1 scale-down', () => {
+  it('passes at 4 -> 2 (half) and is refused at 2 -> 1 by production-capacity-removed, through scale and through the spec', () => {
+    const half = kubectlAs(SCALE_AGENT, ['scale', 'deployment/capacity-web', '--replicas=2', '-n', NS]);
+    expect(half.code).toBe(0);
+    const further = kubectlAs(SCALE_AGENT, ['scale', 'deployment/capacity-web', '--replicas=1', '-n', NS]);
+    expect(further.code).not.toBe(0);
+    expect(further.stderr).toContain('rule production-capacity-removed');
+    expect(further.stderr).toContain('removes 75% of its replicas within an hour; the limit is 50%');
+    const patched = kubectlAs(SCALE_AGENT, ['patch', 'deployment/capacity-web', '-n', NS, '-p', '{"spec":{"replicas":1}}']);
+    expect(patched.code).not.toBe(0);
+    expect(patched.stderr).toContain('rule production-capacity-removed');
+    expect(deployments().find((d) => d.name === 'capacity-web')?.replicas).toBe(2);
+  });
+
+  it('in small steps 4 -> 3 -> 2 passes, 2 -> 1 does not', () => {
+    for (const replicas of [3, 2]) expect(kubectlAs(SCALE_AGENT, ['scale', 'deployment/capacity-api', `--replicas=${String(replicas)}`, '-n', NS]).code).toBe(0);
+    const last = kubectlAs(SCALE_AGENT, ['scale', 'deployment/capacity-api', '--replicas=1', '-n', NS]);
+    expect(last.stderr).toContain('rule production-capacity-removed');
+    expect(deployments().find((d) => d.name === 'capacity-api')?.replicas).toBe(2);
+  });
+
+  it('a human doing the same passes', () => {
+    mustKubectl('admin', ['scale', 'deployment/capacity-web', '--replicas=1', '-n', NS]);
+    mustKubectl('admin', ['scale', 'deployment/capacity-api', '--replicas=1', '-n', NS]);
+    expect(deployments().filter((d) => d.name.startsWith('capacity-')).map((d) => d.replicas)).toEqual([1, 1]);
+  });
+});
