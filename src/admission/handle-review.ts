@@ -3,7 +3,9 @@
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
 import { refusedOnError, type Decision, type DecisionInput, type Judge, type PictureInput } from '../core/decide.js';
-import { needsPicture } from '../core/impact.js';
+import { needsPicture, workloadAccounts, type IdentityFacts } from '../core/effects/index.js';
+import { serviceAccountIdentity } from '../core/requester.js';
+import type { IdentityPower } from '../cluster/identity-power.js';
 import type { ClusterPicture } from '../picture/cluster-picture.js';
 import { objectName, resourceLabel } from '../core/describe.js';
 import { isClusterScoped } from '../core/environment.js';
@@ -27,6 +29,8 @@ export interface ReviewDeps {
   metrics?: Metrics;
   /** Where approvals live; without it (offline evaluation) gated requests are simply refused. */
   approvals?: GateDeps;
+  /** What identities may do (SubjectAccessReview): without it a workload's identity cannot be checked (fail closed). */
+  identities?: IdentityPower;
   /** Where agents' activity records live, for bulk budgets. Without it `agent.deletes(...)` cannot be answered. */
   budgets?: Omit<BudgetDeps, 'retentionMs' | 'metrics'>;
 }
@@ -80,6 +84,32 @@ function decideTagged(judge: Judge, input: DecisionInput): Decision {
   }
 }
 
+/**
+ * The dangerous rights of the identities the request's workloads would run as, and the agent's own, asked only when
+ * a rule reads `effects.actsAs` and the request starts or changes a workload. A failure is passed on to the core,
+ * which refuses the agent (fail closed) and names it identity-unavailable.
+ */
+async function identityFacts(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<IdentityFacts | { unavailable: string } | undefined> {
+  if (!judge.policy.usesIdentity) return undefined;
+  const accounts = workloadAccounts(request);
+  if (accounts.length === 0) return undefined;
+  const power = deps.identities;
+  if (power === undefined) return { unavailable: 'no connection to the cluster to ask' };
+  try {
+    const agent = { username: request.userInfo.username, groups: request.userInfo.groups };
+    const [agentRights, workloads] = await Promise.all([
+      power.rightsOf(agent, request.namespace ?? ''),
+      Promise.all(accounts.map(async (account) => ({
+        ...account, rights: await power.rightsOf(serviceAccountIdentity(account.namespace, account.name), account.namespace),
+      }))),
+    ]);
+    return { workloads, agentRights };
+  } catch (error: unknown) {
+    deps.log.warn({ err: error, uid: request.uid }, 'cannot check the rights of a workload identity');
+    return { unavailable: errorText(error) };
+  }
+}
+
 /** What the edge decided, and when it refused for want of a judgement, which part failed. */
 interface Judgement {
   decision: Decision;
@@ -91,10 +121,11 @@ async function decideAgent(request: AdmissionRequest, judge: Judge, deps: Review
     const namespace = await lookupNamespace(request, deps.namespaces).catch(failingWith('namespace-unavailable'));
     // The live picture's status walks every watch: only for requests whose impact needs it.
     const picture = needsPicture(request) ? pictureInput(deps.picture) : undefined;
+    const identities = await identityFacts(request, judge, deps);
     const decideWith: DecideWith = async (activity) => {
       const decision = decideTagged(judge, {
         request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }),
-        ...(activity === undefined ? {} : { activity }),
+        ...(activity === undefined ? {} : { activity }), ...(identities === undefined ? {} : { identities }),
       });
       if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
       // Approvals found are not used yet: under a budget only once the delete is recorded (decideWithBudget).

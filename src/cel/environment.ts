@@ -15,6 +15,7 @@ export const VARIABLES = {
   agent: 'countersign.Agent',
   countersign: 'dyn',
   blastRadius: 'dyn',
+  effects: 'dyn',
 } as const;
 
 export type CelVariables = { [K in keyof typeof VARIABLES]: unknown };

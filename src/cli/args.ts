@@ -31,6 +31,8 @@ export interface EvaluateSettings {
   review: string;
   cluster?: string;
   config?: string;
+  /** A JSON file mapping usernames to the dangerous rights they hold: offline, nobody can be asked. */
+  identities?: string;
 }
 
 export const SERVE_DEFAULTS = { address: '0.0.0.0', port: 8443, logLevel: 'info' as LogLevel, reloadIntervalMs: 2000 };
@@ -114,17 +116,19 @@ export function parseServeArgs(argv: string[]): ServeSettings {
 }
 
 export function parseEvaluateArgs(argv: string[]): EvaluateSettings {
-  const v = parse(argv, { review: { type: 'string' }, cluster: { type: 'string' }, config: { type: 'string' } });
+  const v = parse(argv, { review: { type: 'string' }, cluster: { type: 'string' }, config: { type: 'string' }, identities: { type: 'string' } });
   const problems: string[] = [];
   if (v.review === undefined) problems.push('--review: required (a file holding an AdmissionReview, or - for stdin)');
   if (v.review !== '-') readable(v.review, '--review', problems);
   readable(v.cluster, '--cluster', problems);
   readable(v.config, '--config', problems);
+  readable(v.identities, '--identities', problems);
   if (problems.length > 0) throw new UsageError(problems);
   return {
     review: v.review ?? '-',
     ...(v.cluster === undefined ? {} : { cluster: v.cluster }),
     ...(v.config === undefined ? {} : { config: v.config }),
+    ...(v.identities === undefined ? {} : { identities: v.identities }),
   };
 }
 

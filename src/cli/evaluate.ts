@@ -8,6 +8,7 @@ import { createJudge } from '../core/decide.js';
 import { createLogger } from '../observability/logger.js';
 import { staticPicture } from '../picture/cluster-picture.js';
 import { memoryActivityStore } from '../budgets/activity-store.js';
+import { tableIdentityPower } from '../cluster/table-identity-power.js';
 import type { EvaluateSettings } from './args.js';
 import { UsageError } from './args.js';
 
@@ -18,6 +19,25 @@ async function readText(path: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** `{"system:serviceaccount:ns:name": ["delete namespaces", ...]}`: the dangerous rights each identity holds. */
+async function readIdentityTable(path: string): Promise<Record<string, readonly string[]>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error: unknown) {
+    throw new UsageError([`--identities: ${path}: ${error instanceof Error ? error.message : String(error)}`]);
+  }
+  const problems: string[] = [];
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) problems.push(`--identities: ${path}: must be an object of username -> list of rights`);
+  const table: Record<string, readonly string[]> = {};
+  for (const [user, rights] of Object.entries(problems.length === 0 ? (parsed as Record<string, unknown>) : {})) {
+    if (Array.isArray(rights) && rights.every((r) => typeof r === 'string')) table[user] = rights;
+    else problems.push(`--identities: ${path}: ${user}: must be a list of right names (strings)`);
+  }
+  if (problems.length > 0) throw new UsageError(problems);
+  return table;
+}
+
 export async function evaluate(settings: EvaluateSettings): Promise<string> {
   const loaded = await loadConfigFile(settings.config ?? DEFAULT_CONFIG_URL);
   if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
@@ -26,6 +46,7 @@ export async function evaluate(settings: EvaluateSettings): Promise<string> {
   const [review] = parseClusterSnapshot(await readText(settings.review), settings.review);
   if (review === undefined) throw new UsageError([`${settings.review}: holds no AdmissionReview`]);
   const judge = createJudge(loaded.policy);
+  const identities = settings.identities === undefined ? undefined : tableIdentityPower(await readIdentityTable(settings.identities));
   const result = await handleReview(review, {
     judge: () => judge,
     namespaces: staticNamespaceDirectory(objects),
@@ -34,6 +55,8 @@ export async function evaluate(settings: EvaluateSettings): Promise<string> {
     // Offline, the agent has done nothing yet: a budget counts this request alone.
     budgets: { store: memoryActivityStore(), now: () => new Date() },
     log: createLogger('silent'),
+    // Without --identities, a workload's identity cannot be checked offline, and the agent is refused for it.
+    ...(identities === undefined ? {} : { identities }),
   });
   if (result.status !== 200) throw new UsageError([`${settings.review}: ${result.body.error}`]);
   return JSON.stringify(result.body, null, 2);

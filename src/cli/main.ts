@@ -10,7 +10,7 @@ const USAGE = `Usage:
                      | --tls-secret NAME --tls-hosts HOST,... --webhook-configuration NAME)
                     [--cluster FILE | --kubeconfig FILE] [--log-level LEVEL] [--reload-interval-ms N]
                     [--capture-dir DIR]
-  countersign evaluate --review FILE|- [--cluster FILE] [--config FILE]
+  countersign evaluate --review FILE|- [--cluster FILE] [--config FILE] [--identities FILE]
   countersign check --config FILE
   countersign webhook-config (--url URL | --service NAMESPACE/NAME) [--ca-bundle FILE] [--config FILE]
   countersign self-defence-policy [--config FILE]   (apply with webhook-config's output: the webhook skips the

@@ -6,14 +6,15 @@ import type { CelVariables } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
 import type { ApprovalRequirement, Tier } from '../config/schema.js';
 import type { PictureView } from '../picture/picture-index.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import { isCountedWrite, type ActivityUnavailable, type AgentActivity } from './activity.js';
 import { replicaChange } from './replica-change.js';
 import { describeAction } from './describe.js';
 import { actionRecord, sha256Digest, type ActionRecord } from './digest.js';
 import { environmentResolver, namespaceOfRequest } from './environment.js';
 import { evaluateRules, RuleTimeout, type RuleOutcome } from './evaluate-rules.js';
-import { computeImpact, describeImpact, needsPicture, NO_IMPACT, type Impact } from './impact.js';
+import { computeEffects, effectCauses, needsPicture, NO_EFFECTS, workloadAccounts, type Effects, type IdentityFacts } from './effects/index.js';
+import { cascadeImpact, computeImpact, describeImpact, NO_IMPACT, type Impact } from './impact.js';
 import { agentMatcher, type Requester } from './requester.js';
 import { ruleMatches } from './resource-match.js';
 
@@ -48,6 +49,8 @@ export interface DecisionInput {
   picture?: PictureInput;
   /** The agent's recent deletes, read by the edge when the policy has bulk budgets, or why they could not be. */
   activity?: AgentActivity | ActivityUnavailable;
+  /** The dangerous rights of the identities a workload will run as and of the agent (workloadAccounts), or why not. */
+  identities?: IdentityFacts | { unavailable: string };
 }
 
 export interface PictureInput {
@@ -62,22 +65,35 @@ function isNamespaceDelete(request: AdmissionRequest): boolean {
   return request.operation === 'DELETE' && request.resource.group === '' && request.resource.resource === 'namespaces';
 }
 
-type ImpactResult = { ok: true; impact: Impact } | { ok: false; reason: string };
+type PictureResult = { ok: true; view: PictureView | undefined } | { ok: false; reason: string };
+
+/** The picture view when the request's effects need one, or why it cannot be had. */
+function pictureFor(request: AdmissionRequest, picture: PictureInput | undefined): PictureResult {
+  if (!needsPicture(request)) return { ok: true, view: undefined };
+  if (picture === undefined) return { ok: false, reason: 'no cluster picture is configured' };
+  if (picture.unavailable !== undefined) return { ok: false, reason: picture.unavailable };
+  if (isNamespaceDelete(request) && (picture.unknownGroups ?? []).length > 0) {
+    return { ok: false, reason: `API groups not discoverable, so a namespace's contents cannot all be seen: ${(picture.unknownGroups ?? []).join(', ')}` };
+  }
+  return { ok: true, view: picture.view };
+}
+
+type ImpactResult = { ok: true; impact: Impact; view: PictureView | undefined } | { ok: false; reason: string };
 
 /** Computes the impact at most once per decision, and only if something asks for it. */
 function lazyImpact(request: AdmissionRequest, picture: PictureInput | undefined): () => ImpactResult {
   let result: ImpactResult | undefined;
   return () => {
     if (result !== undefined) return result;
-    if (!needsPicture(request)) result = { ok: true, impact: computeImpact(request, undefined) };
-    else if (picture === undefined) result = { ok: false, reason: 'no cluster picture is configured' };
-    else if (picture.unavailable !== undefined) result = { ok: false, reason: picture.unavailable };
-    else if (isNamespaceDelete(request) && (picture.unknownGroups ?? []).length > 0) {
-      result = { ok: false, reason: `API groups not discoverable, so a namespace's contents cannot all be seen: ${(picture.unknownGroups ?? []).join(', ')}` };
-    }
-    else result = { ok: true, impact: computeImpact(request, picture.view) };
+    const facts = pictureFor(request, picture);
+    result = facts.ok ? { ok: true, impact: computeImpact(request, facts.view), view: facts.view } : facts;
     return result;
   };
+}
+
+function withoutCauses(removes: Effects['removes']): Impact {
+  const { total, byResource, pods, boundClaims, deletedVolumes, dataBearing } = removes;
+  return { total, byResource, pods, boundClaims, deletedVolumes, dataBearing };
 }
 
 function impactToCel(impact: Impact): unknown {
@@ -94,6 +110,8 @@ export interface Judge {
 export const IMPACT_UNAVAILABLE = 'impact-unavailable';
 /** The rule name of a refusal because the agent's activity record could not be read. */
 export const BUDGET_UNAVAILABLE = 'budget-unavailable';
+/** The rule name of a refusal because the rights of the identity a workload would run as could not be checked. */
+export const IDENTITY_UNAVAILABLE = 'identity-unavailable';
 
 const SEVERITY: Record<Tier, number> = { allow: 0, audit: 1, 'require-approval': 2, deny: 3 };
 
@@ -110,9 +128,10 @@ interface Context {
   environment: string;
   requester: Requester;
   impact: Impact;
+  effects: Effects;
 }
 
-function celVariables(policy: CompiledPolicy, input: DecisionInput, { environment, requester, impact }: Context): CelVariables {
+function celVariables(policy: CompiledPolicy, input: DecisionInput, { environment, requester, impact, effects }: Context): CelVariables {
   const { object, oldObject, ...attributes } = input.request;
   // A dry run counts itself too: it must get the answer the real request would get.
   const current = input.request.operation === 'DELETE' ? 1 : 0;
@@ -131,6 +150,7 @@ function celVariables(policy: CompiledPolicy, input: DecisionInput, { environmen
     }),
     countersign: policy.countersign,
     blastRadius: impactToCel(impact),
+    effects: toCel({ ...effects, causes: effectCauses(effects) }),
   };
 }
 
@@ -218,46 +238,94 @@ function decisionFrom({ input: { request }, base, fired, verdict, impact }: Judg
   };
 }
 
+type DecisionBase = { requester: Requester; environment: string; dryRun: boolean };
+
+/** What gatherFacts found; identityMissing says why the identities a rule reads could not be checked. */
+interface Facts {
+  impact?: Impact;
+  effects?: Effects;
+  identityMissing?: string;
+}
+
+function isDecision(value: object): value is Decision {
+  return 'allowed' in value;
+}
+
+/** The impact a decision records: an approval names the impact it was given for, controllers' removals included. */
+function impactToApprove(input: DecisionInput, verdict: Verdict, facts: Facts): Impact | { reason: string } | undefined {
+  let { impact } = facts;
+  if (verdict.tier === 'require-approval' && impact === undefined && needsPicture(input.request)) {
+    const result = lazyImpact(input.request, input.picture)();
+    if (!result.ok) return { reason: result.reason };
+    impact = result.impact;
+  }
+  if (facts.effects !== undefined && facts.effects.removes.total > (impact?.total ?? 0)) impact = withoutCauses(facts.effects.removes);
+  return impact;
+}
+
+function impactUnavailable(base: DecisionBase, reason: string): Decision {
+  return refusedOnError({ ...base, rule: IMPACT_UNAVAILABLE }, `the impact of this request could not be computed (${reason})`);
+}
+
 export function createJudge(policy: CompiledPolicy): Judge {
   const agents = agentMatcher(policy.config.agents);
   const environments = environmentResolver(policy.config.environments);
   const budget = policy.config.evaluation.budgetMilliseconds;
 
+  /** What the rules need to know beyond the request: its impact, its effects, the identities involved. */
+  function gatherFacts(input: DecisionInput, candidates: readonly CompiledRule[], base: DecisionBase): Facts | Decision {
+    const { request } = input;
+    const usesEffects = candidates.some((rule) => rule.usesEffects);
+    if (!usesEffects && !candidates.some((rule) => rule.usesImpact)) return {};
+    const result = lazyImpact(request, input.picture)();
+    if (!result.ok) return impactUnavailable(base, result.reason);
+    if (!usesEffects) return { impact: result.impact };
+    const { identities } = input;
+    const known = identities === undefined || 'unavailable' in identities ? undefined : identities;
+    const needsIdentities = candidates.some((rule) => rule.usesIdentity) && workloadAccounts(request).length > 0;
+    const identityMissing = !needsIdentities || known !== undefined ? undefined
+      : identities === undefined ? 'no connection to the cluster to ask' : (identities as { unavailable: string }).unavailable;
+    // The blast radius of an UPDATE is its scale-down when nothing is removed; effects count those as stopped pods.
+    const cascade = request.operation === 'DELETE' ? result.impact : cascadeImpact(request, result.view);
+    const effects = computeEffects(request, {
+      cascade, view: result.view, countersignNamespace: policy.config.countersignNamespace,
+      isAgent: (identity) => agents.classify(identity).isAgent, ...(known === undefined ? {} : { identities: known }),
+    });
+    return { impact: result.impact, effects, ...(identityMissing === undefined ? {} : { identityMissing }) };
+  }
+
+  /** Every candidate rule, evaluated; those that read identities left out when they could not be checked. */
+  function evaluateCandidates(input: DecisionInput, candidates: readonly CompiledRule[], base: DecisionBase, facts: Facts): RuleOutcome[] | Decision {
+    if (candidates.length === 0) return [];
+    const evaluated = facts.identityMissing === undefined ? candidates : candidates.filter((rule) => !rule.usesIdentity);
+    const context = { ...base, impact: facts.impact ?? NO_IMPACT, effects: facts.effects ?? NO_EFFECTS };
+    try {
+      return evaluateRules(evaluated, celVariables(policy, input, context), budget);
+    } catch (error: unknown) {
+      if (!(error instanceof RuleTimeout)) throw error;
+      return refusedOnError({ ...base, rule: error.rule.config.name }, error.message);
+    }
+  }
+
   function decideForAgent(input: DecisionInput, requester: Requester): Decision {
     const { request } = input;
-    const dryRun = request.dryRun === true;
     const environment = environments.resolve(request, namespaceOfRequest(request, input.namespace));
     const candidates = policy.rules.filter((rule) => ruleMatches(rule.config.match, request, environment));
-    const base = { requester, environment, dryRun };
-    const impactOf = lazyImpact(request, input.picture);
-    const unavailable = (reason: string): Decision =>
-      refusedOnError({ ...base, rule: IMPACT_UNAVAILABLE }, `the impact of this request could not be computed (${reason})`);
-    let impact: Impact | undefined;
-    if (candidates.some((rule) => rule.usesImpact)) {
-      const result = impactOf();
-      if (!result.ok) return unavailable(result.reason);
-      impact = result.impact;
-    }
+    const base = { requester, environment, dryRun: request.dryRun === true };
+    const facts = gatherFacts(input, candidates, base);
+    if (isDecision(facts)) return facts;
     if (input.activity !== undefined && 'unavailable' in input.activity && candidates.some((rule) => rule.usesBudget)) {
       return refusedOnError({ ...base, rule: BUDGET_UNAVAILABLE }, `the agent's bulk budget could not be read (${input.activity.unavailable})`);
     }
-    let outcomes: RuleOutcome[] = [];
-    if (candidates.length > 0) {
-      try {
-        outcomes = evaluateRules(candidates, celVariables(policy, input, { environment, requester, impact: impact ?? NO_IMPACT }), budget);
-      } catch (error: unknown) {
-        if (!(error instanceof RuleTimeout)) throw error;
-        return refusedOnError({ ...base, rule: error.rule.config.name }, error.message);
-      }
-    }
+    const outcomes = evaluateCandidates(input, candidates, base, facts);
+    if (isDecision(outcomes)) return outcomes;
     const fired = outcomes.filter((o) => o.fired);
     const verdict = verdictOf(mostSevere(fired), describeAction(request, environment));
-    if (verdict.tier === 'require-approval' && impact === undefined && needsPicture(request)) {
-      // An approval names the impact it was given for: without it, nothing could be approved.
-      const result = impactOf();
-      if (!result.ok) return unavailable(result.reason);
-      impact = result.impact;
+    if (facts.identityMissing !== undefined && verdict.tier !== 'deny') {
+      return refusedOnError({ ...base, rule: IDENTITY_UNAVAILABLE }, `the rights of the identity this workload would run as could not be checked (${facts.identityMissing})`);
     }
+    const impact = impactToApprove(input, verdict, facts);
+    if (impact !== undefined && 'reason' in impact) return impactUnavailable(base, impact.reason);
     return decisionFrom({ input, base, fired, verdict, impact });
   }
 

@@ -31,8 +31,8 @@ function changesOwners(request: AdmissionRequest): boolean {
     ownerUids(request.object?.metadata?.ownerReferences).join(',') !== ownerUids(request.oldObject?.metadata?.ownerReferences).join(',');
 }
 
-/** True when the request's impact can only be known from the cluster picture. */
-export function needsPicture(request: AdmissionRequest): boolean {
+/** True when the request's cascade (its blast radius) can only be known from the cluster picture. */
+export function cascadeNeedsPicture(request: AdmissionRequest): boolean {
   return request.operation === 'DELETE' || changesOwners(request);
 }
 
@@ -203,11 +203,10 @@ function scaleDown(request: AdmissionRequest): Impact {
   return { ...NO_IMPACT, total: removed, byResource: { pods: removed }, pods: removed, dataBearing: [] };
 }
 
-/** The request's blast radius. `view` is needed only when needsPicture(request). */
 /** The object deleted by the garbage collector once an UPDATE leaves it only owners that do not exist. */
 function danglingOwnersImpact(request: AdmissionRequest, view: PictureView): Impact {
   const owners = ownerUids(request.object?.metadata?.ownerReferences);
-  if (owners.length === 0 || owners.some((uid) => view.get(uid) !== undefined)) return scaleDown(request);
+  if (owners.length === 0 || owners.some((uid) => view.get(uid) !== undefined)) return NO_IMPACT;
   const key = resourceKey(request.resource.group, request.resource.resource);
   const root = { ...(view.get(request.oldObject?.metadata?.uid ?? '') ?? rootEntry(request, key)), owners };
   const finalizers: unknown = request.object?.metadata?.finalizers;
@@ -218,14 +217,50 @@ function danglingOwnersImpact(request: AdmissionRequest, view: PictureView): Imp
   return tally(removedByCascade(removal, view));
 }
 
-export function computeImpact(request: AdmissionRequest, view: PictureView | undefined): Impact {
-  if (!needsPicture(request)) return scaleDown(request);
-  if (view === undefined) throw new Error('computeImpact: this request needs the cluster picture');
+/**
+ * What the request removes through the apiserver and the garbage collector: a DELETE's cascade, or the object an
+ * UPDATE leaves with only missing owners. `view` is needed only when cascadeNeedsPicture(request).
+ */
+export function cascadeImpact(request: AdmissionRequest, view: PictureView | undefined): Impact {
+  if (!cascadeNeedsPicture(request)) return NO_IMPACT;
+  if (view === undefined) throw new Error('cascadeImpact: this request needs the cluster picture');
   if (request.operation === 'UPDATE') return danglingOwnersImpact(request, view);
   const key = resourceKey(request.resource.group, request.resource.resource);
   const root = view.get(request.oldObject?.metadata?.uid ?? '') ?? rootEntry(request, key);
   if (key === 'namespaces') return tally(removedWithNamespace(root, view));
   return tally(removedByCascade(cascadeOf(request, root, view), view));
+}
+
+/** The request's blast radius: its cascade, or for a scale-down the pods it stops. */
+export function computeImpact(request: AdmissionRequest, view: PictureView | undefined): Impact {
+  const cascade = cascadeImpact(request, view);
+  return cascade.total > 0 || request.operation === 'DELETE' ? cascade : scaleDown(request);
+}
+
+/** What removing exactly these objects takes away (no cascade), the volumes their claims' release destroys included. */
+export function impactOfObjects(entries: Iterable<PictureEntry>, view: PictureView): Impact {
+  const removed: Removed = { counts: new Map(), boundClaims: [], volumes: [] };
+  const uids = new Set<string>();
+  for (const entry of entries) {
+    if (uids.has(entry.uid)) continue;
+    uids.add(entry.uid);
+    removed.counts.set(entry.resource, (removed.counts.get(entry.resource) ?? 0) + 1);
+    if (entry.claim?.phase === 'Bound') removed.boundClaims.push(entry);
+    if (entry.volume !== undefined && entry.volume.reclaimPolicy !== 'Retain') removed.volumes.push(entry);
+  }
+  return tally(withReleasedVolumes(removed, view, (uid) => uids.has(uid)));
+}
+
+/** Two removals together (they come from different causes, so nothing is counted twice). */
+export function addImpacts(a: Impact, b: Impact): Impact {
+  if (b.total === 0) return a;
+  if (a.total === 0) return b;
+  const byResource: Record<string, number> = { ...a.byResource };
+  for (const [resource, n] of Object.entries(b.byResource)) byResource[resource] = (byResource[resource] ?? 0) + n;
+  return {
+    total: a.total + b.total, byResource, pods: a.pods + b.pods, boundClaims: a.boundClaims + b.boundClaims,
+    deletedVolumes: a.deletedVolumes + b.deletedVolumes, dataBearing: [...a.dataBearing, ...b.dataBearing].slice(0, DATA_NAMES_SHOWN),
+  };
 }
 
 /** One line for messages: `52 objects (30 configmaps, 20 pods, 2 persistentvolumeclaims); 2 bound volumes`. */

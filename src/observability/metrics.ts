@@ -12,7 +12,8 @@ export const OTHER_AGENTS = 'other';
 
 /** Why Countersign refused a request it could not judge (fail closed). A bounded set: it is a label value. */
 export const FAIL_CLOSED_REASONS = [
-  'namespace-unavailable', 'impact-unavailable', 'budget-unavailable', 'approvals-unavailable', 'rule-timeout', 'internal-error',
+  'namespace-unavailable', 'impact-unavailable', 'budget-unavailable', 'approvals-unavailable', 'identity-unavailable',
+  'rule-timeout', 'internal-error',
 ] as const;
 export type FailClosedReason = (typeof FAIL_CLOSED_REASONS)[number];
 

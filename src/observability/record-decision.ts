@@ -1,6 +1,6 @@
 // One admission decision into the metrics, at the edge: the core stays pure and never sees a counter.
 import type { AdmissionRequest } from '../admission/types.js';
-import { BUDGET_UNAVAILABLE, IMPACT_UNAVAILABLE, type Decision } from '../core/decide.js';
+import { BUDGET_UNAVAILABLE, IDENTITY_UNAVAILABLE, IMPACT_UNAVAILABLE, type Decision } from '../core/decide.js';
 import { metricResourceLabel } from '../core/describe.js';
 import { NOT_AN_AGENT, type FailClosedReason, type Metrics } from './metrics.js';
 
@@ -22,6 +22,7 @@ function environmentLabel(decision: Decision, known: readonly string[]): string 
 function coreFailure(decision: Decision): FailClosedReason {
   if (decision.rule === IMPACT_UNAVAILABLE) return 'impact-unavailable';
   if (decision.rule === BUDGET_UNAVAILABLE) return 'budget-unavailable';
+  if (decision.rule === IDENTITY_UNAVAILABLE) return 'identity-unavailable';
   return 'rule-timeout';
 }
 

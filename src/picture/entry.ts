@@ -14,6 +14,14 @@ export interface VolumeFacts {
   claim: string;
 }
 
+/** Facts about a StatefulSet: a Scale carries only replicas, but its claims go by the set's retention policy. */
+export interface StatefulSetFacts {
+  /** persistentVolumeClaimRetentionPolicy.whenScaled, `Retain` when unset. */
+  whenScaled: string;
+  /** The names of its volumeClaimTemplates: claims are `<template>-<set>-<ordinal>`. */
+  claimTemplates: readonly string[];
+}
+
 export interface PictureEntry {
   uid: string;
   /** `plural` for the core group, `plural.group` otherwise: `pods`, `deployments.apps`, `widgets.example.com`. */
@@ -27,9 +35,11 @@ export interface PictureEntry {
   orphans?: true;
   claim?: ClaimFacts;
   volume?: VolumeFacts;
+  statefulSet?: StatefulSetFacts;
 }
 
 export const CRD_RESOURCE = 'customresourcedefinitions.apiextensions.k8s.io';
+export const STATEFULSETS = 'statefulsets.apps';
 
 /** The cluster picture's resource key for a group and plural resource name. */
 export function resourceKey(group: string, resource: string): string {
@@ -72,6 +82,14 @@ function volumeFacts(object: unknown): VolumeFacts {
   return { reclaimPolicy: text(field(object, 'spec', 'persistentVolumeReclaimPolicy')), claim: name === '' ? '' : `${namespace}/${name}` };
 }
 
+function statefulSetFacts(object: unknown): StatefulSetFacts {
+  const templates = field(object, 'spec', 'volumeClaimTemplates');
+  return {
+    whenScaled: text(field(object, 'spec', 'persistentVolumeClaimRetentionPolicy', 'whenScaled')) || 'Retain',
+    claimTemplates: (Array.isArray(templates) ? templates : []).map((t: unknown) => text(field(t, 'metadata', 'name'))).filter((n) => n !== ''),
+  };
+}
+
 /** Reduces an object (full or PartialObjectMetadata) to its picture entry; undefined when it has no uid. */
 export function toEntry(resource: string, object: unknown): PictureEntry | undefined {
   const metadata = (field(object, 'metadata') ?? {}) as MetadataLike;
@@ -83,8 +101,9 @@ export function toEntry(resource: string, object: unknown): PictureEntry | undef
   if (Array.isArray(metadata.finalizers) && metadata.finalizers.includes('orphan')) entry.orphans = true;
   if (resource === 'persistentvolumeclaims') entry.claim = claimFacts(object);
   if (resource === 'persistentvolumes') entry.volume = volumeFacts(object);
+  if (resource === STATEFULSETS) entry.statefulSet = statefulSetFacts(object);
   return entry;
 }
 
 /** Resources whose impact facts live outside metadata: they are watched in full, every other one as metadata. */
-export const FULL_OBJECT_RESOURCES: ReadonlySet<string> = new Set(['persistentvolumeclaims', 'persistentvolumes']);
+export const FULL_OBJECT_RESOURCES: ReadonlySet<string> = new Set(['persistentvolumeclaims', 'persistentvolumes', STATEFULSETS]);

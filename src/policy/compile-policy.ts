@@ -76,7 +76,10 @@ function compileRule(rule: RuleConfig, path: string, config: Config, errors: str
       ? undefined
       : compileOne(rule.messageExpression, { path: `${path}.messageExpression`, expected: 'string', maxLength: max }, errors);
   const sources = `${rule.expression}\n${rule.messageExpression ?? ''}`;
-  const uses = { usesImpact: /\bblastRadius\b/.test(sources), usesBudget: BUDGET_CALL.test(sources) };
+  const uses = {
+    usesImpact: /\bblastRadius\b/.test(sources), usesBudget: BUDGET_CALL.test(sources),
+    usesEffects: /\beffects\b/.test(sources), usesIdentity: /\bactsAs\b/.test(sources),
+  };
   if (uses.usesBudget) errors.push(...budgetOperationErrors(sources, rule.match.operations, path));
   if (errors.length > before || condition === undefined) return undefined;
   return { config: rule, path, condition, ...(messageExpression === undefined ? {} : { messageExpression }), ...uses };
@@ -153,5 +156,6 @@ export function compilePolicy(config: Config): PolicyResult {
   if (errors.length > 0) return { ok: false, errors };
   const countersign = toCel({ namespace: config.countersignNamespace, environmentLabel: config.environments.label });
   const usesBudgets = rules.some((rule) => rule.usesBudget);
-  return { ok: true, policy: { config, rules, params: toCel(config.params), countersign, usesBudgets } };
+  const usesIdentity = rules.some((rule) => rule.usesIdentity);
+  return { ok: true, policy: { config, rules, params: toCel(config.params), countersign, usesBudgets, usesIdentity } };
 }

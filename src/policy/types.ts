@@ -11,6 +11,10 @@ export interface CompiledRule {
   usesImpact: boolean;
   /** The rule reads an agent's bulk budget (`agent.deletes(...)`). */
   usesBudget: boolean;
+  /** The rule reads `effects`: they are worked out first (from the picture when the request needs it). */
+  usesEffects: boolean;
+  /** The rule reads `effects.actsAs`: a workload's identity must have been checked by SubjectAccessReview. */
+  usesIdentity: boolean;
 }
 
 /** A configuration whose every expression compiled: the only thing the decision core accepts. */
@@ -22,4 +26,6 @@ export interface CompiledPolicy {
   countersign: unknown;
   /** Some rule reads bulk budgets: agents' deletes are recorded, and read before each DELETE is judged. */
   usesBudgets: boolean;
+  /** Some rule reads `effects.actsAs`: the edge checks workload identities by SubjectAccessReview. */
+  usesIdentity: boolean;
 }

@@ -86,7 +86,7 @@ const ACTIONS: Action[] = [
   { name: 'bind-cluster-admin', as: 'coder', args: ['create', 'clusterrolebinding', 'coder-root', '--clusterrole=cluster-admin', '--serviceaccount=agents:coder'], pick: { operation: 'CREATE', resource: 'rbac.authorization.k8s.io/clusterrolebindings' }, expect: deny('rbac-bind-cluster-admin') },
   { name: 'create-escalating-role', as: 'coder', args: ['apply', '-f', '-'], input: ROLE, pick: { operation: 'CREATE', resource: 'rbac.authorization.k8s.io/roles' }, expect: deny('rbac-escalation') },
   { name: 'relabel-production-namespace', as: 'coder', args: ['label', 'namespace', 'cap-prod', 'environment=development', '--overwrite'], pick: { operation: 'UPDATE', resource: 'namespaces' }, expect: deny('environment-label-change') },
-  { name: 'delete-in-countersign-namespace', as: 'coder', args: ['delete', 'serviceaccount', 'countersign', '-n', 'countersign'], pick: { operation: 'DELETE', resource: 'serviceaccounts' }, expect: deny('countersign-namespace') },
+  { name: 'delete-in-countersign-namespace', as: 'coder', args: ['delete', 'serviceaccount', 'countersign', '-n', 'countersign'], pick: { operation: 'DELETE', resource: 'serviceaccounts' }, expect: deny('weakens-guard') },
 ];
 
 function kubectl(identity: string, args: string[], input?: string): void {

@@ -8,7 +8,7 @@ import type { ApprovalObject, ApprovalSpec } from '../../src/approvals/types.js'
 import type { Judge } from '../../src/core/decide.js';
 import { auditTrail, type AuditTrail } from '../../src/observability/audit-log.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { heldOutReview, namespaceNamed, OFFLINE } from './fixtures.js';
+import { heldOutReview, namespaceNamed, offline } from './fixtures.js';
 import type { MemoryStore } from './memory-store.js';
 
 export const NOW = new Date('2026-11-21T10:00:00Z');
@@ -23,7 +23,7 @@ export function deps(store: MemoryStore, now = NOW, audit: AuditTrail = SILENT_T
 
 export async function attempt(judge: Judge, store: MemoryStore, request: AdmissionRequest, now = NOW): Promise<ReturnType<Judge['decide']>> {
   const namespace = namespaceNamed(request.namespace ?? '');
-  const decision = judge.decide(namespace === undefined ? { request, ...OFFLINE } : { request, namespace, ...OFFLINE });
+  const decision = judge.decide(namespace === undefined ? { request, ...offline(request) } : { request, namespace, ...offline(request) });
   return applyApprovalGate(request, decision, judge.policy.config, deps(store, now));
 }
 

@@ -8,6 +8,7 @@ import { createJudge, type Judge } from '../../src/core/decide.js';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import { staticPicture, type ClusterPicture } from '../../src/picture/cluster-picture.js';
 import type { PictureInput } from '../../src/core/decide.js';
+import { workloadAccounts, type IdentityFacts } from '../../src/core/effects/index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -54,3 +55,13 @@ export const EMPTY_CLUSTER: ClusterPicture = staticPicture([]);
 export const EMPTY_PICTURE: PictureInput = { view: EMPTY_CLUSTER.view };
 /** What the edge hands the core for an agent with no recent deletes, in an empty cluster. */
 export const OFFLINE = { picture: EMPTY_PICTURE, activity: { now: 0, buckets: [], peaks: [], retentionMs: 3_600_000 } };
+
+/** Identity facts for a cluster where no one holds a dangerous right: every workload identity and the agent. */
+export function noRights(request: AdmissionRequest): IdentityFacts {
+  return { workloads: workloadAccounts(request).map((account) => ({ ...account, rights: [] })), agentRights: [] };
+}
+
+/** OFFLINE, plus the identities of `request`'s workloads answered as holding nothing. */
+export function offline(request: AdmissionRequest): typeof OFFLINE & { identities: IdentityFacts } {
+  return { ...OFFLINE, identities: noRights(request) };
+}

@@ -8,6 +8,7 @@ import type { Judge } from '../../src/core/decide.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { EMPTY_CLUSTER, heldOutNamespaces } from './fixtures.js';
+import { recordingIdentityPower } from './identities.js';
 
 export interface Sample {
   name: string;
@@ -41,6 +42,8 @@ export function edgeDeps(judge: Judge, overrides: Partial<ReviewDeps> = {}): Rev
     judge: () => judge,
     namespaces: staticNamespaceDirectory(heldOutNamespaces()), picture: EMPTY_CLUSTER,
     log: createLogger('silent'), budgets: { store: memoryActivityStore(), now: () => new Date() },
+    // No one holds a dangerous right unless a test says so.
+    identities: recordingIdentityPower(),
     ...overrides,
     metrics: createMetrics(false),
   };

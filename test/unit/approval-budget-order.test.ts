@@ -117,9 +117,15 @@ describe('approvals under bulk budgets', () => {
       '$1      resources: [configmaps]\n',
     );
     expect(budgetOnConfigMaps).not.toBe(text);
+    // The bulk counter reads the record too: keep it off Deployments as well, so no deciding rule reads the record.
+    const noBulkOnDeployments = budgetOnConfigMaps.replace(
+      /(- name: production-bulk-change\n(?:.*\n)*?\s+resources: )\["\*\/\*"\]/,
+      '$1[configmaps]',
+    );
+    expect(noBulkOnDeployments).not.toBe(budgetOnConfigMaps);
     const store = memoryStore();
     const activity = faulty();
-    const deps = edgeDeps(judgeFrom(budgetOnConfigMaps), { approvals: gateDeps(store), budgets: { store: activity, now: () => new Date() } });
+    const deps = edgeDeps(judgeFrom(noBulkOnDeployments), { approvals: gateDeps(store), budgets: { store: activity, now: () => new Date() } });
     await approved(deps, store, heldOutReview('agent-delete-production-deployment').request);
 
     activity.fault = 'read-error';

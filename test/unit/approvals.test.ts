@@ -5,7 +5,7 @@ import { admitOwnResource } from '../../src/approvals/admit-own-resources.js';
 import { applyApprovalGate } from '../../src/approvals/approval-gate.js';
 import type { ApprovalObject } from '../../src/approvals/types.js';
 import type { Judge } from '../../src/core/decide.js';
-import { defaultJudge, heldOutReview, namespaceNamed, OFFLINE } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutReview, namespaceNamed, offline } from '../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../helpers/memory-store.js';
 import { admit, approval, attempt, creating, deps, gated, minutes, NOW } from '../helpers/approval-flow.js';
 
@@ -212,7 +212,7 @@ describe('hardening (security review)', () => {
     const store = memoryStore();
     const { review, about } = await gated(judge, store);
     store.add(approval('ok', about));
-    const stricter = { ...judge.decide({ request: review, namespace: namespaceNamed('shop-prod')!, ...OFFLINE }) };
+    const stricter = { ...judge.decide({ request: review, namespace: namespaceNamed('shop-prod')!, ...offline(review) }) };
     stricter.approval = { ...stricter.approval!, requirement: { approvers: 2, signature: false } };
     const d = await applyApprovalGate(review, stricter, judge.policy.config, deps(store));
     expect(d.allowed).toBe(false);
@@ -261,7 +261,7 @@ describe('pending requests per requester', () => {
       return r;
     };
     const gate = async (r: AdmissionRequest, now = NOW): Promise<ReturnType<Judge['decide']>> =>
-      applyApprovalGate(r, judge.decide({ request: r, namespace: namespaceNamed('shop-prod')!, ...OFFLINE }), config, deps(store, now));
+      applyApprovalGate(r, judge.decide({ request: r, namespace: namespaceNamed('shop-prod')!, ...offline(r) }), config, deps(store, now));
     await gate(deleting('a'));
     await gate(deleting('b'));
     const third = await gate(deleting('c'));

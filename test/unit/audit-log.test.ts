@@ -16,7 +16,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { auditVerifyCommand } from '../../src/cli/audit-verify.js';
 import { applyApprovalGate } from '../../src/approvals/approval-gate.js';
 import { approval, creating, deps as gateDeps, gated, NOW } from '../helpers/approval-flow.js';
-import { defaultJudge, heldOutReview, namespaceNamed, OFFLINE } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutReview, namespaceNamed, offline } from '../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../helpers/memory-store.js';
 import { edgeDeps, review } from '../helpers/metrics.js';
 
@@ -194,7 +194,7 @@ describe('the audit trail the edge writes', () => {
     store.add(approval('second', { ...about, approver: 'sre-b' }));
     const markUsed = store.markUsed.bind(store);
     store.markUsed = (a, usedFor, at) => (a.metadata.name === 'second' ? Promise.resolve(false) : markUsed(a, usedFor, at));
-    const decision = judge.decide({ request: web, namespace: namespaceNamed('shop-prod')!, ...OFFLINE });
+    const decision = judge.decide({ request: web, namespace: namespaceNamed('shop-prod')!, ...offline(web) });
     expect((await applyApprovalGate(web, decision, judge.policy.config, gateDeps(store, NOW, trail))).allowed).toBe(false);
     const [wasted] = audits(lines).filter((a) => a.record.event === 'approval-wasted');
     expect(wasted?.record).toMatchObject({ request: about.requestName, approvals: ['first'], approvers: ['sre-a'], lostTo: 'second' });

@@ -10,7 +10,7 @@ import { staticNamespaceDirectory } from '../../src/cluster/namespace-directory.
 import { loadConfigText } from '../../src/config/load.js';
 import { createJudge } from '../../src/core/decide.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { EMPTY_CLUSTER, OFFLINE, heldOutNamespaces, heldOutReview, judgeFrom } from '../helpers/fixtures.js';
+import { EMPTY_CLUSTER, OFFLINE, offline, heldOutNamespaces, heldOutReview, judgeFrom } from '../helpers/fixtures.js';
 
 const POLICY = `
 params: {limit: 3}
@@ -134,9 +134,9 @@ describe('bulk budgets', () => {
   it('refuses windows it cannot answer: malformed, longer than retention, or without the record', () => {
     const judge = judgeFrom(POLICY.replace("'60s'", "'2h'").replace("'60s'", "'2h'"));
     const { request } = agentDelete('x');
-    const long = judge.decide({ request, ...OFFLINE });
+    const long = judge.decide({ request, ...offline(request) });
     expect(long.fired[0]?.error).toContain('window 2h is longer than budgets.retentionSeconds');
-    expect(judgeFrom(POLICY.replace("'60s'", "'a minute'")).decide({ request, ...OFFLINE }).fired[0]?.error).toContain('is not a duration');
+    expect(judgeFrom(POLICY.replace("'60s'", "'a minute'")).decide({ request, ...offline(request) }).fired[0]?.error).toContain('is not a duration');
     expect(judgeFrom(POLICY).decide({ request, picture: OFFLINE.picture }).fired[0]?.error).toContain('activity record was not read');
     expect([parseWindow('1h30m'), parseWindow('90s'), parseWindow('500ms'), parseWindow('-1s'), parseWindow('1.5h')]).toEqual([5_400_000, 90_000, 500, undefined, undefined]);
   });

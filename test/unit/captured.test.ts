@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
 import { decodeReview } from '../../src/admission/decode.js';
-import { defaultJudge, readJson, OFFLINE } from '../helpers/fixtures.js';
+import { defaultJudge, readJson, offline } from '../helpers/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -29,7 +29,7 @@ describe('captured reviews', () => {
   it.each(names)('%s', async (name) => {
     const request = captured(name);
     const namespace = namespaces.find((ns) => ns.metadata?.name === request.namespace);
-    const decision = (await defaultJudge()).decide(namespace === undefined ? { request, ...OFFLINE } : { request, namespace, ...OFFLINE });
+    const decision = (await defaultJudge()).decide(namespace === undefined ? { request, ...offline(request) } : { request, namespace, ...offline(request) });
     expect({ allowed: decision.allowed, tier: decision.tier, rule: decision.rule }).toEqual(expected[name]);
     expect(decision.requester.isAgent).toBe(true);
   });

@@ -2,13 +2,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AdmissionRequest } from '../../src/admission/types.js';
 import type { Judge } from '../../src/core/decide.js';
-import { defaultJudge, heldOutReview, judgeFrom, namespaceNamed, OFFLINE } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutReview, judgeFrom, namespaceNamed, offline } from '../helpers/fixtures.js';
 
 function decideFixture(judge: Judge, name: string, mutate?: (r: AdmissionRequest) => void): ReturnType<Judge['decide']> {
   const { request } = heldOutReview(name);
   mutate?.(request);
   const namespace = request.namespace === undefined ? undefined : namespaceNamed(request.namespace);
-  return judge.decide(namespace === undefined ? { request, ...OFFLINE } : { request, namespace, ...OFFLINE });
+  return judge.decide(namespace === undefined ? { request, ...offline(request) } : { request, namespace, ...offline(request) });
 }
 
 describe('the default policy', () => {
@@ -81,7 +81,7 @@ describe('the default policy', () => {
     const judge = await defaultJudge();
     expect(decideFixture(judge, 'group-agent-delete-production-configmap')).toMatchObject({ allowed: false, rule: 'production-delete' });
     expect(decideFixture(judge, 'group-agent-delete-production-configmap').requester.matchedBy).toBe('group countersign:agents');
-    expect(decideFixture(judge, 'agent-delete-in-countersign-namespace')).toMatchObject({ allowed: false, tier: 'deny', rule: 'countersign-namespace' });
+    expect(decideFixture(judge, 'agent-delete-in-countersign-namespace')).toMatchObject({ allowed: false, tier: 'deny', rule: 'weakens-guard' });
   });
 
   it('judges a namespace relabel by its stored labels and denies it', async () => {
@@ -155,7 +155,7 @@ rules:
 describe('warnings', () => {
   it('carry audit notes only on allowed requests, not on refusals', async () => {
     const d = decideFixture(await defaultJudge(), 'agent-scale-production-to-zero');
-    expect(d.fired.map((f) => f.rule)).toEqual(['production-scale-down', 'production-change']);
+    expect(d.fired.map((f) => f.rule)).toEqual(['production-scale-down', 'production-capacity-removed', 'production-change']);
     expect(d.warnings).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
 import type { Judge } from '../../src/core/decide.js';
-import { defaultJudge, heldOutReview, namespaceNamed, OFFLINE } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutReview, namespaceNamed, offline } from '../helpers/fixtures.js';
 
 const AGENT = heldOutReview('agent-delete-production-deployment').request.userInfo;
 
@@ -21,7 +21,7 @@ function request(overrides: Partial<AdmissionRequest>): AdmissionRequest {
 
 function decide(judge: Judge, r: AdmissionRequest): ReturnType<Judge['decide']> {
   const namespace = r.namespace === undefined ? undefined : namespaceNamed(r.namespace);
-  return judge.decide(namespace === undefined ? { request: r, ...OFFLINE } : { request: r, namespace, ...OFFLINE });
+  return judge.decide(namespace === undefined ? { request: r, ...offline(r) } : { request: r, namespace, ...offline(r) });
 }
 
 describe('identity escalation', () => {
@@ -100,7 +100,7 @@ describe('production by other means', () => {
     const hpa = request({ resource: { group: 'autoscaling', version: 'v2', resource: 'horizontalpodautoscalers' }, namespace: 'shop-prod', name: 'web', object: { spec: { maxReplicas: 1 } } });
     expect(decide(judge, hpa).rule).toBe('production-autoscaler-change');
     const exec = request({ operation: 'CONNECT', resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', namespace: 'shop-prod', name: 'web-1', object: { kind: 'PodExecOptions', command: ['sh'] } });
-    expect(decide(judge, exec).rule).toBe('production-exec');
+    expect(decide(judge, exec).rule).toBe('production-runs-code');
     const scale = heldOutReview('agent-scale-production-to-zero').request;
     const rcScale = { ...scale, resource: { group: '', version: 'v1', resource: 'replicationcontrollers' } };
     expect(decide(judge, rcScale).rule).toBe('production-scale-down');
@@ -115,6 +115,6 @@ describe('identities out of sight', () => {
     const secret = request({ resource: { group: '', version: 'v1', resource: 'secrets' }, namespace: 'shop-dev', name: 't', object: { type: 'kubernetes.io/service-account-token', metadata: { annotations: { 'kubernetes.io/service-account.name': 'default' } } } });
     expect(decide(judge, secret)).toMatchObject({ allowed: false, rule: 'service-account-token-secret' });
     const crd = request({ operation: 'UPDATE', resource: { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' }, name: 'approvals.countersign.dev', object: {}, oldObject: {} });
-    expect(decide(judge, crd)).toMatchObject({ allowed: false, tier: 'deny', rule: 'countersign-crds' });
+    expect(decide(judge, crd)).toMatchObject({ allowed: false, tier: 'deny', rule: 'weakens-guard' });
   });
 });

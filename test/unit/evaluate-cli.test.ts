@@ -17,7 +17,10 @@ interface Answer {
 }
 
 async function evaluate(name: string): Promise<Answer> {
-  const { stdout } = await run(process.execPath, [CLI, 'evaluate', '--review', join(HELD_OUT, 'reviews', `${name}.json`), '--cluster', join(HELD_OUT, 'cluster.json')]);
+  const { stdout } = await run(process.execPath, [
+    CLI, 'evaluate', '--review', join(HELD_OUT, 'reviews', `${name}.json`), '--cluster', join(HELD_OUT, 'cluster.json'),
+    '--identities', join(HELD_OUT, 'identities.json'),
+  ]);
   return JSON.parse(stdout) as Answer;
 }
 

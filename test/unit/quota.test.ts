@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AdmissionRequest } from '../../src/admission/types.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../src/approvals/types.js';
-import { defaultJudge, heldOutReview, OFFLINE } from '../helpers/fixtures.js';
+import { defaultJudge, heldOutReview, offline } from '../helpers/fixtures.js';
 import { admit, approval, attempt, deps, gated } from '../helpers/approval-flow.js';
 import { coveredByQuota } from '../../src/approvals/quota.js';
 import { checkApprovalGate } from '../../src/approvals/approval-gate.js';
@@ -75,7 +75,7 @@ describe('bulk quotas', () => {
   it('covers only deletes gated by the same rule and no bigger than the one approved, and dies with a rejection', async () => {
     const { judge, store } = await withQuota(5);
     const bigger = podDelete('owner-of-many');
-    const decision = judge.decide({ request: bigger, ...OFFLINE });
+    const decision = judge.decide({ request: bigger, ...offline(bigger) });
     // The same pod delete, but with a blast radius beyond the approved one (a pod owning other objects).
     const grown = { ...decision, impact: { total: 40, byResource: { pods: 1, configmaps: 39 }, pods: 1, boundClaims: 0, deletedVolumes: 0, dataBearing: [] } };
     expect(await coveredByQuota(bigger, grown, deps(store), judge.policy.config)).toBeUndefined();
@@ -89,7 +89,7 @@ describe('bulk quotas', () => {
   it('is only found by checkApprovalGate, and spent by its use: on fresh reads, refused once spent elsewhere', async () => {
     const { judge, store } = await withQuota(1);
     const request = podDelete('checked');
-    const decision = judge.decide({ request, ...OFFLINE });
+    const decision = judge.decide({ request, ...offline(request) });
     const checked = await checkApprovalGate(request, decision, judge.policy.config, deps(store));
     const again = await checkApprovalGate(podDelete('checked-too'), decision, judge.policy.config, deps(store));
     const dry = await checkApprovalGate(podDelete('dry', { dryRun: true }), { ...decision, dryRun: true }, judge.policy.config, deps(store));

@@ -1,0 +1,14 @@
+// Structural equality of JSON values, with chosen keys ignored: "did anything but these fields change?".
+import { canonicalJson } from '../digest.js';
+
+/** `value` without the named top-level keys. */
+export function without(value: unknown, keys: readonly string[]): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const key of keys) Reflect.deleteProperty(copy, key);
+  return copy;
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  return canonicalJson(a ?? null) === canonicalJson(b ?? null);
+}

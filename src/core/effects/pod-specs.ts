@@ -1,0 +1,82 @@
+// Where an object keeps the pods it will run: a Pod's spec, a workload's pod template, a CronJob's job template,
+// and any custom resource that embeds a pod template. Pure JSON walking, no cluster knowledge.
+import type { AdmissionRequest } from '../../admission/types.js';
+import { field } from '../../picture/entry.js';
+
+/** A pod spec found in an object, named by where it sits (`spec`, `spec.template.spec`, ...). */
+export interface PodSpecAt {
+  path: string;
+  spec: Record<string, unknown>;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isPodSpec = (value: unknown): value is Record<string, unknown> => isRecord(value) && Array.isArray(value.containers);
+
+/** Custom workloads nest templates at varying depths; past this depth nothing real keeps one. */
+const SEARCH_DEPTH = 6;
+
+/** Every pod spec under `value`, depth-first, skipping status (what runs is declared, never reported). */
+function findPodSpecs(value: unknown, path: string, depth: number, found: PodSpecAt[]): void {
+  if (!isRecord(value) || depth > SEARCH_DEPTH) return;
+  if (isPodSpec(value)) {
+    found.push({ path, spec: value });
+    return;
+  }
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'status' || key === 'metadata') continue;
+    if (Array.isArray(child)) child.forEach((item, i) => { findPodSpecs(item, `${path}.${key}[${String(i)}]`, depth + 1, found); });
+    else findPodSpecs(child, `${path}.${key}`, depth + 1, found);
+  }
+}
+
+/**
+ * The pod specs an object declares. A Pod is its own spec; everything else (built-in workloads, PodTemplates and
+ * custom resources alike) is searched, so an operator's CRD that embeds a pod template is judged like a Deployment.
+ */
+export function podSpecsOf(object: unknown): PodSpecAt[] {
+  const found: PodSpecAt[] = [];
+  if (!isRecord(object)) return found;
+  const spec = field(object, 'spec');
+  if (isPodSpec(spec)) return [{ path: 'spec', spec }];
+  findPodSpecs(spec, 'spec', 0, found);
+  // core/v1 PodTemplate keeps its template at the top level.
+  findPodSpecs(field(object, 'template'), 'template', 0, found);
+  return found;
+}
+
+/** Requests whose object is not the workload itself (a Scale, a Binding, an Eviction) carry no pod spec to judge. */
+export function declaresPods(request: AdmissionRequest): boolean {
+  const sub = request.subResource ?? '';
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return false;
+  return sub === '' || (request.resource.resource === 'pods' && sub === 'ephemeralcontainers');
+}
+
+export interface ContainerLike {
+  name: string;
+  [field: string]: unknown;
+}
+
+export const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
+
+/** Every container of a pod spec, by list and name (`containers/web`). */
+export function containersOf(spec: Record<string, unknown> | undefined): Map<string, ContainerLike> {
+  const byName = new Map<string, ContainerLike>();
+  for (const list of CONTAINER_LISTS) {
+    const items = spec?.[list];
+    if (!Array.isArray(items)) continue;
+    for (const item of items) {
+      if (isRecord(item)) byName.set(`${list}/${typeof item.name === 'string' ? item.name : ''}`, item as ContainerLike);
+    }
+  }
+  return byName;
+}
+
+/** The ServiceAccount a pod spec runs as: the apiserver's default is `default`. */
+export function serviceAccountOf(spec: Record<string, unknown>): string {
+  for (const key of ['serviceAccountName', 'serviceAccount']) {
+    const value = spec[key];
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return 'default';
+}

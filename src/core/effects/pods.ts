@@ -1,0 +1,152 @@
+// Stops or restarts pods: replicas taken away by any path, a Job suspended or cut short, an autoscaler bounded
+// below what runs, a Node tainted or relabelled (its pods evicted, its DaemonSet pods removed), and rollouts: a pod
+// template changed is every replica restarted. Counts come from the request alone (spec and status).
+import type { AdmissionRequest } from '../../admission/types.js';
+import { field } from '../../picture/entry.js';
+import { replicaChange } from '../replica-change.js';
+import { sameJson } from './json-compare.js';
+import { changedPodSpecs } from './runs-code.js';
+import { type PodsEffect } from './types.js';
+
+class PodCount {
+  count = 0;
+  unbounded = false;
+  readonly causes: string[] = [];
+
+  add(count: number | undefined, cause: string): void {
+    if (count === undefined) this.unbounded = true;
+    else this.count += count;
+    this.causes.push(cause);
+  }
+
+  result(): PodsEffect {
+    return { count: this.count, unbounded: this.unbounded, causes: this.causes };
+  }
+}
+
+const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+
+function is(request: AdmissionRequest, group: string, resource: string): boolean {
+  return request.resource.group === group && request.resource.resource === resource;
+}
+
+function target(request: AdmissionRequest): string {
+  const ns = request.namespace ?? '';
+  return `${request.resource.resource} ${ns === '' ? '' : `${ns}/`}${request.name ?? ''}`;
+}
+
+/** A deadline newly set, or moved earlier: the controller or kubelet kills what runs past it. */
+function deadlineShortened(before: unknown, after: unknown): boolean {
+  const a = num(after);
+  if (a === undefined) return false;
+  const b = num(before);
+  return b === undefined || a < b;
+}
+
+function jobStops(request: AdmissionRequest, pods: PodCount): void {
+  const parallelism = num(field(request.object, 'spec', 'parallelism')) ?? 1;
+  if (field(request.object, 'spec', 'suspend') === true && field(request.oldObject, 'spec', 'suspend') !== true) {
+    pods.add(parallelism, `suspends ${target(request)} (its running pods are deleted)`);
+  }
+  if (deadlineShortened(field(request.oldObject, 'spec', 'activeDeadlineSeconds'), field(request.object, 'spec', 'activeDeadlineSeconds'))) {
+    pods.add(parallelism, `shortens the deadline of ${target(request)} (its pods are killed when it passes)`);
+  }
+}
+
+function autoscalerStops(request: AdmissionRequest, pods: PodCount): void {
+  if (request.operation === 'CREATE') {
+    pods.add(undefined, `creates ${target(request)}, which takes over its target's replicas`);
+    return;
+  }
+  if (!sameJson(field(request.oldObject, 'spec', 'scaleTargetRef'), field(request.object, 'spec', 'scaleTargetRef'))) {
+    pods.add(undefined, `points ${target(request)} at another workload`);
+  }
+  const current = num(field(request.oldObject, 'status', 'currentReplicas'));
+  const max = num(field(request.object, 'spec', 'maxReplicas'));
+  if (max !== undefined && max < (num(field(request.oldObject, 'spec', 'maxReplicas')) ?? Infinity)) {
+    if (current === undefined) pods.add(undefined, `lowers the maximum of ${target(request)} to ${String(max)}`);
+    else if (current > max) pods.add(current - max, `lowers the maximum of ${target(request)} to ${String(max)} below its ${String(current)} replicas`);
+  }
+}
+
+function taintsWithEffect(node: unknown, effect: string): string[] {
+  const taints = field(node, 'spec', 'taints');
+  if (!Array.isArray(taints)) return [];
+  return taints
+    .filter((t: unknown) => field(t, 'effect') === effect)
+    .map((t: unknown) => `${String(field(t, 'key'))}=${typeof field(t, 'value') === 'string' ? String(field(t, 'value')) : ''}`);
+}
+
+function nodeStops(request: AdmissionRequest, pods: PodCount): void {
+  const before = new Set(taintsWithEffect(request.oldObject, 'NoExecute'));
+  const added = taintsWithEffect(request.object, 'NoExecute').filter((t) => !before.has(t));
+  if (added.length > 0) pods.add(undefined, `taints node ${request.name ?? ''} NoExecute (${added.join(', ')}): its pods are evicted`);
+  if (!sameJson(field(request.oldObject, 'metadata', 'labels'), field(request.object, 'metadata', 'labels'))) {
+    pods.add(undefined, `relabels node ${request.name ?? ''}: DaemonSets that select on them stop or start their pods there`);
+  }
+}
+
+function podStops(request: AdmissionRequest, pods: PodCount): void {
+  if (deadlineShortened(field(request.oldObject, 'spec', 'activeDeadlineSeconds'), field(request.object, 'spec', 'activeDeadlineSeconds'))) {
+    pods.add(1, `sets a deadline on pod ${request.namespace ?? ''}/${request.name ?? ''}`);
+  }
+}
+
+type StopCheck = (request: AdmissionRequest, pods: PodCount) => void;
+
+/** By `group/resource`: what an UPDATE of the object itself stops, beyond replicas. */
+const UPDATE_STOPS: Readonly<Record<string, StopCheck>> = {
+  'batch/jobs': jobStops,
+  'autoscaling/horizontalpodautoscalers': autoscalerStops,
+  '/nodes': nodeStops,
+  '/pods': podStops,
+};
+
+export function stopsPods(request: AdmissionRequest): PodsEffect {
+  const pods = new PodCount();
+  const key = `${request.resource.group}/${request.resource.resource}`;
+  const sub = request.subResource ?? '';
+  if (request.operation === 'CREATE') {
+    if (key === '/pods' && sub === 'eviction') pods.add(1, `evicts pod ${request.namespace ?? ''}/${request.name ?? ''}`);
+    if (key === 'autoscaling/horizontalpodautoscalers' && sub === '') autoscalerStops(request, pods);
+  }
+  if (request.operation !== 'UPDATE') return pods.result();
+  const change = replicaChange(request);
+  if (change !== undefined && change.after < change.before) {
+    pods.add(change.before - change.after, `scales ${target(request)} from ${String(change.before)} to ${String(change.after)} replicas`);
+  }
+  if (sub === '') UPDATE_STOPS[key]?.(request, pods);
+  return pods.result();
+}
+
+/** How many pods a template change replaces, undefined when unknown; 0 when the controller does not roll. */
+function rolloutSize(request: AdmissionRequest, path: string): number | undefined {
+  const { group, resource } = request.resource;
+  const strategy = field(request.object, 'spec', 'updateStrategy', 'type');
+  const replicas = num(field(request.object, 'spec', 'replicas'));
+  if (group === 'apps' && resource === 'deployments') return replicas ?? 1;
+  if (group === 'apps' && resource === 'statefulsets') return strategy === 'OnDelete' ? 0 : replicas ?? 1;
+  if (group === 'apps' && resource === 'daemonsets') return strategy === 'OnDelete' ? 0 : num(field(request.oldObject, 'status', 'desiredNumberScheduled'));
+  // ReplicaSets, ReplicationControllers, Jobs and CronJobs apply a new template only to pods they create later.
+  if (['replicasets', 'replicationcontrollers', 'jobs', 'cronjobs', 'podtemplates'].includes(resource) || resource === 'pods') return 0;
+  // A custom workload with a template rolls what it runs, as far as anyone can tell from outside.
+  return path === 'spec.template.spec' ? replicas : undefined;
+}
+
+export function restartsPods(request: AdmissionRequest): PodsEffect {
+  const pods = new PodCount();
+  if (request.operation !== 'UPDATE') return pods.result();
+  if (is(request, '', 'pods') && request.subResource === 'resize') pods.add(1, `resizes pod ${request.namespace ?? ''}/${request.name ?? ''} (its containers may restart)`);
+  for (const change of changedPodSpecs(request)) {
+    if (change.before === undefined) continue;
+    const size = rolloutSize(request, change.path);
+    if (size === 0) continue;
+    pods.add(size, `rolls out a new pod template for ${target(request)}${size === undefined ? '' : ` (${String(size)} pods replaced)`}`);
+  }
+  // A ReplicationController's selector is mutable: changing it orphans its pods and starts new ones.
+  if (is(request, '', 'replicationcontrollers') && (request.subResource ?? '') === '' &&
+    !sameJson(field(request.oldObject, 'spec', 'selector'), field(request.object, 'spec', 'selector'))) {
+    pods.add(num(field(request.object, 'spec', 'replicas')) ?? 1, `changes the selector of ${target(request)}: its pods are orphaned and replaced`);
+  }
+  return pods.result();
+}

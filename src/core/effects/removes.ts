@@ -1,0 +1,182 @@
+// Removals a controller carries out because of an UPDATE: the StatefulSet controller deleting claims, the volume
+// controller releasing or deleting a volume, the TTL and CronJob controllers deleting Jobs, a pending deletion let
+// through by a removed finalizer, custom resources made unreachable with their version. Pure: reads a PictureView.
+import type { AdmissionRequest } from '../../admission/types.js';
+import { CRD_RESOURCE, field, resourceKey, STATEFULSETS, text, type PictureEntry } from '../../picture/entry.js';
+import type { PictureView } from '../../picture/picture-index.js';
+import { addImpacts, computeImpact, impactOfObjects, NO_IMPACT, type Impact } from '../impact.js';
+import { replicaChange } from '../replica-change.js';
+import type { Removes } from './types.js';
+
+const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function isDeleting(request: AdmissionRequest): boolean {
+  return text(field(request.oldObject, 'metadata', 'deletionTimestamp')) !== '';
+}
+
+/** Finalizers an UPDATE takes away (metadata.finalizers, or a Namespace's spec.finalizers through `finalize`). */
+function removedFinalizers(request: AdmissionRequest): string[] {
+  const path = request.resource.resource === 'namespaces' && request.subResource === 'finalize' ? ['spec', 'finalizers'] : ['metadata', 'finalizers'];
+  const after = new Set(strings(field(request.object, ...path)));
+  return strings(field(request.oldObject, ...path)).filter((f) => !after.has(f));
+}
+
+function isResource(request: AdmissionRequest, group: string, resource: string): boolean {
+  return request.resource.group === group && request.resource.resource === resource && (request.subResource ?? '') === '';
+}
+
+/** The claims a StatefulSet's templates make for ordinals [from, to): `<template>-<set>-<ordinal>`. */
+function statefulSetClaims(request: AdmissionRequest, templates: readonly string[], view: PictureView, ordinals: { from: number; to: number }): PictureEntry[] {
+  const names = new Set<string>();
+  for (const base of templates) for (let ordinal = ordinals.from; ordinal < ordinals.to; ordinal += 1) names.add(`${base}-${request.name ?? ''}-${String(ordinal)}`);
+  return [...view.inNamespaceOf(request.namespace ?? '', 'persistentvolumeclaims')].filter((claim) => names.has(claim.name));
+}
+
+/** Claim ordinals are dense from 0; any beyond this are ones a scale-down already left behind. */
+const MAX_ORDINAL_SCANNED = 1000;
+
+interface Found {
+  impact: Impact;
+  cause: string;
+}
+
+const retention = (of: unknown, when: string): string => text(field(of, 'spec', 'persistentVolumeClaimRetentionPolicy', when)) || 'Retain';
+
+function claimTemplates(of: unknown): string[] {
+  const templates = field(of, 'spec', 'volumeClaimTemplates');
+  return (Array.isArray(templates) ? templates : []).map((t: unknown) => text(field(t, 'metadata', 'name'))).filter((n) => n !== '');
+}
+
+function statefulSetRemovals(request: AdmissionRequest, view: PictureView): Found[] {
+  const found: Found[] = [];
+  const change = replicaChange(request);
+  // A Scale carries replicas only: the set's retention policy and claim templates come from the picture.
+  const scale = request.subResource === 'scale';
+  const facts = scale
+    ? [...view.inNamespaceOf(request.namespace ?? '', STATEFULSETS)].find((e) => e.name === request.name)?.statefulSet
+    : { whenScaled: retention(request.object, 'whenScaled'), claimTemplates: claimTemplates(request.object) };
+  if (facts === undefined) return found;
+  const scaledDelete = facts.whenScaled === 'Delete';
+  if (scaledDelete && change !== undefined && change.after < change.before) {
+    const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: change.after, to: change.before });
+    if (claims.length > 0) found.push({ impact: impactOfObjects(claims, view), cause: `scaling down deletes claims ${claims.map((c) => c.name).sort().join(', ')} (retention policy whenScaled: Delete)` });
+  }
+  if (scale) return found;
+  const replicas = num(field(request.object, 'spec', 'replicas')) ?? 1;
+  if (scaledDelete && retention(request.oldObject, 'whenScaled') !== 'Delete') {
+    // Claims already left behind by earlier scale-downs are deleted as soon as the policy says so.
+    const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: replicas, to: MAX_ORDINAL_SCANNED });
+    found.push({ impact: impactOfObjects(claims, view), cause: 'sets whenScaled: Delete, so every scale-down deletes its claims' });
+  }
+  if (retention(request.object, 'whenDeleted') === 'Delete' && retention(request.oldObject, 'whenDeleted') !== 'Delete') {
+    const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: 0, to: MAX_ORDINAL_SCANNED });
+    found.push({ impact: impactOfObjects(claims, view), cause: 'sets whenDeleted: Delete, so deleting the StatefulSet deletes its claims' });
+  }
+  return found;
+}
+
+function volumeRemovals(request: AdmissionRequest, view: PictureView): Found[] {
+  const entry = view.get(text(field(request.oldObject, 'metadata', 'uid')));
+  const reclaim = (of: unknown): string => text(field(of, 'spec', 'persistentVolumeReclaimPolicy')) || 'Retain';
+  const claimOf = (of: unknown): string => ['namespace', 'name', 'uid'].map((k) => text(field(of, 'spec', 'claimRef', k))).join('/');
+  const name = request.name ?? '';
+  const volume: PictureEntry = { ...(entry ?? { uid: `persistentvolumes/${name}`, resource: 'persistentvolumes', namespace: '', name }), volume: { reclaimPolicy: reclaim(request.object), claim: '' } };
+  const found: Found[] = [];
+  if (reclaim(request.oldObject) === 'Retain' && reclaim(request.object) !== 'Retain') {
+    found.push({ impact: impactOfObjects([volume], view), cause: `reclaim policy ${reclaim(request.object)}: volume ${name}'s data is destroyed when its claim goes` });
+  }
+  const before = claimOf(request.oldObject);
+  if (before !== '//' && before !== claimOf(request.object)) {
+    const [namespace = '', claimName = ''] = before.split('/');
+    const claim = [...view.inNamespaceOf(namespace, 'persistentvolumeclaims')].find((c) => c.name === claimName);
+    const lost = [...(claim === undefined ? [] : [claim]), ...(reclaim(request.object) === 'Retain' ? [] : [volume])];
+    const impact = lost.length === 0 ? { ...NO_IMPACT, total: 1, byResource: { persistentvolumes: 1 }, dataBearing: [`persistentvolumes ${name}`] } : impactOfObjects(lost, view);
+    found.push({ impact, cause: `changes the claim of volume ${name}: claim ${namespace}/${claimName} loses its data${reclaim(request.object) === 'Retain' ? '' : ' and the released volume is reclaimed'}` });
+  }
+  return found;
+}
+
+function jobRemovals(request: AdmissionRequest, view: PictureView): Found[] {
+  const ttl = num(field(request.object, 'spec', 'ttlSecondsAfterFinished'));
+  const old = num(field(request.oldObject, 'spec', 'ttlSecondsAfterFinished'));
+  if (ttl === undefined || (old !== undefined && ttl >= old)) return [];
+  const job = view.get(text(field(request.oldObject, 'metadata', 'uid')));
+  const entries = job === undefined ? [] : [job, ...view.dependentsOf(job.uid)];
+  const impact = entries.length === 0 ? { ...NO_IMPACT, total: 1, byResource: { 'jobs.batch': 1 } } : impactOfObjects(entries, view);
+  return [{ impact, cause: `ttlSecondsAfterFinished ${String(ttl)}: the TTL controller deletes job ${request.namespace ?? ''}/${request.name ?? ''} and its pods once finished` }];
+}
+
+function cronJobRemovals(request: AdmissionRequest, view: PictureView): Found[] {
+  const limit = (of: unknown, key: string, fallback: number): number => num(field(of, 'spec', key)) ?? fallback;
+  const keptAfter = limit(request.object, 'successfulJobsHistoryLimit', 3) + limit(request.object, 'failedJobsHistoryLimit', 1);
+  const keptBefore = limit(request.oldObject, 'successfulJobsHistoryLimit', 3) + limit(request.oldObject, 'failedJobsHistoryLimit', 1);
+  if (keptAfter >= keptBefore) return [];
+  const uid = text(field(request.oldObject, 'metadata', 'uid'));
+  const jobs = [...view.dependentsOf(uid)].filter((e) => e.resource === 'jobs.batch').sort((a, b) => (a.name < b.name ? -1 : 1));
+  const gone = jobs.slice(0, Math.max(0, jobs.length - keptAfter));
+  if (gone.length === 0) return [];
+  const entries = gone.flatMap((job) => [job, ...view.dependentsOf(job.uid)]);
+  return [{ impact: impactOfObjects(entries, view), cause: `lowers the job history of cronjob ${request.namespace ?? ''}/${request.name ?? ''} to ${String(keptAfter)}: ${String(gone.length)} of its ${String(jobs.length)} jobs are deleted` }];
+}
+
+function served(crd: unknown): Set<string> {
+  const versions = field(crd, 'spec', 'versions');
+  const names = new Set<string>();
+  for (const v of Array.isArray(versions) ? versions : []) if (field(v, 'served') !== false) names.add(text(field(v, 'name')));
+  return names;
+}
+
+function crdRemovals(request: AdmissionRequest, view: PictureView): Found[] {
+  const after = served(request.object);
+  const lost = [...served(request.oldObject)].filter((v) => !after.has(v));
+  if (lost.length === 0) return [];
+  const group = text(field(request.object, 'spec', 'group'));
+  const plural = text(field(request.object, 'spec', 'names', 'plural'));
+  const objects = [...view.ofResource(resourceKey(group, plural))];
+  const impact = objects.length === 0 ? NO_IMPACT : { ...impactOfObjects(objects, view) };
+  return [{ impact: impact.total === 0 ? { ...NO_IMPACT, total: 1, byResource: { [CRD_RESOURCE]: 1 } } : impact, cause: `stops serving ${plural}.${group} version ${lost.join(', ')}: clients of it lose ${String(objects.length)} objects` }];
+}
+
+function finalizerRemovals(request: AdmissionRequest, view: PictureView): Found[] {
+  if (!isDeleting(request)) return [];
+  const removed = removedFinalizers(request);
+  if (removed.length === 0) return [];
+  // The deletion was admitted earlier; dropping the finalizer lets it complete now, cascade and all.
+  const asDelete: AdmissionRequest = { ...request, operation: 'DELETE', subResource: '', options: null, object: null };
+  const what = `${request.resource.resource} ${request.namespace === undefined || request.namespace === '' ? '' : `${request.namespace}/`}${request.name ?? ''}`;
+  return [{ impact: computeImpact(asDelete, view), cause: `removes finalizer ${removed.join(', ')} from ${what}, which is being deleted: the deletion completes` }];
+}
+
+/** True when the request may make a controller remove something, which only the cluster picture can count. */
+export function removalsNeedPicture(request: AdmissionRequest): boolean {
+  if (request.operation !== 'UPDATE') return false;
+  if (isDeleting(request)) return true;
+  const { group, resource } = request.resource;
+  return (group === 'apps' && resource === 'statefulsets') || (group === '' && resource === 'persistentvolumes') ||
+    (group === 'batch' && (resource === 'jobs' || resource === 'cronjobs')) ||
+    (group === 'apiextensions.k8s.io' && resource === 'customresourcedefinitions');
+}
+
+/** A request's removals: its cascade (cascadeImpact: a DELETE's, dangling ownerReferences') plus what controllers remove. */
+export function removes(request: AdmissionRequest, cascade: Impact, view: PictureView | undefined): Removes {
+  const found: Found[] = [];
+  if (view !== undefined && removalsNeedPicture(request)) {
+    found.push(...finalizerRemovals(request, view));
+    if (request.resource.group === 'apps' && request.resource.resource === 'statefulsets' && ['', 'scale'].includes(request.subResource ?? '')) {
+      found.push(...statefulSetRemovals(request, view));
+    }
+    if (isResource(request, '', 'persistentvolumes')) found.push(...volumeRemovals(request, view));
+    if (isResource(request, 'batch', 'jobs')) found.push(...jobRemovals(request, view));
+    if (isResource(request, 'batch', 'cronjobs')) found.push(...cronJobRemovals(request, view));
+    if (isResource(request, 'apiextensions.k8s.io', 'customresourcedefinitions')) found.push(...crdRemovals(request, view));
+  }
+  let impact = cascade;
+  for (const f of found) impact = addImpacts(impact, f.impact);
+  const causes = found.map((f) => f.cause);
+  if (request.operation === 'DELETE' && cascade.total > 0) causes.unshift(`deletes ${String(cascade.total)} object${cascade.total === 1 ? '' : 's'}`);
+  return { ...impact, causes };
+}

@@ -1,0 +1,155 @@
+// Runs code in a workload: a shell into it (exec, attach, the apiserver's proxies), a debug container, a new
+// workload, or a changed one whose containers now run something else. A new tag of the same image is a release,
+// not new code: it is reported as changesImage and left to the audit and bulk rules.
+import type { AdmissionRequest } from '../../admission/types.js';
+import { field } from '../../picture/entry.js';
+import { sameJson, without } from './json-compare.js';
+import { containersOf, declaresPods, podSpecsOf, type ContainerLike, type PodSpecAt } from './pod-specs.js';
+import { CauseList, type RunsCode } from './types.js';
+
+/** Container fields whose change is a release or a resize, not new code. */
+const CONTAINER_RELEASE_FIELDS = ['image', 'imagePullPolicy', 'resources', 'resizePolicy', 'ports', 'env', 'envFrom', 'terminationMessagePath', 'terminationMessagePolicy'];
+
+/** Pod-level fields that decide where and when pods run, not what they run or as whom. */
+const POD_SCHEDULING_FIELDS = [
+  'initContainers', 'containers', 'ephemeralContainers',
+  'nodeSelector', 'affinity', 'tolerations', 'topologySpreadConstraints', 'priorityClassName', 'priority',
+  'preemptionPolicy', 'schedulerName', 'schedulingGates', 'terminationGracePeriodSeconds', 'readinessGates',
+  'restartPolicy', 'dnsPolicy', 'dnsConfig', 'resources', 'overhead', 'activeDeadlineSeconds',
+];
+
+const DANGEROUS_CAPABILITIES = new Set(['ALL', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_MODULE', 'SYS_RAWIO', 'DAC_READ_SEARCH', 'NET_ADMIN', 'BPF', 'PERFMON']);
+
+/** The image's repository: the reference without its tag and digest (`registry:5000/shop/web`). */
+export function imageRepository(image: unknown): string {
+  if (typeof image !== 'string') return '';
+  const noDigest = image.split('@', 1)[0] ?? '';
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+function hostPathVolumes(spec: Record<string, unknown>): string[] {
+  const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
+  return volumes
+    .filter((volume: unknown) => typeof volume === 'object' && volume !== null && 'hostPath' in volume)
+    .map((volume: unknown) => `hostPath volume ${String(field(volume, 'name'))}`);
+}
+
+function containerNodeReasons(name: string, container: ContainerLike): string[] {
+  const reasons: string[] = [];
+  const context = container.securityContext;
+  if (field(context, 'privileged') === true) reasons.push(`privileged ${name}`);
+  if (field(context, 'procMount') === 'Unmasked') reasons.push(`unmasked /proc in ${name}`);
+  const added: unknown = field(context, 'capabilities', 'add');
+  const strong = (Array.isArray(added) ? added : [])
+    .filter((c: unknown): c is string => typeof c === 'string' && DANGEROUS_CAPABILITIES.has(c.toUpperCase().replace(/^CAP_/, '')));
+  if (strong.length > 0) reasons.push(`capabilities ${strong.join(',')} in ${name}`);
+  return reasons;
+}
+
+/** Why code in this pod spec runs with the node's powers: host namespaces, hostPath, privilege, capabilities. */
+function nodeLevelReasons(spec: Record<string, unknown>): string[] {
+  const reasons = (['hostPID', 'hostNetwork', 'hostIPC'] as const).filter((key) => spec[key] === true).map(String);
+  reasons.push(...hostPathVolumes(spec));
+  for (const [name, container] of containersOf(spec)) reasons.push(...containerNodeReasons(name, container));
+  return reasons;
+}
+
+interface ContainerChange {
+  code: string[];
+  images: string[];
+}
+
+function compareContainers(before: Map<string, ContainerLike>, after: Map<string, ContainerLike>): ContainerChange {
+  const change: ContainerChange = { code: [], images: [] };
+  for (const [name, container] of after) {
+    const old = before.get(name);
+    if (old === undefined) {
+      change.code.push(`adds container ${name}`);
+      continue;
+    }
+    if (!sameJson(without(old, CONTAINER_RELEASE_FIELDS), without(container, CONTAINER_RELEASE_FIELDS))) change.code.push(`changes what ${name} runs`);
+    if (old.image !== container.image) {
+      if (imageRepository(old.image) !== imageRepository(container.image)) {
+        change.code.push(`moves ${name} to image ${String(container.image)} (was ${String(old.image)})`);
+      } else change.images.push(name);
+    }
+  }
+  return change;
+}
+
+export interface PodSpecChange {
+  path: string;
+  before: Record<string, unknown> | undefined;
+  after: Record<string, unknown>;
+}
+
+/** The pod specs a CREATE or UPDATE sets, paired with what they were; unchanged ones left out. */
+export function changedPodSpecs(request: AdmissionRequest): PodSpecChange[] {
+  if (!declaresPods(request)) return [];
+  const before = new Map<string, PodSpecAt>(podSpecsOf(request.oldObject).map((at) => [at.path, at]));
+  const changes: PodSpecChange[] = [];
+  for (const at of podSpecsOf(request.object)) {
+    const old = request.operation === 'UPDATE' ? before.get(at.path)?.spec : undefined;
+    if (old !== undefined && sameJson(old, at.spec)) continue;
+    changes.push({ path: at.path, before: old, after: at.spec });
+  }
+  return changes;
+}
+
+const CONNECT_WHAT: Record<string, string> = {
+  exec: 'executes a command in', attach: 'attaches to', portforward: 'port-forwards into', proxy: 'proxies to',
+};
+
+export interface RunsCodeResult extends RunsCode {
+  changesImage: boolean;
+}
+
+function targetOf(request: AdmissionRequest): string {
+  const ns = request.namespace ?? '';
+  return `${request.resource.resource} ${ns === '' ? '' : `${ns}/`}${request.name ?? ''}`;
+}
+
+/** A live channel into a container or a node: every connect subresource (exec, attach, portforward, proxy). */
+function connectCause(request: AdmissionRequest): string | undefined {
+  if (request.operation === 'CONNECT') {
+    const sub = request.subResource ?? '';
+    return `${CONNECT_WHAT[sub] ?? `opens ${sub} to`} ${targetOf(request)}`;
+  }
+  if (request.operation === 'UPDATE' && request.subResource === 'ephemeralcontainers') return `adds a debug container to ${targetOf(request)}`;
+  return undefined;
+}
+
+interface SpecVerdict {
+  causes: string[];
+  onNode: boolean;
+  imageChanged: boolean;
+}
+
+function judgeSpecChange(change: PodSpecChange, where: string): SpecVerdict {
+  const node = nodeLevelReasons(change.after);
+  const causes = node.length > 0 ? [`runs with the node's powers in ${where}: ${node.join(', ')}`] : [];
+  if (change.before === undefined) return { causes: [...causes, `starts a new workload ${where}`], onNode: node.length > 0, imageChanged: false };
+  const containers = compareContainers(containersOf(change.before), containersOf(change.after));
+  causes.push(...containers.code.map((what) => `${what} in ${where}`));
+  if (!sameJson(without(change.before, POD_SCHEDULING_FIELDS), without(change.after, POD_SCHEDULING_FIELDS))) {
+    causes.push(`changes the volumes, identity or security settings of ${where}`);
+  }
+  return { causes, onNode: node.length > 0, imageChanged: containers.images.length > 0 };
+}
+
+export function runsCode(request: AdmissionRequest): RunsCodeResult {
+  const causes = new CauseList();
+  const connect = connectCause(request);
+  if (connect !== undefined) causes.add(connect);
+  let onNode = request.operation === 'CONNECT' && request.resource.resource === 'nodes';
+  let imageOnly = false;
+  for (const change of changedPodSpecs(request)) {
+    const verdict = judgeSpecChange(change, change.path === 'spec' ? targetOf(request) : `${targetOf(request)} (${change.path})`);
+    for (const cause of verdict.causes) causes.add(cause);
+    onNode ||= verdict.onNode;
+    imageOnly ||= verdict.imageChanged;
+  }
+  return { ...causes.flagged(), onNode, changesImage: imageOnly && causes.causes.length === 0 };
+}
