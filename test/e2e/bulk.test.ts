@@ -84,8 +84,25 @@ describe('a bulk image change across 30 production Deployments', () => {
     for (let i = 0; i < COUNT; i++) expect([bulkName(i), byName.get(bulkName(i))]).toEqual([bulkName(i), i < 10 ? NEW_IMAGE : OLD_IMAGE]);
   });
 
+  it('a human\'s quota of 5 covers the retry of the 11th and 4 more Deployment updates there, then asks again', () => {
+    const request = /kubectl countersign approve (cs-[0-9a-f]{64})/.exec(runs[10]?.stderr ?? '')?.[1];
+    if (request === undefined) throw new Error(`no approval command in: ${runs[10]?.stderr ?? ''}`);
+    expect(mustKubectl('sre-a', ['countersign', 'approve', request, '--reason', 'planned release of 1.1', '--quota', '5', '--ttl', '10m']))
+      .toContain(`a quota of 5`);
+    const covered = [10, 11, 12, 13, 14, 15].map((i) => kubectlAs(BULK_AGENT, ['set', 'image', `deployment/${bulkName(i)}`, `web=${NEW_IMAGE}`, '-n', NS]));
+    expect(covered.map((r) => r.code === 0)).toEqual([true, true, true, true, true, false]);
+    expect(covered[4]?.stderr).toMatch(/allowed under quota .* by sre-a \(5 of 5 used\)/);
+    expect(covered[5]?.stderr).toContain('rule production-bulk-change');
+    // Not another kind of change: a quota for Deployment updates does not cover a ConfigMap.
+    const configMap = kubectlAs(BULK_AGENT, ['create', 'configmap', 'bulk-extra', '-n', NS, '--from-literal=a=b']);
+    expect(configMap.code).not.toBe(0);
+    expect(configMap.stderr).toContain('rule production-bulk-change');
+    const byName = new Map(deployments().map((d) => [d.name, d.image]));
+    for (let i = 0; i < COUNT; i++) expect([bulkName(i), byName.get(bulkName(i))]).toEqual([bulkName(i), i < 15 ? NEW_IMAGE : OLD_IMAGE]);
+  });
+
   it('a human doing the same passes', () => {
-    for (let i = 10; i < COUNT; i++) mustKubectl('admin', ['set', 'image', `deployment/${bulkName(i)}`, `web=${NEW_IMAGE}`, '-n', NS]);
+    for (let i = 15; i < COUNT; i++) mustKubectl('admin', ['set', 'image', `deployment/${bulkName(i)}`, `web=${NEW_IMAGE}`, '-n', NS]);
     const images = deployments().filter((d) => d.name.startsWith('bulk-')).map((d) => d.image);
     expect(images).toEqual(Array.from({ length: COUNT }, () => NEW_IMAGE));
   });
