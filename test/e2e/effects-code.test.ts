@@ -30,8 +30,8 @@ afterAll(() => { cleanUp([PROD, DEV], []); });
 describe('an agent cannot run code in a production workload', () => {
   it('kubectl debug (an ephemeral container): the pod has none', () => {
     const a = attempt(AGENT, ['debug', pod, '-n', PROD, `--image=${PAUSE}`, '--profile=general']);
-    expectRefused(a, 'require-approval', ['production-runs-code']);
     expect(field('pod', pod, PROD, '.spec.ephemeralContainers')).toBe('');
+    expectRefused(a, 'require-approval', ['production-runs-code']);
   });
 
   it('the apiserver proxy to a pod: refused by Countersign, not by a connection error', () => {
@@ -51,40 +51,42 @@ describe('an agent cannot run code in a production workload', () => {
 
   it('changing the Deployment\'s command (kubectl patch of containers[0].command)', () => {
     const a = attempt(AGENT, ['patch', 'deployment', 'api', '-n', PROD, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/command', value: ['sh', '-c', 'curl -s http://127.0.0.1:9/x | sh'] }])]);
-    expectRefused(a, 'require-approval', ['production-runs-code']);
     expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].command')).toBe('');
+    expectRefused(a, 'require-approval', ['production-runs-code']);
   });
 
   it('moving its image to another repository', () => {
     const a = attempt(AGENT, ['set', 'image', 'deployment/api', 'app=registry.example.com/pause:3.10', '-n', PROD]);
-    expectRefused(a, 'require-approval', ['production-runs-code']);
     expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].image')).toBe(PAUSE);
+    expectRefused(a, 'require-approval', ['production-runs-code']);
   });
 
   it('creating a new workload in production', () => {
     const a = attempt(AGENT, ['create', 'deployment', 'miner', '-n', PROD, `--image=${PAUSE}`]);
-    expectRefused(a, 'require-approval', ['production-runs-code']);
     expect(readBack('deployment', 'miner', PROD)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['production-runs-code']);
   });
 });
 
 describe('an agent cannot reach the node, even in development', () => {
-  it('a privileged pod', () => {
-    const a = attempt(AGENT, ['apply', '-f', '-'], devPod('root', { containers: [{ name: 'app', image: PAUSE, securityContext: { privileged: true } }] }));
+  // (This apiserver runs with --allow-privileged=false, its default: privileged containers are refused before
+  // admission webhooks, for humans too. Host namespaces and hostPath are not.)
+  it('a pod on the host\'s network', () => {
+    const a = attempt(AGENT, ['apply', '-f', '-'], devPod('hostnet', { hostNetwork: true }));
+    expect(readBack('pod', 'hostnet', DEV)).toBeUndefined();
     expectRefused(a, 'require-approval', ['node-access']);
-    expect(readBack('pod', 'root', DEV)).toBeUndefined();
   });
 
   it('a hostPath volume', () => {
     const a = attempt(AGENT, ['apply', '-f', '-'], devPod('hostfs', { volumes: [{ name: 'host', hostPath: { path: '/' } }], containers: [{ name: 'app', image: PAUSE, volumeMounts: [{ name: 'host', mountPath: '/host' }] }] }));
-    expectRefused(a, 'require-approval', ['node-access']);
     expect(readBack('pod', 'hostfs', DEV)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['node-access']);
   });
 
   it('a Deployment with hostPID', () => {
     const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(deployment('peek', DEV, 1, { hostPID: true })));
-    expectRefused(a, 'require-approval', ['node-access']);
     expect(readBack('deployment', 'peek', DEV)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['node-access']);
   });
 });
 
@@ -94,10 +96,10 @@ describe('a human doing the same passes', () => {
     expect(field('pod', pod, PROD, '.spec.ephemeralContainers[*].image')).toBe(PAUSE);
   });
 
-  it('changes the Deployment\'s command, and creates a privileged pod in development', () => {
+  it('changes the Deployment\'s command, and creates a hostPath pod in development', () => {
     expectHumanPasses(attempt('admin', ['patch', 'deployment', 'api', '-n', PROD, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/command', value: ['/pause'] }])]));
     expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].command[0]')).toBe('/pause');
-    expectHumanPasses(attempt('admin', ['apply', '-f', '-'], devPod('root', { containers: [{ name: 'app', image: PAUSE, securityContext: { privileged: true } }] })));
-    expect(readBack('pod', 'root', DEV)).toBeDefined();
+    expectHumanPasses(attempt('admin', ['apply', '-f', '-'], devPod('hostfs', { volumes: [{ name: 'host', hostPath: { path: '/' } }] })));
+    expect(readBack('pod', 'hostfs', DEV)).toBeDefined();
   });
 });

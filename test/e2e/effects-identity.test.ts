@@ -43,27 +43,27 @@ afterAll(() => {
 describe('an agent in development cannot make a workload act as a stronger identity', () => {
   it('a Deployment running as fx-acts-dev/powerful (cluster-admin): it does not exist', () => {
     const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(deployment('escalate', DEV, 1, { serviceAccountName: 'powerful' })));
-    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
     expect(readBack('deployment', 'escalate', DEV)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
   });
 
   it('a CronJob whose jobTemplate runs as it', () => {
     const a = attempt(AGENT, ['apply', '-f', '-'], cronJob('escalate', 'powerful'));
-    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
     expect(readBack('cronjob', 'escalate', DEV)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
   });
 
   it('an existing Deployment switched to run as it', () => {
     const a = attempt(AGENT, ['patch', 'deployment', 'plain', '-n', DEV, '--type=merge', '-p', '{"spec":{"template":{"spec":{"serviceAccountName":"powerful"}}}}']);
-    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
     expect(field('deployment', 'plain', DEV, '.spec.template.spec.serviceAccountName')).toBe('');
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
   });
 
   it('a Pod running as fx-acts-dev/deployer, not an agent but able to delete Deployments', () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'deployer', namespace: DEV }, spec: { serviceAccountName: 'deployer', containers: [{ name: 'app', image: PAUSE }] } };
     const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(pod));
-    expectRefused(a, 'require-approval', ['acts-as-unjudged-identity']);
     expect(readBack('pod', 'deployer', DEV)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['acts-as-unjudged-identity']);
   });
 
   it('but may run a Deployment as fx-acts-dev/default, which holds no rights', () => {
@@ -80,38 +80,38 @@ describe('an agent in development cannot make a workload act as a stronger ident
 describe('an agent cannot weaken the guard (denied, whoever would approve)', () => {
   it('deleting Countersign\'s ClusterRole (labelled app.kubernetes.io/name=countersign)', () => {
     const a = attempt(AGENT, ['delete', 'clusterrole', GUARD]);
-    expectRefused(a, 'deny', ['weakens-guard']);
     expect(readBack('clusterrole', GUARD)).toBeDefined();
+    expectRefused(a, 'deny', ['weakens-guard']);
   });
 
   it('patching its rules away', () => {
     const a = attempt(AGENT, ['patch', 'clusterrole', GUARD, '--type=json', '-p', '[{"op":"remove","path":"/rules/0"}]']);
-    expectRefused(a, 'deny', ['weakens-guard']);
     expect(field('clusterrole', GUARD, undefined, '.rules[0].resources[0]')).toBe('configmaps');
+    expectRefused(a, 'deny', ['weakens-guard']);
   });
 
   it('emptying the subjects of a ClusterRoleBinding naming Countersign\'s ServiceAccount', () => {
     const a = attempt(AGENT, ['patch', 'clusterrolebinding', GUARD, '--type=merge', '-p', '{"subjects":[]}']);
-    expectRefused(a, 'deny', ['weakens-guard']);
     expect(field('clusterrolebinding', GUARD, undefined, '.subjects[0].name')).toBe('countersign');
+    expectRefused(a, 'deny', ['weakens-guard']);
   });
 
   it('deleting that ClusterRoleBinding', () => {
     const a = attempt(AGENT, ['delete', 'clusterrolebinding', GUARD]);
-    expectRefused(a, 'deny', ['weakens-guard']);
     expect(readBack('clusterrolebinding', GUARD)).toBeDefined();
+    expectRefused(a, 'deny', ['weakens-guard']);
   });
 
   it('touching the harness\'s own binding of Countersign (a harmless label, so a miss breaks nothing)', () => {
     const a = attempt(AGENT, ['label', 'clusterrolebinding', 'countersign', 'fx-e2e=touched']);
-    expectRefused(a, 'deny', ['weakens-guard']);
     expect(field('clusterrolebinding', 'countersign', undefined, '.metadata.labels.fx-e2e')).toBe('');
+    expectRefused(a, 'deny', ['weakens-guard']);
   });
 
   it('touching the ClusterRole that binding grants (unlabelled in the harness, no subjects of its own)', () => {
     const a = attempt(AGENT, ['label', 'clusterrole', 'countersign', 'fx-e2e=touched']);
-    expectRefused(a, 'deny', ['weakens-guard']);
     expect(field('clusterrole', 'countersign', undefined, '.metadata.labels.fx-e2e')).toBe('');
+    expectRefused(a, 'deny', ['weakens-guard']);
   });
 
   it('a human may change it', () => {

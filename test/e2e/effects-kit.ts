@@ -41,9 +41,17 @@ export interface Attempt {
 export function attempt(identity: string, args: string[], input?: string): Attempt {
   const before = decisions().length;
   const run = kubectlAs(identity, args, input);
-  const user = ['admin', 'sre-a', 'sre-b', 'dev-a'].includes(identity) ? identity : agentUser(identity);
-  const logged = decisions().slice(before).filter((d) => d.requester === user);
-  return { run, logged, said: `${run.stdout}\n${run.stderr}` };
+  const human = ['admin', 'sre-a', 'sre-b', 'dev-a'].includes(identity);
+  const user = human ? identity : agentUser(identity);
+  const since = (): EffectDecision[] => decisions().slice(before).filter((d) => d.requester === user);
+  // The log line may land just after kubectl has its answer: give an agent's decision a moment to appear. Humans'
+  // requests never reach the webhook (its matchConditions), so there is nothing to wait for.
+  for (let waited = 0; !human && since().length === 0 && waited < 3000; waited += 100) pause(100);
+  return { run, logged: since(), said: `${run.stdout}\n${run.stderr}` };
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function explain(a: Attempt): string {

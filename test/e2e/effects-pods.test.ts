@@ -33,6 +33,8 @@ function jobPod(i: number, uid: string): object {
 beforeAll(async () => {
   environmentNamespace(NS, 'production');
   apply(deployment('web', NS, 12));
+  // The human's own Deployment: what an agent's attempts on web did (or failed to stop) cannot blur its counts.
+  apply(deployment('site', NS, 6));
   apply({
     apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web', namespace: NS },
     spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 2, maxReplicas: 12, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }] },
@@ -46,6 +48,7 @@ beforeAll(async () => {
   mustKubectl('admin', ['patch', 'job', 'batch', '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { active: 8, ready: 0, startTime: started } })]);
   apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE, zone: 'a' } } });
   await countReaches('pods', NS, 12, 'app=web');
+  await countReaches('pods', NS, 6, 'app=site');
 }, 240_000);
 
 afterAll(() => { cleanUp([NS], [`node/${NODE}`]); });
@@ -53,67 +56,67 @@ afterAll(() => { cleanUp([NS], [`node/${NODE}`]); });
 describe('an agent in production cannot stop pods by other means than a scale-down', () => {
   it('suspending a Job running 8 pods', () => {
     const a = attempt(AGENT, ['patch', 'job', 'batch', '-n', NS, '--type=merge', '-p', '{"spec":{"suspend":true}}']);
-    expectRefused(a, 'require-approval', ['production-pods-stopped']);
     expect(field('job', 'batch', NS, '.spec.suspend')).toBe('false');
+    expectRefused(a, 'require-approval', ['production-pods-stopped']);
   });
 
   it('lowering the Job\'s activeDeadlineSeconds from 3600 to 1', () => {
     const a = attempt(AGENT, ['patch', 'job', 'batch', '-n', NS, '--type=merge', '-p', '{"spec":{"activeDeadlineSeconds":1}}']);
-    expectRefused(a, 'require-approval', ['production-pods-stopped']);
     expect(field('job', 'batch', NS, '.spec.activeDeadlineSeconds')).toBe('3600');
+    expectRefused(a, 'require-approval', ['production-pods-stopped']);
   });
 
   it('lowering an HPA\'s maxReplicas to 2 while it runs 12', () => {
     const a = attempt(AGENT, ['patch', 'hpa', 'web', '-n', NS, '--type=merge', '-p', '{"spec":{"maxReplicas":2}}']);
     // production-autoscaler-change, if the policy still has it, matches any HPA change too: the effect rule must fire.
-    expectRefused(a, 'require-approval', ['production-pods-stopped', 'production-autoscaler-change'], ['production-pods-stopped']);
     expect(field('hpa', 'web', NS, '.spec.maxReplicas')).toBe('12');
+    expectRefused(a, 'require-approval', ['production-pods-stopped', 'production-autoscaler-change'], ['production-pods-stopped']);
   });
 
   it('tainting a Node NoExecute (every pod on it is evicted)', () => {
     const a = attempt(AGENT, ['taint', 'node', NODE, 'fx=drain:NoExecute']);
-    expectRefused(a, 'require-approval', ['production-pods-stopped']);
     expect(field('node', NODE, undefined, '.spec.taints[?(@.key=="fx")].effect')).toBe('');
+    expectRefused(a, 'require-approval', ['production-pods-stopped']);
   });
 
   it('relabelling a Node (pods selecting the old label lose it)', () => {
     const a = attempt(AGENT, ['label', 'node', NODE, 'zone=b', '--overwrite']);
-    expectRefused(a, 'require-approval', ['production-pods-stopped']);
     expect(field('node', NODE, undefined, '.metadata.labels.zone')).toBe('a');
+    expectRefused(a, 'require-approval', ['production-pods-stopped']);
   });
 });
 
 describe('an agent in production cannot restart a 12-replica Deployment without approval', () => {
   it('kubectl rollout restart: the template annotation is unchanged', () => {
     const a = attempt(AGENT, ['rollout', 'restart', 'deployment/web', '-n', NS]);
-    expectRefused(a, 'require-approval', ['production-rollout']);
     expect(field('deployment', 'web', NS, '.spec.template.metadata.annotations')).toBe('');
     expect(names('replicasets', NS, 'app=web')).toHaveLength(1);
+    expectRefused(a, 'require-approval', ['production-rollout']);
   });
 
   it('kubectl set image within the same repository (a release of 12 pods)', () => {
     const a = attempt(AGENT, ['set', 'image', 'deployment/web', `app=${PAUSE.replace(':3.10', ':3.9')}`, '-n', NS]);
-    expectRefused(a, 'require-approval', ['production-rollout']);
     expect(field('deployment', 'web', NS, '.spec.template.spec.containers[0].image')).toBe(PAUSE);
+    expectRefused(a, 'require-approval', ['production-rollout']);
   });
 
   it('kubectl set env (new environment: it also changes what runs)', () => {
     const a = attempt(AGENT, ['set', 'env', 'deployment/web', 'FEATURE=on', '-n', NS]);
-    expectRefused(a, 'require-approval', ['production-rollout', 'production-runs-code'], ['production-rollout', 'production-runs-code']);
     expect(field('deployment', 'web', NS, '.spec.template.spec.containers[0].env')).toBe('');
+    expectRefused(a, 'require-approval', ['production-rollout', 'production-runs-code'], ['production-rollout', 'production-runs-code']);
   });
 });
 
 describe('a human doing the same passes, and the controllers act on it', () => {
-  it('scales web from 12 to 4: the ReplicaSet controller removes 8 pods', async () => {
-    expectHumanPasses(attempt('admin', ['scale', 'deployment', 'web', '-n', NS, '--replicas=4']));
-    await countReaches('pods', NS, 4, 'app=web');
+  it('scales a Deployment from 6 to 2: the ReplicaSet controller removes 4 pods', async () => {
+    expectHumanPasses(attempt('admin', ['scale', 'deployment', 'site', '-n', NS, '--replicas=2']));
+    await countReaches('pods', NS, 2, 'app=site');
   });
 
-  it('restarts web: the Deployment controller rolls out a new ReplicaSet', async () => {
-    expectHumanPasses(attempt('admin', ['rollout', 'restart', 'deployment/web', '-n', NS]));
-    expect(field('deployment', 'web', NS, '.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt')).not.toBe('');
-    await eventually('a second ReplicaSet', 60_000, () => (names('replicasets', NS, 'app=web').length === 2 ? true : undefined));
+  it('restarts it: the Deployment controller rolls out a new ReplicaSet', async () => {
+    expectHumanPasses(attempt('admin', ['rollout', 'restart', 'deployment/site', '-n', NS]));
+    expect(field('deployment', 'site', NS, '.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt')).not.toBe('');
+    await eventually('a second ReplicaSet', 60_000, () => (names('replicasets', NS, 'app=site').length === 2 ? true : undefined));
   });
 
   it('suspends the Job and taints the Node NoExecute', () => {

@@ -84,63 +84,63 @@ afterAll(() => { cleanUp([NS], PVS.map((pv) => `pv/${pv}`)); });
 describe('an agent in production cannot make a controller remove data or objects', () => {
   it('scaling a StatefulSet with whenScaled: Delete from 3 to 2 (kubectl scale): the claim data-db-2 stays', () => {
     const a = attempt(AGENT, ['scale', 'statefulset', 'db', '-n', NS, '--replicas=2']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('statefulset', 'db', NS, '.spec.replicas')).toBe('3');
     expect(readBack('pvc', 'data-db-2', NS)).toBeDefined();
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 
   it('the same scale-down by patching spec.replicas', () => {
     const a = attempt(AGENT, ['patch', 'statefulset', 'db', '-n', NS, '--type=merge', '-p', '{"spec":{"replicas":2}}']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('statefulset', 'db', NS, '.spec.replicas')).toBe('3');
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 
   it('switching the StatefulSet\'s whenDeleted to Delete (its claims go with it later)', () => {
     const a = attempt(AGENT, ['patch', 'statefulset', 'db', '-n', NS, '--type=merge', '-p', '{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Delete"}}}']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('statefulset', 'db', NS, '.spec.persistentVolumeClaimRetentionPolicy.whenDeleted')).toBe('Retain');
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 
   it('patching a bound PersistentVolume\'s reclaim policy from Retain to Delete', () => {
     const a = attempt(AGENT, ['patch', 'pv', 'fx-rm-vault', '--type=merge', '-p', '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('pv', 'fx-rm-vault', undefined, '.spec.persistentVolumeReclaimPolicy')).toBe('Retain');
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 
   it('removing a bound PersistentVolume\'s claimRef (the data is released)', () => {
     const a = attempt(AGENT, ['patch', 'pv', 'fx-rm-vault', '--type=json', '-p', '[{"op":"remove","path":"/spec/claimRef"}]']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('pv', 'fx-rm-vault', undefined, '.spec.claimRef.name')).toBe('vault');
     expect(field('pvc', 'vault', NS, '.status.phase')).toBe('Bound');
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 
   it('taking the finalizer off a terminating ConfigMap: it still exists, still terminating', () => {
     expect(field('configmap', 'keep', NS, '.metadata.deletionTimestamp')).not.toBe('');
     const a = attempt(AGENT, ['patch', 'configmap', 'keep', '-n', NS, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('configmap', 'keep', NS, '.metadata.finalizers[*]')).toBe('example.com/keep');
     expect(field('configmap', 'keep', NS, '.metadata.deletionTimestamp')).not.toBe('');
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 
   it('taking the finalizer off a terminating PersistentVolumeClaim (a JSON patch)', async () => {
     // The PVC protection controller drops its own finalizer (no pod uses the claim); ours keeps it.
     await eventually('only example.com/keep on the claim', 60_000, () => (field('pvc', 'held', NS, '.metadata.finalizers[*]') === 'example.com/keep' ? true : undefined));
     const a = attempt(AGENT, ['patch', 'pvc', 'held', '-n', NS, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('pvc', 'held', NS, '.metadata.finalizers[*]')).toBe('example.com/keep');
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 
   it('giving a Job ttlSecondsAfterFinished (the TTL controller would delete it and its pods)', () => {
     const a = attempt(AGENT, ['patch', 'job', 'report', '-n', NS, '--type=merge', '-p', '{"spec":{"ttlSecondsAfterFinished":0}}']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('job', 'report', NS, '.spec.ttlSecondsAfterFinished')).toBe('');
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 
   it('lowering a CronJob\'s successfulJobsHistoryLimit while it owns 3 Jobs', () => {
     const a = attempt(AGENT, ['patch', 'cronjob', 'nightly', '-n', NS, '--type=merge', '-p', '{"spec":{"successfulJobsHistoryLimit":0}}']);
-    expectRefused(a, 'require-approval', ['production-removal']);
     expect(field('cronjob', 'nightly', NS, '.spec.successfulJobsHistoryLimit')).toBe('3');
     expect(['nightly-1', 'nightly-2', 'nightly-3'].map((j) => readBack('job', j, NS) !== undefined)).toEqual([true, true, true]);
+    expectRefused(a, 'require-approval', ['production-removal']);
   });
 });
 
