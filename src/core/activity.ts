@@ -1,8 +1,9 @@
 // Bulk counters: what an agent has done in a sliding window (deletes, changes per environment) and the highest
 // replica count seen of the workloads it scaled down. The record lives in the Kubernetes API (one object per agent,
 // shared by every replica, see src/budgets); this module only counts and reshapes it, given a clock value.
-// The record stays bounded whatever the traffic: 10-second buckets dropped past retention, at most MAX_WORKLOADS
-// workloads with at most MAX_SAMPLES peak samples each, one lease per replica and counter.
+// The record stays bounded whatever the traffic: 10-second buckets (1-minute ones past 15 minutes) dropped past
+// retention, at most MAX_WORKLOADS workloads with at most MAX_SAMPLES peak samples each, one lease per replica
+// and counter.
 
 /** Counted units of one counter (`deletes`, `changes:<environment>`) in one 10-second bucket. */
 export interface ActivityBucket {
@@ -40,6 +41,9 @@ export interface ActivityRecord {
 
 export const EMPTY_RECORD: ActivityRecord = { buckets: [], leases: [], peaks: [] };
 export const BUCKET_MS = 10_000;
+/** Buckets older than this are merged into COARSE_MS ones (windows up to 14 minutes never see the difference). */
+export const COMPACT_AFTER_MS = 15 * 60_000;
+export const COARSE_MS = 60_000;
 export const MAX_WORKLOADS = 100;
 export const MAX_SAMPLES = 16;
 
@@ -117,7 +121,26 @@ export function pruned(record: ActivityRecord, now: number, retentionMs: number,
     .map((p) => ({ workload: p.workload, samples: p.samples.filter((s) => s.at + BUCKET_MS > since) }))
     .filter((p) => p.samples.length > 0);
   const overflow = record.peaksOverflowAt !== undefined && record.peaksOverflowAt > since ? { peaksOverflowAt: record.peaksOverflowAt } : {};
-  return { buckets: buckets.filter((b) => b.at + BUCKET_MS > since), leases, peaks, ...overflow };
+  return { buckets: compacted(buckets, now).filter((b) => b.at + BUCKET_MS > since), leases, peaks, ...overflow };
+}
+
+/**
+ * Buckets wholly older than COMPACT_AFTER_MS merged per counter into the last 10-second bucket of their minute:
+ * a unit is only ever moved later, so every window counts it at least as long as before (a window longer than
+ * 14 minutes may count it up to 50 s longer; a shorter one cannot reach a moved bucket). Six times fewer entries
+ * for the older part of an hour's retention.
+ */
+export function compacted(buckets: readonly ActivityBucket[], now: number): ActivityBucket[] {
+  const cutoff = now - COMPACT_AFTER_MS;
+  const merged = new Map<string, ActivityBucket>();
+  for (const bucket of buckets) {
+    const old = bucket.at + BUCKET_MS <= cutoff;
+    const at = old ? Math.floor(bucket.at / COARSE_MS) * COARSE_MS + COARSE_MS - BUCKET_MS : bucket.at;
+    const key = `${String(at)} ${bucket.counter}`;
+    const held = merged.get(key);
+    merged.set(key, { at, counter: bucket.counter, count: (held?.count ?? 0) + bucket.count });
+  }
+  return [...merged.values()].sort((a, b) => a.at - b.at);
 }
 
 /** What a replica decides with: the record's buckets plus every lease but its own, counted as spent. */

@@ -7,7 +7,7 @@ import { memoryActivityStore, type ActivityStore } from '../../src/budgets/activ
 import { LeaseLedger } from '../../src/budgets/lease-ledger.js';
 import { staticNamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import {
-  activityView, addUnits, BUCKET_MS, capacityRemovedWithin, changesCounter, countWithin, EMPTY_RECORD, MAX_SAMPLES, MAX_WORKLOADS,
+  activityView, addUnits, BUCKET_MS, COARSE_MS, COMPACT_AFTER_MS, compacted, type ActivityBucket, capacityRemovedWithin, changesCounter, countWithin, EMPTY_RECORD, MAX_SAMPLES, MAX_WORKLOADS,
   peakWithin, pruned, withPeak, type ActivityRecord,
 } from '../../src/core/activity.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -277,6 +277,27 @@ describe('two replicas, one record', () => {
 });
 
 describe('the record', () => {
+  it('compacts old buckets without changing any window up to 14 minutes, and only ever over-counts longer ones', () => {
+    let buckets: ActivityBucket[] = [];
+    // A pseudo-random hour and a half of activity in one counter, every few seconds.
+    let seed = 7;
+    for (let t = 0; t < 1.5 * HOUR; t += 1_000 + (seed % 9_000)) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      buckets = addUnits(buckets, 'deletes', START + t, 1 + (seed % 3));
+    }
+    const now = START + 1.5 * HOUR;
+    const small = compacted(buckets, now);
+    expect(small.length).toBeLessThan(buckets.length / 2);
+    const count = (b: ActivityBucket[], windowMs: number, at = now): number => countWithin({ now: at, buckets: b, peaks: [], retentionMs: 2 * HOUR }, 'deletes', windowMs, 0);
+    for (const windowMs of [60_000, 5 * 60_000, 14 * 60_000]) {
+      for (let at = now; at < now + 20 * 60_000; at += 7_000) expect([windowMs, at, count(small, windowMs, at)]).toEqual([windowMs, at, count(buckets, windowMs, at)]);
+    }
+    for (const windowMs of [15 * 60_000, 30 * 60_000, HOUR]) {
+      expect(count(small, windowMs)).toBeGreaterThanOrEqual(count(buckets, windowMs));
+      expect(count(small, windowMs)).toBeLessThanOrEqual(count(buckets, windowMs + COARSE_MS));
+    }
+  });
+
   it('stays bounded after an hour of buckets and scale-downs of many workloads', () => {
     let record: ActivityRecord = EMPTY_RECORD;
     for (let t = 0; t < 2 * HOUR; t += 1_000) {
@@ -284,8 +305,10 @@ describe('the record', () => {
       record = pruned({ ...record, buckets: addUnits(addUnits(record.buckets, changesCounter('production'), now, 1), 'deletes', now, 1) }, now, HOUR, 'me');
       if (t % 5_000 === 0) record = withPeak(record, `apps/deployments/shop-prod/w${String(t / 5_000)}`, 4, now);
     }
-    // One entry per counter and 10 s bucket within the hour (+1 for the bucket the hour's edge cuts).
-    expect(record.buckets.length).toBe(2 * (HOUR / BUCKET_MS + 1));
+    // Per counter: 10 s buckets for the last 15 minutes, 1-minute ones for the rest of the hour (+ the edges).
+    const perCounter = COMPACT_AFTER_MS / BUCKET_MS + (HOUR - COMPACT_AFTER_MS) / COARSE_MS + 2;
+    expect(record.buckets.length).toBeLessThanOrEqual(2 * perCounter);
+    expect(record.buckets.length).toBeGreaterThan(2 * (perCounter - 4));
     expect(record.peaks.length).toBe(MAX_WORKLOADS);
     expect(record.peaksOverflowAt).toBeDefined();
     // Past the cap an unknown workload counts as wholly removed while the eviction is in the window.
