@@ -80,6 +80,7 @@ func runControlPlane(args []string) int {
 	controllers := fs.String("controllers", strings.Join(defaultControllers, ","), "kube-controller-manager --controllers value")
 	verbosity := fs.Int("v", 0, "kube-apiserver log verbosity")
 	admissionConfig := fs.String("admission-control-config-file", "", "kube-apiserver --admission-control-config-file (static admission manifests)")
+	resume := fs.Bool("resume", false, "start the cluster a previous run left in --dir again (its etcd data, PKI, tokens and apiserver port)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -87,42 +88,54 @@ func runControlPlane(args []string) int {
 		fmt.Fprintln(os.Stderr, "cplane run: --dir is required")
 		return 2
 	}
-	if err := run(*dir, *controllers, *verbosity, *admissionConfig); err != nil {
+	if err := run(*dir, *controllers, *verbosity, *admissionConfig, *resume); err != nil {
 		logf("error: %v", err)
 		return 1
 	}
 	return 0
 }
 
-func run(dir, controllers string, verbosity int, admissionConfig string) error {
+func run(dir, controllers string, verbosity int, admissionConfig string, resume bool) error {
 	start := time.Now()
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
 	etcdDir := filepath.Join(dir, "etcd")
-	if entries, err := os.ReadDir(etcdDir); err == nil && len(entries) > 0 {
-		return fmt.Errorf("%s holds a previous etcd data dir; use a fresh --dir", etcdDir)
+	if entries, err := os.ReadDir(etcdDir); err == nil && len(entries) > 0 && !resume {
+		return fmt.Errorf("%s holds a previous etcd data dir; use a fresh --dir (or --resume)", etcdDir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	tokenFile := filepath.Join(dir, "tokens.csv")
+	var pki *pkiFiles
+	var tokens map[string]string
+	port := 0
+	if resume {
+		if pki, err = loadPKI(filepath.Join(dir, "pki")); err != nil {
+			return err
+		}
+		if tokens, err = loadTokens(tokenFile); err != nil {
+			return err
+		}
+		if port, err = previousPort(dir); err != nil {
+			return err
+		}
+	} else {
+		if pki, err = writePKI(filepath.Join(dir, "pki")); err != nil {
+			return fmt.Errorf("pki: %w", err)
+		}
+		if tokens, err = writeTokens(tokenFile); err != nil {
+			return fmt.Errorf("tokens: %w", err)
+		}
+	}
 	// Stale outputs from an earlier run must not be mistaken for this one.
 	_ = os.Remove(filepath.Join(dir, "control-plane.json"))
 
-	pki, err := writePKI(filepath.Join(dir, "pki"))
-	if err != nil {
-		return fmt.Errorf("pki: %w", err)
-	}
-	tokenFile := filepath.Join(dir, "tokens.csv")
-	tokens, err := writeTokens(tokenFile)
-	if err != nil {
-		return fmt.Errorf("tokens: %w", err)
-	}
-
 	// All component logs go to files: klog writes to fd 2, so point fd 2 at DIR/apiserver.log and keep a
 	// duplicate of the original stderr for cplane's own messages.
-	if err := redirectStderr(filepath.Join(dir, "apiserver.log")); err != nil {
+	if err := redirectStderr(filepath.Join(dir, "apiserver.log"), resume); err != nil {
 		return err
 	}
 
@@ -140,9 +153,10 @@ func run(dir, controllers string, verbosity int, admissionConfig string) error {
 	logf("etcd ready at %s (%.1fs)", etcdURL, time.Since(start).Seconds())
 
 	// --- kube-apiserver -----------------------------------------------------------------------------------
-	port, err := freePort()
-	if err != nil {
-		return err
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return err
+		}
 	}
 	server := "https://127.0.0.1:" + strconv.Itoa(port)
 	apiArgs := []string{
@@ -192,7 +206,7 @@ func run(dir, controllers string, verbosity int, admissionConfig string) error {
 	}
 
 	// --- kube-controller-manager (child process of this binary) -------------------------------------------
-	kcmLog, err := os.OpenFile(filepath.Join(dir, "controller-manager.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	kcmLog, err := os.OpenFile(filepath.Join(dir, "controller-manager.log"), logFlags(resume), 0o644)
 	if err != nil {
 		return err
 	}
@@ -273,9 +287,9 @@ func run(dir, controllers string, verbosity int, admissionConfig string) error {
 }
 
 // redirectStderr points file descriptor 2 at path (so klog output of the in-process kube-apiserver lands there)
-// and keeps the original stderr for logf.
-func redirectStderr(path string) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+// and keeps the original stderr for logf. A resumed run appends, so the log before the restart stays readable.
+func redirectStderr(path string, resume bool) error {
+	f, err := os.OpenFile(path, logFlags(resume), 0o644)
 	if err != nil {
 		return err
 	}
@@ -289,6 +303,13 @@ func redirectStderr(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+func logFlags(resume bool) int {
+	if resume {
+		return os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	return os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 }
 
 func freePort() (int, error) {

@@ -134,17 +134,45 @@ function writeStaticSelfDefence(dir: string, config: string | undefined): string
   return file;
 }
 
-async function startControlPlane(dir: string, config: string | undefined): Promise<{ info: ControlPlaneInfo; pid: number }> {
+/** Starts `cplane run` on DIR/cluster and waits for its READY line (only what it logs after `since` counts). */
+async function runControlPlane(dir: string, extra: string[], since = 0): Promise<{ info: ControlPlaneInfo; pid: number; apiserverReadyAt: number }> {
   if (!existsSync(CPLANE)) throw new Error(`${CPLANE} is missing: build it with bash test/control-plane/build.sh`);
   const logFile = join(dir, 'cplane.log');
-  const admissionConfig = writeStaticSelfDefence(dir, config);
-  const pid = startDetached(CPLANE, ['run', '--dir', join(dir, 'cluster'), '--admission-control-config-file', admissionConfig], logFile);
+  const admissionConfig = join(dir, 'admission-configuration.yaml');
+  const pid = startDetached(CPLANE, ['run', '--dir', join(dir, 'cluster'), '--admission-control-config-file', admissionConfig, ...extra], logFile);
+  let apiserverReadyAt: number | undefined;
   const infoFile = await waitFor('the control plane to report READY', 180_000, () => {
-    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
-    if (text.includes('level=fatal') || /^(panic|Error):/m.test(text)) throw new Error(`the control plane failed; see ${logFile}`);
+    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(since) : '';
+    if (text.includes('level=fatal') || /^(panic|Error):|^cplane: error:/m.test(text)) throw new Error(`the control plane failed; see ${logFile}`);
+    // When the harness saw it (polled every 250 ms): the apiserver answers /readyz from here on.
+    if (apiserverReadyAt === undefined && text.includes('cplane: kube-apiserver ready at')) apiserverReadyAt = Date.now();
     return /^READY (\S+)$/m.exec(text)?.[1];
   });
-  return { info: JSON.parse(readFileSync(infoFile, 'utf8')) as ControlPlaneInfo, pid };
+  return { info: JSON.parse(readFileSync(infoFile, 'utf8')) as ControlPlaneInfo, pid, apiserverReadyAt: apiserverReadyAt ?? Date.now() };
+}
+
+async function startControlPlane(dir: string, config: string | undefined): Promise<{ info: ControlPlaneInfo; pid: number }> {
+  writeStaticSelfDefence(dir, config);
+  return runControlPlane(dir, []);
+}
+
+/** Stops the control plane (etcd, apiserver, controller manager) and keeps its directory, so it can be resumed. */
+export async function stopControlPlane(dir: string): Promise<void> {
+  await stopProcess(readPids(dir).cplane, 20_000);
+}
+
+/**
+ * Starts a stopped control plane again on its own directory (`cplane run --resume`: the same etcd data, PKI, tokens
+ * and port), so every client sees the apiserver restart, not a new cluster. Returns when the apiserver answered
+ * again (`apiserverReadyAt`, as seen by polling its log every 250 ms) and when the whole plane was READY.
+ */
+export async function resumeControlPlane(dir: string): Promise<{ apiserverReadyAt: number; readyAt: number }> {
+  const logFile = join(dir, 'cplane.log');
+  const since = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0;
+  const plane = await runControlPlane(dir, ['--resume'], since);
+  writeFileSync(join(dir, 'pids.json'), JSON.stringify({ ...readPids(dir), cplane: plane.pid }));
+  writeFileSync(join(dir, 'cplane.pid'), `${plane.pid}\n`);
+  return { apiserverReadyAt: plane.apiserverReadyAt, readyAt: Date.now() };
 }
 
 async function createIdentities(dir: string, info: ControlPlaneInfo): Promise<void> {
