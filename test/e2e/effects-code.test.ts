@@ -9,6 +9,7 @@ import {
 const PROD = 'fx-code-prod';
 const DEV = 'fx-code-dev';
 const AGENT = 'sweeper';
+const NODE = 'fx-code-node';
 let pod = '';
 
 function devPod(name: string, spec: Record<string, unknown>): string {
@@ -21,11 +22,12 @@ beforeAll(async () => {
   // Two replicas: a rollout of 2 stays under the restart threshold, so what is judged here is the code that runs.
   apply(deployment('api', PROD, 2));
   apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: PROD }, spec: { selector: { app: 'api' }, ports: [{ port: 80 }] } });
+  apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE } });
   await countReaches('pods', PROD, 2, 'app=api');
   pod = names('pods', PROD, 'app=api')[0]!.replace('pod/', '');
 }, 180_000);
 
-afterAll(() => { cleanUp([PROD, DEV], []); });
+afterAll(() => { cleanUp([PROD, DEV], [`node/${NODE}`]); });
 
 describe('an agent cannot run code in a production workload', () => {
   it('kubectl debug (an ephemeral container): the pod has none', () => {
@@ -55,6 +57,12 @@ describe('an agent cannot run code in a production workload', () => {
     expectRefused(a, 'require-approval', ['production-runs-code']);
   });
 
+  it('adding a sidecar container', () => {
+    const a = attempt(AGENT, ['patch', 'deployment', 'api', '-n', PROD, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/-', value: { name: 'side', image: PAUSE } }])]);
+    expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[*].name')).toBe('app');
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+  });
+
   it('moving its image to another repository', () => {
     const a = attempt(AGENT, ['set', 'image', 'deployment/api', 'app=registry.example.com/pause:3.10', '-n', PROD]);
     expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].image')).toBe(PAUSE);
@@ -65,6 +73,20 @@ describe('an agent cannot run code in a production workload', () => {
     const a = attempt(AGENT, ['create', 'deployment', 'miner', '-n', PROD, `--image=${PAUSE}`]);
     expect(readBack('deployment', 'miner', PROD)).toBeUndefined();
     expectRefused(a, 'require-approval', ['production-runs-code']);
+  });
+});
+
+describe('an agent cannot cut production traffic', () => {
+  it('changing a Service\'s selector', () => {
+    const a = attempt(AGENT, ['patch', 'service', 'api', '-n', PROD, '--type=merge', '-p', '{"spec":{"selector":{"app":"nothing"}}}']);
+    expect(field('service', 'api', PROD, '.spec.selector.app')).toBe('api');
+    expectRefused(a, 'require-approval', ['production-traffic-cut']);
+  });
+
+  it('relabelling a pod out of its Service (and its ReplicaSet)', () => {
+    const a = attempt(AGENT, ['label', 'pod', pod, '-n', PROD, 'app=quarantined', '--overwrite']);
+    expect(field('pod', pod, PROD, '.metadata.labels.app')).toBe('api');
+    expectRefused(a, 'require-approval', ['production-traffic-cut']);
   });
 });
 
@@ -81,6 +103,11 @@ describe('an agent cannot reach the node, even in development', () => {
     const a = attempt(AGENT, ['apply', '-f', '-'], devPod('hostfs', { volumes: [{ name: 'host', hostPath: { path: '/' } }], containers: [{ name: 'app', image: PAUSE, volumeMounts: [{ name: 'host', mountPath: '/host' }] }] }));
     expect(readBack('pod', 'hostfs', DEV)).toBeUndefined();
     expectRefused(a, 'require-approval', ['node-access']);
+  });
+
+  it('the apiserver proxy to a node\'s kubelet (cluster-scoped, so production too)', () => {
+    const a = attempt(AGENT, ['get', '--raw', `/api/v1/nodes/${NODE}/proxy/pods`]);
+    expectRefused(a, 'require-approval', ['production-runs-code', 'node-access'], ['production-runs-code', 'node-access']);
   });
 
   it('a Deployment with hostPID', () => {

@@ -36,7 +36,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  cleanUp([DEV], [`clusterrolebinding/${POWERFUL_BINDING}`, `clusterrolebinding/${GUARD}`, `clusterrole/${GUARD}`]);
+  cleanUp([DEV], [`clusterrolebinding/${POWERFUL_BINDING}`, `clusterrolebinding/${GUARD}`, `clusterrole/${GUARD}`, 'flowschema/fx-starve', 'apiservice/v1beta9.countersign.dev']);
   for (const kind of ['clusterrole', 'clusterrolebinding']) kubectlAs('admin', ['label', kind, 'countersign', 'fx-e2e-']);
 });
 
@@ -50,6 +50,12 @@ describe('an agent in development cannot make a workload act as a stronger ident
   it('a CronJob whose jobTemplate runs as it', () => {
     const a = attempt(AGENT, ['apply', '-f', '-'], cronJob('escalate', 'powerful'));
     expect(readBack('cronjob', 'escalate', DEV)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
+  });
+
+  it('a Deployment naming it in the deprecated serviceAccount field', () => {
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(deployment('alias', DEV, 1, { serviceAccount: 'powerful' })));
+    expect(readBack('deployment', 'alias', DEV)).toBeUndefined();
     expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
   });
 
@@ -112,6 +118,28 @@ describe('an agent cannot weaken the guard (denied, whoever would approve)', () 
     const a = attempt(AGENT, ['label', 'clusterrole', 'countersign', 'fx-e2e=touched']);
     expect(field('clusterrole', 'countersign', undefined, '.metadata.labels.fx-e2e')).toBe('');
     expectRefused(a, 'deny', ['weakens-guard']);
+  });
+
+  it('a FlowSchema that could starve Countersign\'s requests', () => {
+    const flow = {
+      apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'FlowSchema', metadata: { name: 'fx-starve' },
+      spec: { priorityLevelConfiguration: { name: 'catch-all' }, matchingPrecedence: 100, rules: [{ subjects: [{ kind: 'ServiceAccount', serviceAccount: { name: 'countersign', namespace: 'countersign' } }], resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'], clusterScope: true, namespaces: ['*'] }] }] },
+    };
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(flow));
+    expect(readBack('flowschema', 'fx-starve')).toBeUndefined();
+    expectRefused(a, 'deny', ['weakens-guard']);
+  });
+
+  it('an APIService rerouting a version of Countersign\'s API group', () => {
+    const service = {
+      apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1beta9.countersign.dev' },
+      spec: { group: 'countersign.dev', version: 'v1beta9', groupPriorityMinimum: 1000, versionPriority: 100, insecureSkipTLSVerify: true, service: { namespace: DEV, name: 'fake', port: 443 } },
+    };
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(service));
+    expect(readBack('apiservice', 'v1beta9.countersign.dev')).toBeUndefined();
+    // The static self-defence policy answers before any webhook; if it did not, Countersign must.
+    expect(a.run.code).not.toBe(0);
+    expect(a.said).toMatch(/ValidatingAdmissionPolicy 'countersign-admission-webhooks\.static\.k8s\.io'|Countersign denied this request \(rule weakens-guard\)/);
   });
 
   it('a human may change it', () => {

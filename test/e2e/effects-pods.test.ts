@@ -41,6 +41,8 @@ beforeAll(async () => {
   });
   // What the HPA controller would report: it runs 12 now.
   mustKubectl('admin', ['patch', 'hpa', 'web', '-n', NS, '--subresource=status', '--type=merge', '-p', '{"status":{"currentReplicas":12,"desiredReplicas":12}}']);
+  // No DaemonSet controller runs here, so it has no status: how many pods it runs is unknown.
+  apply({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'logs', namespace: NS }, spec: { selector: { matchLabels: { app: 'logs' } }, template: { metadata: { labels: { app: 'logs' } }, spec: { containers: [{ name: 'app', image: PAUSE }] } } } });
   apply(batchJob());
   const uid = field('job', 'batch', NS, '.metadata.uid');
   apply(Array.from({ length: 8 }, (_, i) => jobPod(i, uid)));
@@ -97,6 +99,12 @@ describe('an agent in production cannot restart a 12-replica Deployment without 
   it('kubectl set image within the same repository (a release of 12 pods)', () => {
     const a = attempt(AGENT, ['set', 'image', 'deployment/web', `app=${PAUSE.replace(':3.10', ':3.9')}`, '-n', NS]);
     expect(field('deployment', 'web', NS, '.spec.template.spec.containers[0].image')).toBe(PAUSE);
+    expectRefused(a, 'require-approval', ['production-rollout']);
+  });
+
+  it('kubectl set image on a DaemonSet (one pod on every node: unbounded)', () => {
+    const a = attempt(AGENT, ['set', 'image', 'daemonset/logs', `app=${PAUSE.replace(':3.10', ':3.9')}`, '-n', NS]);
+    expect(field('daemonset', 'logs', NS, '.spec.template.spec.containers[0].image')).toBe(PAUSE);
     expectRefused(a, 'require-approval', ['production-rollout']);
   });
 

@@ -8,6 +8,10 @@ import {
 } from './effects-kit.ts';
 
 const NS = 'fx-rm-prod';
+// The contract's name (notes/effects-spec.md); the policy may call it otherwise, which these tests then report.
+const REMOVAL = 'production-removal';
+// A production namespace being deleted, held Terminating by one object's finalizer.
+const DOOMED = 'fx-rm-doomed';
 const AGENT = 'coder';
 const CLAIMS = [0, 1, 2].map((i) => `data-db-${i}`);
 const PVS = [...CLAIMS.map((c) => `fx-rm-${c}`), 'fx-rm-vault'];
@@ -68,6 +72,9 @@ beforeAll(async () => {
   });
   attempt('admin', ['delete', 'configmap', 'keep', '-n', NS, '--wait=false']);
   attempt('admin', ['delete', 'pvc', 'held', '-n', NS, '--wait=false']);
+  environmentNamespace(DOOMED, 'production');
+  apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ledger', namespace: DOOMED, finalizers: ['example.com/keep'] }, data: { balance: '1' } });
+  attempt('admin', ['delete', 'namespace', DOOMED, '--wait=false']);
   apply(job('report'));
   apply({
     apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly', namespace: NS },
@@ -79,39 +86,39 @@ beforeAll(async () => {
   await countReaches('pods', NS, 3, 'app=db');
 }, 240_000);
 
-afterAll(() => { cleanUp([NS], PVS.map((pv) => `pv/${pv}`)); });
+afterAll(() => { cleanUp([NS, DOOMED], PVS.map((pv) => `pv/${pv}`)); });
 
 describe('an agent in production cannot make a controller remove data or objects', () => {
   it('scaling a StatefulSet with whenScaled: Delete from 3 to 2 (kubectl scale): the claim data-db-2 stays', () => {
     const a = attempt(AGENT, ['scale', 'statefulset', 'db', '-n', NS, '--replicas=2']);
     expect(field('statefulset', 'db', NS, '.spec.replicas')).toBe('3');
     expect(readBack('pvc', 'data-db-2', NS)).toBeDefined();
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
   it('the same scale-down by patching spec.replicas', () => {
     const a = attempt(AGENT, ['patch', 'statefulset', 'db', '-n', NS, '--type=merge', '-p', '{"spec":{"replicas":2}}']);
     expect(field('statefulset', 'db', NS, '.spec.replicas')).toBe('3');
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
   it('switching the StatefulSet\'s whenDeleted to Delete (its claims go with it later)', () => {
     const a = attempt(AGENT, ['patch', 'statefulset', 'db', '-n', NS, '--type=merge', '-p', '{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Delete"}}}']);
     expect(field('statefulset', 'db', NS, '.spec.persistentVolumeClaimRetentionPolicy.whenDeleted')).toBe('Retain');
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
   it('patching a bound PersistentVolume\'s reclaim policy from Retain to Delete', () => {
     const a = attempt(AGENT, ['patch', 'pv', 'fx-rm-vault', '--type=merge', '-p', '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}']);
     expect(field('pv', 'fx-rm-vault', undefined, '.spec.persistentVolumeReclaimPolicy')).toBe('Retain');
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
   it('removing a bound PersistentVolume\'s claimRef (the data is released)', () => {
     const a = attempt(AGENT, ['patch', 'pv', 'fx-rm-vault', '--type=json', '-p', '[{"op":"remove","path":"/spec/claimRef"}]']);
     expect(field('pv', 'fx-rm-vault', undefined, '.spec.claimRef.name')).toBe('vault');
     expect(field('pvc', 'vault', NS, '.status.phase')).toBe('Bound');
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
   it('taking the finalizer off a terminating ConfigMap: it still exists, still terminating', () => {
@@ -119,7 +126,7 @@ describe('an agent in production cannot make a controller remove data or objects
     const a = attempt(AGENT, ['patch', 'configmap', 'keep', '-n', NS, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
     expect(field('configmap', 'keep', NS, '.metadata.finalizers[*]')).toBe('example.com/keep');
     expect(field('configmap', 'keep', NS, '.metadata.deletionTimestamp')).not.toBe('');
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
   it('taking the finalizer off a terminating PersistentVolumeClaim (a JSON patch)', async () => {
@@ -127,20 +134,31 @@ describe('an agent in production cannot make a controller remove data or objects
     await eventually('only example.com/keep on the claim', 60_000, () => (field('pvc', 'held', NS, '.metadata.finalizers[*]') === 'example.com/keep' ? true : undefined));
     const a = attempt(AGENT, ['patch', 'pvc', 'held', '-n', NS, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
     expect(field('pvc', 'held', NS, '.metadata.finalizers[*]')).toBe('example.com/keep');
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
+  });
+
+  it('dropping the finalizers of a terminating namespace (namespaces/finalize): it and its contents stay', async () => {
+    await eventually('the namespace controller to have emptied all it can', 60_000, () => (field('namespace', DOOMED, undefined, '.status.conditions[?(@.type=="NamespaceFinalizersRemaining")].status') === 'True' ? true : undefined));
+    const namespace = readBack('namespace', DOOMED) as { spec: { finalizers?: string[] } };
+    expect(namespace.spec.finalizers).toEqual(['kubernetes']);
+    namespace.spec.finalizers = [];
+    const a = attempt(AGENT, ['replace', '--raw', `/api/v1/namespaces/${DOOMED}/finalize`, '-f', '-'], JSON.stringify(namespace));
+    expect(field('namespace', DOOMED, undefined, '.spec.finalizers[*]')).toBe('kubernetes');
+    expect(readBack('configmap', 'ledger', DOOMED)).toBeDefined();
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
   it('giving a Job ttlSecondsAfterFinished (the TTL controller would delete it and its pods)', () => {
     const a = attempt(AGENT, ['patch', 'job', 'report', '-n', NS, '--type=merge', '-p', '{"spec":{"ttlSecondsAfterFinished":0}}']);
     expect(field('job', 'report', NS, '.spec.ttlSecondsAfterFinished')).toBe('');
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
   it('lowering a CronJob\'s successfulJobsHistoryLimit while it owns 3 Jobs', () => {
     const a = attempt(AGENT, ['patch', 'cronjob', 'nightly', '-n', NS, '--type=merge', '-p', '{"spec":{"successfulJobsHistoryLimit":0}}']);
     expect(field('cronjob', 'nightly', NS, '.spec.successfulJobsHistoryLimit')).toBe('3');
     expect(['nightly-1', 'nightly-2', 'nightly-3'].map((j) => readBack('job', j, NS) !== undefined)).toEqual([true, true, true]);
-    expectRefused(a, 'require-approval', ['production-removal']);
+    expectRefused(a, 'require-approval', [REMOVAL]);
   });
 });
 
