@@ -53,6 +53,7 @@ export function kubeNamespaceDirectory(kc: KubeConfig, log: Logger, backoff: Res
   let syncedAt: number | undefined; // when the current informer's list came in
   let brokenSince: number | undefined;
   let restart: NodeJS.Timeout | undefined;
+  let listsStarted = 0; // only the newest list may mark the cache current
 
   // Each (re)start builds a fresh informer, so it begins with a complete list. Restarting the old one would resume
   // its watch from the last resourceVersion without listing.
@@ -61,13 +62,14 @@ export function kubeNamespaceDirectory(kc: KubeConfig, log: Logger, backoff: Res
     const listAll = async (): ReturnType<CoreV1Api['listNamespace']> => {
       // A list also happens inside one informer (after a 410 Gone): until it is in, the cache is behind.
       if (made === informer) current = false;
+      const generation = (listsStarted += 1);
       const list = await withTimeout(api.listNamespace(), backoff.listTimeoutMs, 'listing namespaces');
       // A replaced or closed informer must not go on to open a watch nobody reads: failing here ends it.
       if (made !== informer || closed) throw new Error('namespace informer replaced');
       // The informer fills its cache from the list after this promise settles (in microtasks), so the cache is
       // trusted only from the next macrotask on; a lookup in between reads live, which is safe.
       setImmediate(() => {
-        if (made !== informer || closed || failed) return;
+        if (made !== informer || closed || failed || generation !== listsStarted) return;
         current = true;
         ready = true;
         syncedAt = Date.now();

@@ -18,8 +18,8 @@ interface Namespace {
   metadata: { name: string; resourceVersion: string; uid: string; labels: Record<string, string> };
 }
 
-/** drop: cut every request; 500: answer everything with 500; collection-500: lists and watches only; hang: never answer. */
-type Mode = 'ok' | 'drop' | '500' | 'collection-500' | 'hang';
+/** drop: cut every request; 500: answer everything with 500 (collection-500: lists and watches, watch-500: watches); hang: never answer. */
+type Mode = 'ok' | 'drop' | '500' | 'collection-500' | 'watch-500' | 'hang';
 
 /** A namespaces-only apiserver: what client-node's informer and CoreV1Api ask of a real one. */
 class FakeApiserver {
@@ -85,6 +85,12 @@ class FakeApiserver {
     await new Promise((done) => { this.server.close(done); });
   }
 
+  private fails(isCollection: boolean, isWatch: boolean): boolean {
+    if (this.mode === 'collection-500') return isCollection;
+    if (this.mode === 'watch-500') return isCollection && isWatch;
+    return this.mode === '500';
+  }
+
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (this.mode === 'hang') return;
@@ -93,7 +99,8 @@ class FakeApiserver {
       return;
     }
     const isCollection = url.pathname === '/api/v1/namespaces';
-    if (this.mode === '500' || (this.mode === 'collection-500' && isCollection)) {
+    const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+    if (this.fails(isCollection, isWatch)) {
       response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 500, message: 'etcd is unhappy' }));
       return;
     }
@@ -109,7 +116,7 @@ class FakeApiserver {
       response.writeHead(404).end();
       return;
     }
-    if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
+    if (isWatch) {
       this.watchesOpened += 1;
       response.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
       response.flushHeaders();
@@ -257,6 +264,19 @@ describe('kube namespace directory: fail closed, not locked out', () => {
     server.mode = 'ok';
     const recoveredMs = await until('a list after the hung one timed out', () => cachedAs(server, made, 'late', 'production'));
     report(`hung list (1 s list timeout): answered from a fresh list ${recoveredMs} ms after the apiserver answered again`);
+  });
+
+  it('backs off when every list succeeds but every watch fails at once (no tight loop of lists)', async () => {
+    const { api: server } = await started();
+    const lists = server.lists;
+    server.mode = 'watch-500';
+    server.dropConnections();
+    await sleep(3000);
+    // Backoff from 200 ms doubling: about 4 lists in 3 s; restarting at the first delay each time would be ~15.
+    const relists = server.lists - lists;
+    report(`watch failing at once after each list: ${relists} lists in 3 s`);
+    expect(relists).toBeGreaterThan(0);
+    expect(relists).toBeLessThanOrEqual(6);
   });
 
   it('stops retrying once closed', async () => {
