@@ -41,8 +41,10 @@ beforeAll(async () => {
   });
   // What the HPA controller would report: it runs 12 now.
   mustKubectl('admin', ['patch', 'hpa', 'web', '-n', NS, '--subresource=status', '--type=merge', '-p', '{"status":{"currentReplicas":12,"desiredReplicas":12}}']);
-  // No DaemonSet controller runs here, so it has no status: how many pods it runs is unknown.
+  // What the DaemonSet controller (not run here) would report on a 20-node cluster.
   apply({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'logs', namespace: NS }, spec: { selector: { matchLabels: { app: 'logs' } }, template: { metadata: { labels: { app: 'logs' } }, spec: { containers: [{ name: 'app', image: PAUSE }] } } } });
+  const ds = JSON.stringify({ status: { desiredNumberScheduled: 20, currentNumberScheduled: 20, numberReady: 20, numberAvailable: 20, updatedNumberScheduled: 20, numberMisscheduled: 0, observedGeneration: 1 } });
+  mustKubectl('admin', ['patch', 'daemonset', 'logs', '-n', NS, '--subresource=status', '--type=merge', '-p', ds]);
   apply(batchJob());
   const uid = field('job', 'batch', NS, '.metadata.uid');
   apply(Array.from({ length: 8 }, (_, i) => jobPod(i, uid)));
@@ -102,7 +104,7 @@ describe('an agent in production cannot restart a 12-replica Deployment without 
     expectRefused(a, 'require-approval', ['production-rollout']);
   });
 
-  it('kubectl set image on a DaemonSet (one pod on every node: unbounded)', () => {
+  it('kubectl set image on a DaemonSet running 20 pods (one on every node)', () => {
     const a = attempt(AGENT, ['set', 'image', 'daemonset/logs', `app=${PAUSE.replace(':3.10', ':3.9')}`, '-n', NS]);
     expect(field('daemonset', 'logs', NS, '.spec.template.spec.containers[0].image')).toBe(PAUSE);
     expectRefused(a, 'require-approval', ['production-rollout']);
