@@ -3,6 +3,7 @@
 // scale-down gated at the step that crosses half of the workload's replicas. The same by a human passes.
 // Fresh agents (ServiceAccounts in `agents`), so no other e2e file's activity counts against them.
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { kubeconfigPath } from '../harness/control-plane.ts';
 import { E2E_DIR, eventually, kubectlAs, mustKubectl } from './kube.ts';
@@ -77,6 +78,14 @@ describe('a bulk image change across 30 production Deployments', () => {
       expect(run.stderr).toContain('rule production-bulk-change');
       expect(run.stderr).toContain('within 5m; the bulk threshold is 10');
     }
+  });
+
+  it('was counted without an API round trip per request: the agent\'s record was written fewer times than it was counted', () => {
+    const name = `act-${createHash('sha256').update(`system:serviceaccount:agents:${BULK_AGENT}`).digest('hex')}`;
+    const record = JSON.parse(mustKubectl('admin', ['get', 'agentactivities', name, '-n', 'countersign', '-o', 'json'])) as { metadata: { generation: number } };
+    // Every write of the spec is a new generation (the first is the create). 10 counted requests, leases of 4.
+    process.stderr.write(`[bulk] 10 counted requests wrote ${BULK_AGENT}'s AgentActivity ${String(record.metadata.generation)} times\n`);
+    expect(record.metadata.generation).toBeLessThan(10);
   });
 
   it('by outcome: exactly the first 10 Deployments have the new image', () => {
