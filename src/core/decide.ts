@@ -150,7 +150,7 @@ function celVariables(policy: CompiledPolicy, input: DecisionInput, { environmen
     }),
     countersign: policy.countersign,
     blastRadius: impactToCel(impact),
-    effects: toCel({ ...effects, causes: effectCauses(effects) }),
+    effects: toCel({ ...effects, removes: { ...effects.removes, summary: describeImpact(effects.removes) }, causes: effectCauses(effects) }),
   };
 }
 

@@ -18,7 +18,7 @@ export interface WorkloadAccount {
 export function workloadAccounts(request: AdmissionRequest): WorkloadAccount[] {
   const namespace = request.namespace ?? '';
   if (namespace === '') return [];
-  const names = [...new Set(changedPodSpecs(request).map((change) => serviceAccountOf(change.after)))].sort();
+  const names = [...new Set(changedPodSpecs(request).filter((c) => !c.metadataOnly).map((change) => serviceAccountOf(change.after)))].sort();
   return names.map((name) => ({ namespace, name }));
 }
 

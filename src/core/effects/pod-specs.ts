@@ -7,6 +7,8 @@ import { field } from '../../picture/entry.js';
 export interface PodSpecAt {
   path: string;
   spec: Record<string, unknown>;
+  /** The pod template holding the spec (its metadata included), or the spec itself for a Pod. */
+  template: Record<string, unknown>;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -17,16 +19,17 @@ const isPodSpec = (value: unknown): value is Record<string, unknown> => isRecord
 const SEARCH_DEPTH = 6;
 
 /** Every pod spec under `value`, depth-first, skipping status (what runs is declared, never reported). */
-function findPodSpecs(value: unknown, path: string, depth: number, found: PodSpecAt[]): void {
+function findPodSpecs(value: unknown, path: string, depth: number, found: PodSpecAt[], parent?: Record<string, unknown>): void {
   if (!isRecord(value) || depth > SEARCH_DEPTH) return;
   if (isPodSpec(value)) {
-    found.push({ path, spec: value });
+    // A template is `{metadata, spec}`: a change to its labels or annotations rolls pods as much as one to its spec.
+    found.push({ path, spec: value, template: parent !== undefined && path.endsWith('.spec') ? parent : value });
     return;
   }
   for (const [key, child] of Object.entries(value)) {
     if (key === 'status' || key === 'metadata') continue;
-    if (Array.isArray(child)) child.forEach((item, i) => { findPodSpecs(item, `${path}.${key}[${String(i)}]`, depth + 1, found); });
-    else findPodSpecs(child, `${path}.${key}`, depth + 1, found);
+    if (Array.isArray(child)) child.forEach((item, i) => { findPodSpecs(item, `${path}.${key}[${String(i)}]`, depth + 1, found, value); });
+    else findPodSpecs(child, `${path}.${key}`, depth + 1, found, value);
   }
 }
 
@@ -38,7 +41,7 @@ export function podSpecsOf(object: unknown): PodSpecAt[] {
   const found: PodSpecAt[] = [];
   if (!isRecord(object)) return found;
   const spec = field(object, 'spec');
-  if (isPodSpec(spec)) return [{ path: 'spec', spec }];
+  if (isPodSpec(spec)) return [{ path: 'spec', spec, template: spec }];
   findPodSpecs(spec, 'spec', 0, found);
   // core/v1 PodTemplate keeps its template at the top level.
   findPodSpecs(field(object, 'template'), 'template', 0, found);

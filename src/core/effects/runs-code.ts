@@ -7,8 +7,11 @@ import { sameJson, without } from './json-compare.js';
 import { containersOf, declaresPods, podSpecsOf, type ContainerLike, type PodSpecAt } from './pod-specs.js';
 import { CauseList, type RunsCode } from './types.js';
 
-/** Container fields whose change is a release or a resize, not new code. */
-const CONTAINER_RELEASE_FIELDS = ['image', 'imagePullPolicy', 'resources', 'resizePolicy', 'ports', 'env', 'envFrom', 'terminationMessagePath', 'terminationMessagePolicy'];
+/**
+ * Container fields whose change is a release or a resize, not new code. The environment is not among them: a
+ * variable can switch an image's code path (a migration, a wipe on start, a preloaded library).
+ */
+const CONTAINER_RELEASE_FIELDS = ['image', 'imagePullPolicy', 'resources', 'resizePolicy', 'ports', 'terminationMessagePath', 'terminationMessagePolicy'];
 
 /** Pod-level fields that decide where and when pods run, not what they run or as whom. */
 const POD_SCHEDULING_FIELDS = [
@@ -83,17 +86,19 @@ export interface PodSpecChange {
   path: string;
   before: Record<string, unknown> | undefined;
   after: Record<string, unknown>;
+  /** Only the template's metadata changed (`kubectl rollout restart`): pods roll, nothing new runs. */
+  metadataOnly: boolean;
 }
 
-/** The pod specs a CREATE or UPDATE sets, paired with what they were; unchanged ones left out. */
+/** The pod templates a CREATE or UPDATE sets, paired with what they were; unchanged ones left out. */
 export function changedPodSpecs(request: AdmissionRequest): PodSpecChange[] {
   if (!declaresPods(request)) return [];
   const before = new Map<string, PodSpecAt>(podSpecsOf(request.oldObject).map((at) => [at.path, at]));
   const changes: PodSpecChange[] = [];
   for (const at of podSpecsOf(request.object)) {
-    const old = request.operation === 'UPDATE' ? before.get(at.path)?.spec : undefined;
-    if (old !== undefined && sameJson(old, at.spec)) continue;
-    changes.push({ path: at.path, before: old, after: at.spec });
+    const old = request.operation === 'UPDATE' ? before.get(at.path) : undefined;
+    if (old !== undefined && sameJson(old.template, at.template)) continue;
+    changes.push({ path: at.path, before: old?.spec, after: at.spec, metadataOnly: old !== undefined && sameJson(old.spec, at.spec) });
   }
   return changes;
 }
@@ -128,6 +133,7 @@ interface SpecVerdict {
 }
 
 function judgeSpecChange(change: PodSpecChange, where: string): SpecVerdict {
+  if (change.metadataOnly) return { causes: [], onNode: false, imageChanged: false };
   const node = nodeLevelReasons(change.after);
   const causes = node.length > 0 ? [`runs with the node's powers in ${where}: ${node.join(', ')}`] : [];
   if (change.before === undefined) return { causes: [...causes, `starts a new workload ${where}`], onNode: node.length > 0, imageChanged: false };
