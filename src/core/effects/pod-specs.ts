@@ -18,18 +18,26 @@ const isPodSpec = (value: unknown): value is Record<string, unknown> => isRecord
 /** Custom workloads nest templates at varying depths; past this depth nothing real keeps one. */
 const SEARCH_DEPTH = 6;
 
+interface Search {
+  found: PodSpecAt[];
+  depth: number;
+  /** The object holding `value`: a pod template when `value` is its `spec`. */
+  parent?: Record<string, unknown>;
+}
+
 /** Every pod spec under `value`, depth-first, skipping status (what runs is declared, never reported). */
-function findPodSpecs(value: unknown, path: string, depth: number, found: PodSpecAt[], parent?: Record<string, unknown>): void {
-  if (!isRecord(value) || depth > SEARCH_DEPTH) return;
+function findPodSpecs(value: unknown, path: string, search: Search): void {
+  if (!isRecord(value) || search.depth > SEARCH_DEPTH) return;
   if (isPodSpec(value)) {
     // A template is `{metadata, spec}`: a change to its labels or annotations rolls pods as much as one to its spec.
-    found.push({ path, spec: value, template: parent !== undefined && path.endsWith('.spec') ? parent : value });
+    search.found.push({ path, spec: value, template: search.parent !== undefined && path.endsWith('.spec') ? search.parent : value });
     return;
   }
+  const deeper = { found: search.found, depth: search.depth + 1, parent: value };
   for (const [key, child] of Object.entries(value)) {
     if (key === 'status' || key === 'metadata') continue;
-    if (Array.isArray(child)) child.forEach((item, i) => { findPodSpecs(item, `${path}.${key}[${String(i)}]`, depth + 1, found, value); });
-    else findPodSpecs(child, `${path}.${key}`, depth + 1, found, value);
+    if (Array.isArray(child)) child.forEach((item, i) => { findPodSpecs(item, `${path}.${key}[${String(i)}]`, deeper); });
+    else findPodSpecs(child, `${path}.${key}`, deeper);
   }
 }
 
@@ -42,9 +50,9 @@ export function podSpecsOf(object: unknown): PodSpecAt[] {
   if (!isRecord(object)) return found;
   const spec = field(object, 'spec');
   if (isPodSpec(spec)) return [{ path: 'spec', spec, template: spec }];
-  findPodSpecs(spec, 'spec', 0, found);
+  findPodSpecs(spec, 'spec', { found, depth: 0 });
   // core/v1 PodTemplate keeps its template at the top level.
-  findPodSpecs(field(object, 'template'), 'template', 0, found);
+  findPodSpecs(field(object, 'template'), 'template', { found, depth: 0 });
   return found;
 }
 
