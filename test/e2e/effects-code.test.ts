@@ -63,6 +63,18 @@ describe('an agent cannot run code in a production workload', () => {
     expectRefused(a, 'require-approval', ['production-runs-code']);
   });
 
+  it('adding an init container', () => {
+    const a = attempt(AGENT, ['patch', 'deployment', 'api', '-n', PROD, '--type=merge', '-p', JSON.stringify({ spec: { template: { spec: { initContainers: [{ name: 'init', image: PAUSE }] } } } })]);
+    expect(field('deployment', 'api', PROD, '.spec.template.spec.initContainers')).toBe('');
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+  });
+
+  it('adding a postStart hook that runs a command', () => {
+    const a = attempt(AGENT, ['patch', 'deployment', 'api', '-n', PROD, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/lifecycle', value: { postStart: { exec: { command: ['sh', '-c', 'id'] } } } }])]);
+    expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].lifecycle')).toBe('');
+    expectRefused(a, 'require-approval', ['production-runs-code']);
+  });
+
   it('moving its image to another repository', () => {
     const a = attempt(AGENT, ['set', 'image', 'deployment/api', 'app=registry.example.com/pause:3.10', '-n', PROD]);
     expect(field('deployment', 'api', PROD, '.spec.template.spec.containers[0].image')).toBe(PAUSE);
@@ -108,6 +120,12 @@ describe('an agent cannot reach the node, even in development', () => {
   it('the apiserver proxy to a node\'s kubelet (cluster-scoped, so production too)', () => {
     const a = attempt(AGENT, ['get', '--raw', `/api/v1/nodes/${NODE}/proxy/pods`]);
     expectRefused(a, 'require-approval', ['production-runs-code', 'node-access'], ['production-runs-code', 'node-access']);
+  });
+
+  it('a pod with the SYS_ADMIN capability', () => {
+    const a = attempt(AGENT, ['apply', '-f', '-'], devPod('sysadmin', { containers: [{ name: 'app', image: PAUSE, securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] }));
+    expect(readBack('pod', 'sysadmin', DEV)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['node-access']);
   });
 
   it('a Deployment with hostPID', () => {

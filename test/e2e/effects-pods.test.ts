@@ -70,6 +70,12 @@ describe('an agent in production cannot stop pods by other means than a scale-do
     expectRefused(a, 'require-approval', ['production-pods-stopped']);
   });
 
+  it('lowering the Job\'s parallelism from 8 to 0', () => {
+    const a = attempt(AGENT, ['patch', 'job', 'batch', '-n', NS, '--type=merge', '-p', '{"spec":{"parallelism":0}}']);
+    expect(field('job', 'batch', NS, '.spec.parallelism')).toBe('8');
+    expectRefused(a, 'require-approval', ['production-pods-stopped']);
+  });
+
   it('lowering an HPA\'s maxReplicas to 2 while it runs 12', () => {
     const a = attempt(AGENT, ['patch', 'hpa', 'web', '-n', NS, '--type=merge', '-p', '{"spec":{"maxReplicas":2}}']);
     // production-autoscaler-change, if the policy still has it, matches any HPA change too: the effect rule must fire.

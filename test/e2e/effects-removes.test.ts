@@ -2,7 +2,7 @@
 // attempt is made by an agent in production and judged by outcome (read back as admin); then a human does the same
 // and the controllers finish the work.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { eventually } from './kube.ts';
+import { eventually, kubectlAs, mustKubectl } from './kube.ts';
 import {
   apply, attempt, cleanUp, countReaches, environmentNamespace, expectHumanPasses, expectRefused, field, gone, PAUSE, readBack,
 } from './effects-kit.ts';
@@ -12,6 +12,7 @@ const NS = 'fx-rm-prod';
 const REMOVAL = 'production-removal';
 // A production namespace being deleted, held Terminating by one object's finalizer.
 const DOOMED = 'fx-rm-doomed';
+const CRD = 'gadgets.fx.example.com';
 const AGENT = 'coder';
 const CLAIMS = [0, 1, 2].map((i) => `data-db-${i}`);
 const PVS = [...CLAIMS.map((c) => `fx-rm-${c}`), 'fx-rm-vault'];
@@ -82,11 +83,21 @@ beforeAll(async () => {
   });
   const uid = field('cronjob', 'nightly', NS, '.metadata.uid');
   apply([1, 2, 3].map((i) => job(`nightly-${i}`, { uid })));
+  apply({
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: CRD },
+    spec: {
+      group: 'fx.example.com', scope: 'Namespaced', names: { kind: 'Gadget', plural: 'gadgets', singular: 'gadget' },
+      versions: ['v1', 'v1beta1'].map((name) => ({ name, served: true, storage: name === 'v1', schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } })),
+    },
+  });
+  mustKubectl('admin', ['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD}`]);
+  const gadgets = [1, 2, 3].map((i) => JSON.stringify({ apiVersion: 'fx.example.com/v1beta1', kind: 'Gadget', metadata: { name: `g-${i}`, namespace: NS } })).join('\n');
+  await eventually('gadgets to be served', 30_000, () => (kubectlAs('admin', ['apply', '-f', '-'], gadgets).code === 0 ? true : undefined));
   for (const claim of [...CLAIMS, 'vault']) await bound(claim);
   await countReaches('pods', NS, 3, 'app=db');
 }, 240_000);
 
-afterAll(() => { cleanUp([NS, DOOMED], PVS.map((pv) => `pv/${pv}`)); });
+afterAll(() => { cleanUp([NS, DOOMED], [...PVS.map((pv) => `pv/${pv}`), `crd/${CRD}`]); });
 
 describe('an agent in production cannot make a controller remove data or objects', () => {
   it('scaling a StatefulSet with whenScaled: Delete from 3 to 2 (kubectl scale): the claim data-db-2 stays', () => {
@@ -158,6 +169,13 @@ describe('an agent in production cannot make a controller remove data or objects
     const a = attempt(AGENT, ['patch', 'cronjob', 'nightly', '-n', NS, '--type=merge', '-p', '{"spec":{"successfulJobsHistoryLimit":0}}']);
     expect(field('cronjob', 'nightly', NS, '.spec.successfulJobsHistoryLimit')).toBe('3');
     expect(['nightly-1', 'nightly-2', 'nightly-3'].map((j) => readBack('job', j, NS) !== undefined)).toEqual([true, true, true]);
+    expectRefused(a, 'require-approval', [REMOVAL]);
+  });
+
+  it('unserving the version of a CRD its 3 custom resources are read through', () => {
+    const index = field('crd', CRD, undefined, '.spec.versions[*].name').split(' ').indexOf('v1beta1');
+    const a = attempt(AGENT, ['patch', 'crd', CRD, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: `/spec/versions/${String(index)}/served`, value: false }])]);
+    expect(field('crd', CRD, undefined, '.spec.versions[?(@.name=="v1beta1")].served')).toBe('true');
     expectRefused(a, 'require-approval', [REMOVAL]);
   });
 });
