@@ -80,3 +80,6 @@ export function capturedReview(uid: string): string {
   if (file === undefined) throw new Error(`no captured review for uid ${uid}`);
   return readFileSync(join(E2E_DIR, 'captured', file), 'utf8');
 }
+
+/** The human identity recovery.test.ts posts reviews as, straight to Countersign (never through the apiserver). */
+export const DIRECT_POST_HUMAN = 'e2e-direct-post:admin';

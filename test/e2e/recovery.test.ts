@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countersignPort, readPids, resumeControlPlane, stopControlPlane } from '../harness/control-plane.ts';
 import { shopManifest } from '../harness/shop.ts';
-import { capturedReview, E2E_DIR, kubectlAs, mustKubectl, postReview, sleep, webhookDecisions, type Answer } from './kube.ts';
+import { capturedReview, DIRECT_POST_HUMAN, E2E_DIR, kubectlAs, mustKubectl, postReview, sleep, webhookDecisions, type Answer } from './kube.ts';
 
 const PROD = 'recovery-prod';
 const DEV = 'recovery-dev';
@@ -130,7 +130,9 @@ function baseline(tag: string): Reviews {
   // posting an agent's production write (allowed, audited) as a human: the same request from admin.
   expect(kubectlAs('coder', ['create', 'configmap', `${tag}-audited`, '-n', PROD, '--from-literal=a=b']).code).toBe(0);
   const agentWrite = JSON.parse(capturedFor((d) => d.agent && d.namespace === PROD && d.operation === 'CREATE' && d.name === `${tag}-audited`)) as { request: { userInfo: unknown } };
-  agentWrite.request.userInfo = { username: 'admin', uid: 'admin', groups: ['system:masters', 'system:authenticated'] };
+  // A human's identity under a name of its own, so suites that check no human request ever came through the
+  // apiserver to the webhook (kubectl.test.ts) can tell this direct post apart.
+  agentWrite.request.userInfo = { username: DIRECT_POST_HUMAN, uid: 'direct', groups: ['system:masters', 'system:authenticated'] };
   return {
     agentDelete: capturedFor((d) => d.agent && d.namespace === PROD && d.operation === 'DELETE' && d.name === 'shop-config'),
     humanWrite: JSON.stringify(agentWrite),
