@@ -103,10 +103,18 @@ describe('effects.runsCode and changesImage: changed workloads', () => {
     expect(changesImage).toBe(false);
   });
 
-  it('does not flag an env change (by design: the image runs the same code)', () => {
-    const { runsCode, changesImage } = deploymentUpdate(withContainers(container('web', 'shop/web:1.0', { env: [{ name: 'DEBUG', value: '1' }] })));
-    expect(runsCode).toEqual({ any: false, onNode: false, causes: [] });
+  it('flags an env change (a variable can switch the image onto another code path), and an envFrom change', () => {
+    const { runsCode, changesImage } = deploymentUpdate(withContainers(container('web', 'shop/web:1.0', { env: [{ name: 'WIPE_ON_START', value: '1' }] })));
+    expect(runsCode).toEqual({ any: true, onNode: false, causes: [`changes what containers/web runs in deployments ${NS}/web (spec.template.spec)`] });
     expect(changesImage).toBe(false);
+    expect(deploymentUpdate(withContainers(container('web', 'shop/web:1.0', { envFrom: [{ configMapRef: { name: 'x' } }] }))).runsCode.any).toBe(true);
+  });
+
+  it('does not flag a rollout restart (only the template\'s annotations change): pods roll, nothing new runs', () => {
+    const restarted = edited(web, (d) => {
+      ((d.spec as Spec).template as { metadata: Spec }).metadata.annotations = { 'kubectl.kubernetes.io/restartedAt': '2026-12-07T14:00:00Z' };
+    });
+    expect(deploymentUpdate(restarted)).toMatchObject({ runsCode: { any: false, onNode: false, causes: [] }, changesImage: false });
   });
 
   it('reports a new tag of the same repository as changesImage only', () => {

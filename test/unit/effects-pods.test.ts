@@ -112,6 +112,15 @@ describe('effects.restartsPods', () => {
       .toEqual({ count: 12, unbounded: false, causes: [`rolls out a new pod template for deployments ${NS}/web (12 pods replaced)`] });
   });
 
+  it('counts a Deployment\'s replicas for a rollout restart (a template annotation) and a template label change', () => {
+    const web = workload('Deployment', `${NS}/web`, { replicas: 12 });
+    const template = (d: KubeObject): Spec => (spec(d).template as { metadata: Spec }).metadata;
+    const restarted = edited(web, (d) => { template(d).annotations = { 'kubectl.kubernetes.io/restartedAt': '2026-12-07T14:00:00Z' }; });
+    expect(effectsOf(update('apps/deployments', web, restarted)).restartsPods).toMatchObject({ count: 12, unbounded: false });
+    const relabelled = edited(web, (d) => { template(d).labels = { app: 'web', track: 'canary' }; });
+    expect(effectsOf(update('apps/deployments', web, relabelled)).restartsPods).toMatchObject({ count: 12, unbounded: false });
+  });
+
   it('counts nothing when only replicas or labels change', () => {
     const web = workload('Deployment', `${NS}/web`, { replicas: 12 });
     expect(effectsOf(update('apps/deployments', web, edited(web, (d) => { spec(d).replicas = 14; }))).restartsPods).toEqual(NO_PODS);
