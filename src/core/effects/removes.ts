@@ -25,10 +25,6 @@ function removedFinalizers(request: AdmissionRequest): string[] {
   return strings(field(request.oldObject, ...path)).filter((f) => !after.has(f));
 }
 
-function isResource(request: AdmissionRequest, group: string, resource: string): boolean {
-  return request.resource.group === group && request.resource.resource === resource && (request.subResource ?? '') === '';
-}
-
 /** The claims a StatefulSet's templates make for ordinals [from, to): `<template>-<set>-<ordinal>`. */
 function statefulSetClaims(request: AdmissionRequest, templates: readonly string[], view: PictureView, ordinals: { from: number; to: number }): PictureEntry[] {
   const names = new Set<string>();
@@ -39,8 +35,11 @@ function statefulSetClaims(request: AdmissionRequest, templates: readonly string
 /** Claim ordinals are dense from 0; any beyond this are ones a scale-down already left behind. */
 const MAX_ORDINAL_SCANNED = 1000;
 
+/** One cause of removal: the picture's objects it removes, or, when the picture lacks them, a count of its own. */
 interface Found {
-  impact: Impact;
+  entries: readonly PictureEntry[];
+  /** What is removed that the picture does not hold (a Job not yet seen): counted as is. */
+  unseen?: Impact;
   cause: string;
 }
 
@@ -63,18 +62,18 @@ function statefulSetRemovals(request: AdmissionRequest, view: PictureView): Foun
   const scaledDelete = facts.whenScaled === 'Delete';
   if (scaledDelete && change !== undefined && change.after < change.before) {
     const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: change.after, to: change.before });
-    if (claims.length > 0) found.push({ impact: impactOfObjects(claims, view), cause: `scaling down deletes claims ${claims.map((c) => c.name).sort().join(', ')} (retention policy whenScaled: Delete)` });
+    if (claims.length > 0) found.push({ entries: claims, cause: `scaling down deletes claims ${claims.map((c) => c.name).sort().join(', ')} (retention policy whenScaled: Delete)` });
   }
   if (scale) return found;
   const replicas = num(field(request.object, 'spec', 'replicas')) ?? 1;
   if (scaledDelete && retention(request.oldObject, 'whenScaled') !== 'Delete') {
     // Claims already left behind by earlier scale-downs are deleted as soon as the policy says so.
     const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: replicas, to: MAX_ORDINAL_SCANNED });
-    found.push({ impact: impactOfObjects(claims, view), cause: 'sets whenScaled: Delete, so every scale-down deletes its claims' });
+    found.push({ entries: claims, cause: 'sets whenScaled: Delete, so every scale-down deletes its claims' });
   }
   if (retention(request.object, 'whenDeleted') === 'Delete' && retention(request.oldObject, 'whenDeleted') !== 'Delete') {
     const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: 0, to: MAX_ORDINAL_SCANNED });
-    found.push({ impact: impactOfObjects(claims, view), cause: 'sets whenDeleted: Delete, so deleting the StatefulSet deletes its claims' });
+    found.push({ entries: claims, cause: 'sets whenDeleted: Delete, so deleting the StatefulSet deletes its claims' });
   }
   return found;
 }
@@ -87,15 +86,14 @@ function volumeRemovals(request: AdmissionRequest, view: PictureView): Found[] {
   const volume: PictureEntry = { ...(entry ?? { uid: `persistentvolumes/${name}`, resource: 'persistentvolumes', namespace: '', name }), volume: { reclaimPolicy: reclaim(request.object), claim: '' } };
   const found: Found[] = [];
   if (reclaim(request.oldObject) === 'Retain' && reclaim(request.object) !== 'Retain') {
-    found.push({ impact: impactOfObjects([volume], view), cause: `reclaim policy ${reclaim(request.object)}: volume ${name}'s data is destroyed when its claim goes` });
+    found.push({ entries: [volume], cause: `reclaim policy ${reclaim(request.object)}: volume ${name}'s data is destroyed when its claim goes` });
   }
   const before = claimOf(request.oldObject);
   if (before !== '//' && before !== claimOf(request.object)) {
     const [namespace = '', claimName = ''] = before.split('/');
     const claim = [...view.inNamespaceOf(namespace, 'persistentvolumeclaims')].find((c) => c.name === claimName);
     const lost = [...(claim === undefined ? [] : [claim]), ...(reclaim(request.object) === 'Retain' ? [] : [volume])];
-    const impact = lost.length === 0 ? { ...NO_IMPACT, total: 1, byResource: { persistentvolumes: 1 }, dataBearing: [`persistentvolumes ${name}`] } : impactOfObjects(lost, view);
-    found.push({ impact, cause: `changes the claim of volume ${name}: claim ${namespace}/${claimName} loses its data${reclaim(request.object) === 'Retain' ? '' : ' and the released volume is reclaimed'}` });
+    found.push({ entries: lost.length === 0 ? [volume] : lost, cause: `changes the claim of volume ${name}: claim ${namespace}/${claimName} loses its data${reclaim(request.object) === 'Retain' ? '' : ' and the released volume is reclaimed'}` });
   }
   return found;
 }
@@ -106,8 +104,8 @@ function jobRemovals(request: AdmissionRequest, view: PictureView): Found[] {
   if (ttl === undefined || (old !== undefined && ttl >= old)) return [];
   const job = view.get(text(field(request.oldObject, 'metadata', 'uid')));
   const entries = job === undefined ? [] : [job, ...view.dependentsOf(job.uid)];
-  const impact = entries.length === 0 ? { ...NO_IMPACT, total: 1, byResource: { 'jobs.batch': 1 } } : impactOfObjects(entries, view);
-  return [{ impact, cause: `ttlSecondsAfterFinished ${String(ttl)}: the TTL controller deletes job ${request.namespace ?? ''}/${request.name ?? ''} and its pods once finished` }];
+  const unseen = entries.length === 0 ? { ...NO_IMPACT, total: 1, byResource: { 'jobs.batch': 1 } } : undefined;
+  return [{ entries, ...(unseen === undefined ? {} : { unseen }), cause: `ttlSecondsAfterFinished ${String(ttl)}: the TTL controller deletes job ${request.namespace ?? ''}/${request.name ?? ''} and its pods once finished` }];
 }
 
 function cronJobRemovals(request: AdmissionRequest, view: PictureView): Found[] {
@@ -120,7 +118,7 @@ function cronJobRemovals(request: AdmissionRequest, view: PictureView): Found[] 
   const gone = jobs.slice(0, Math.max(0, jobs.length - keptAfter));
   if (gone.length === 0) return [];
   const entries = gone.flatMap((job) => [job, ...view.dependentsOf(job.uid)]);
-  return [{ impact: impactOfObjects(entries, view), cause: `lowers the job history of cronjob ${request.namespace ?? ''}/${request.name ?? ''} to ${String(keptAfter)}: ${String(gone.length)} of its ${String(jobs.length)} jobs are deleted` }];
+  return [{ entries, cause: `lowers the job history of cronjob ${request.namespace ?? ''}/${request.name ?? ''} to ${String(keptAfter)}: ${String(gone.length)} of its ${String(jobs.length)} jobs are deleted` }];
 }
 
 function served(crd: unknown): Set<string> {
@@ -137,8 +135,8 @@ function crdRemovals(request: AdmissionRequest, view: PictureView): Found[] {
   const group = text(field(request.object, 'spec', 'group'));
   const plural = text(field(request.object, 'spec', 'names', 'plural'));
   const objects = [...view.ofResource(resourceKey(group, plural))];
-  const impact = objects.length === 0 ? NO_IMPACT : { ...impactOfObjects(objects, view) };
-  return [{ impact: impact.total === 0 ? { ...NO_IMPACT, total: 1, byResource: { [CRD_RESOURCE]: 1 } } : impact, cause: `stops serving ${plural}.${group} version ${lost.join(', ')}: clients of it lose ${String(objects.length)} objects` }];
+  const unseen = objects.length === 0 ? { ...NO_IMPACT, total: 1, byResource: { [CRD_RESOURCE]: 1 } } : undefined;
+  return [{ entries: objects, ...(unseen === undefined ? {} : { unseen }), cause: `stops serving ${plural}.${group} version ${lost.join(', ')}: clients of it lose ${String(objects.length)} objects` }];
 }
 
 function finalizerRemovals(request: AdmissionRequest, view: PictureView): Found[] {
@@ -148,7 +146,7 @@ function finalizerRemovals(request: AdmissionRequest, view: PictureView): Found[
   // The deletion was admitted earlier; dropping the finalizer lets it complete now, cascade and all.
   const asDelete: AdmissionRequest = { ...request, operation: 'DELETE', subResource: '', options: null, object: null };
   const what = `${request.resource.resource} ${request.namespace === undefined || request.namespace === '' ? '' : `${request.namespace}/`}${request.name ?? ''}`;
-  return [{ impact: computeImpact(asDelete, view), cause: `removes finalizer ${removed.join(', ')} from ${what}, which is being deleted: the deletion completes` }];
+  return [{ entries: [], unseen: computeImpact(asDelete, view), cause: `removes finalizer ${removed.join(', ')} from ${what}, which is being deleted: the deletion completes` }];
 }
 
 /** True when the request may make a controller remove something, which only the cluster picture can count. */
@@ -161,21 +159,32 @@ export function removalsNeedPicture(request: AdmissionRequest): boolean {
     (group === 'apiextensions.k8s.io' && resource === 'customresourcedefinitions');
 }
 
+type RemovalCheck = (request: AdmissionRequest, view: PictureView) => Found[];
+
+/** By `group/resource` of the object itself: what an UPDATE of it makes a controller remove. */
+const UPDATE_REMOVALS: Readonly<Record<string, RemovalCheck>> = {
+  '/persistentvolumes': volumeRemovals,
+  'batch/jobs': jobRemovals,
+  'batch/cronjobs': cronJobRemovals,
+  'apiextensions.k8s.io/customresourcedefinitions': crdRemovals,
+};
+
+function controllerRemovals(request: AdmissionRequest, view: PictureView): Found[] {
+  const found = finalizerRemovals(request, view);
+  const key = `${request.resource.group}/${request.resource.resource}`;
+  const sub = request.subResource ?? '';
+  // A StatefulSet scales through its spec and through its Scale alike.
+  if (key === 'apps/statefulsets' && (sub === '' || sub === 'scale')) found.push(...statefulSetRemovals(request, view));
+  if (sub === '') found.push(...(UPDATE_REMOVALS[key]?.(request, view) ?? []));
+  return found;
+}
+
 /** A request's removals: its cascade (cascadeImpact: a DELETE's, dangling ownerReferences') plus what controllers remove. */
 export function removes(request: AdmissionRequest, cascade: Impact, view: PictureView | undefined): Removes {
-  const found: Found[] = [];
-  if (view !== undefined && removalsNeedPicture(request)) {
-    found.push(...finalizerRemovals(request, view));
-    if (request.resource.group === 'apps' && request.resource.resource === 'statefulsets' && ['', 'scale'].includes(request.subResource ?? '')) {
-      found.push(...statefulSetRemovals(request, view));
-    }
-    if (isResource(request, '', 'persistentvolumes')) found.push(...volumeRemovals(request, view));
-    if (isResource(request, 'batch', 'jobs')) found.push(...jobRemovals(request, view));
-    if (isResource(request, 'batch', 'cronjobs')) found.push(...cronJobRemovals(request, view));
-    if (isResource(request, 'apiextensions.k8s.io', 'customresourcedefinitions')) found.push(...crdRemovals(request, view));
-  }
-  let impact = cascade;
-  for (const f of found) impact = addImpacts(impact, f.impact);
+  const found = view !== undefined && removalsNeedPicture(request) ? controllerRemovals(request, view) : [];
+  // One object removed for two reasons (a claim both scaled away and newly retained as Delete) counts once.
+  let impact = view === undefined ? cascade : addImpacts(cascade, impactOfObjects(found.flatMap((f) => f.entries), view));
+  for (const f of found) if (f.unseen !== undefined) impact = addImpacts(impact, f.unseen);
   const causes = found.map((f) => f.cause);
   if (request.operation === 'DELETE' && cascade.total > 0) causes.unshift(`deletes ${String(cascade.total)} object${cascade.total === 1 ? '' : 's'}`);
   return { ...impact, causes };
