@@ -106,6 +106,22 @@ describe('removal-by-update', () => {
   });
 });
 
+describe('removal-by-update: finalizers', () => {
+  it('gates namespaces/finalize of a terminating namespace: production for its contents, development for its data', () => {
+    const terminating = (name: string): KubeObject => {
+      const metadata = { name, uid: `ns-${name}`, deletionTimestamp: '2026-12-07T10:00:00Z' };
+      return { kind: 'Namespace', metadata, spec: { finalizers: ['kubernetes'] } };
+    };
+    const finalize = (name: string): AdmissionRequest => update('namespaces', terminating(name), edited(terminating(name), (n) => { n.spec = { finalizers: [] }; }), 'finalize');
+    const prod = decide(finalize('gone-prod'), { objects: [terminating('gone-prod'), configMap('gone-prod', 'a')] });
+    expect(prod).toMatchObject({ allowed: false, rule: 'removal-by-update', environment: 'production' });
+    expect(prod.status?.message).toContain('removes finalizer kubernetes from namespaces gone-prod, which is being deleted: the deletion completes, removing 2 objects');
+    const dev = terminating('scratch');
+    expectGated(decide(finalize('scratch'), { objects: [dev, ...setClaims('scratch', 'data', 'db', 1)] }), 'removal-by-update');
+    expectDefault(decide(finalize('scratch'), { objects: [dev, configMap('scratch', 'a')] }));
+  });
+});
+
 describe('production-pods-stopped', () => {
   const job = (ns: string, suspend: boolean, parallelism: number): KubeObject => ({
     apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'etl', namespace: ns, uid: `etl-${ns}` },
@@ -201,6 +217,12 @@ describe('node-access', () => {
     expect(rules(d)).toEqual(expect.arrayContaining(['production-runs-code', 'node-access']));
   });
 
+  it('gates the kubelet\'s proxy (nodes/proxy, cluster-scoped)', () => {
+    const d = decide(connect('nodes', 'proxy', undefined, 'node-1'));
+    expectGated(d, 'production-runs-code');
+    expect(rules(d)).toEqual(['production-runs-code', 'node-access']);
+  });
+
   it('lets an unprivileged pod through in development', () => {
     expectDefault(decide(create('pods', pod('shop-dev', 'plain'))));
   });
@@ -214,6 +236,13 @@ describe('acts-as-stronger-identity and acts-as-unjudged-identity', () => {
     const d = decide(create('apps/deployments', web), { identities: deployerWith(['get secrets'], []) });
     expectGated(d, 'acts-as-stronger-identity');
     expect(d.status?.message).toContain('the workload would run as system:serviceaccount:shop-dev:deployer, which may get secrets (the agent may not)');
+  });
+
+  it('gates it in production too, where production-runs-code comes first', () => {
+    const prod = workload('Deployment', 'shop-prod/web', { replicas: 1 }, podSpec({ serviceAccountName: 'deployer' }));
+    const d = decide(create('apps/deployments', prod), { identities: { workloads: [{ namespace: 'shop-prod', name: 'deployer', rights: ['get secrets'] }], agentRights: [] } });
+    expectGated(d, 'production-runs-code');
+    expect(rules(d)).toEqual(expect.arrayContaining(['acts-as-stronger-identity', 'acts-as-unjudged-identity']));
   });
 
   it('gates a non-agent identity holding rights even when the agent holds them too', () => {
