@@ -28,7 +28,7 @@ beforeAll(() => {
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'deployer', namespace: DEV }, rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'delete'] }] },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'deployer', namespace: DEV }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deployer' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: DEV }] },
     deployment('plain', DEV, 1),
-    // Nothing the harness installs carries Countersign's label: this stands for its chart-installed ClusterRole.
+    // Labelled as the chart labels Countersign's RBAC: a role of Countersign's a test may delete without harm.
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: GUARD, labels: { 'app.kubernetes.io/name': 'countersign' } }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }] },
     // Unlabelled, but naming Countersign's ServiceAccount as its subject.
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: GUARD }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: GUARD }, subjects: [{ kind: 'ServiceAccount', name: 'countersign', namespace: 'countersign' }] },
@@ -125,7 +125,7 @@ describe('an agent cannot weaken the guard (denied, whoever would approve)', () 
     expectRefused(a, 'deny', ['weakens-guard']);
   });
 
-  it('touching the ClusterRole that binding grants (unlabelled in the harness, no subjects of its own)', () => {
+  it('touching the ClusterRole that binding grants (a harmless label)', () => {
     const a = attempt(AGENT, ['label', 'clusterrole', 'countersign', 'fx-e2e=touched']);
     expect(field('clusterrole', 'countersign', undefined, '.metadata.labels.fx-e2e')).toBe('');
     expectRefused(a, 'deny', ['weakens-guard']);

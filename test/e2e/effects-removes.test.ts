@@ -148,6 +148,12 @@ describe('an agent in production cannot make a controller remove data or objects
     expectRefused(a, 'require-approval', [REMOVAL]);
   });
 
+  it('the same through the claim\'s status subresource (its strategy keeps metadata changes)', () => {
+    const a = attempt(AGENT, ['patch', 'pvc', 'held', '-n', NS, '--subresource=status', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    expect(field('pvc', 'held', NS, '.metadata.finalizers[*]')).toBe('example.com/keep');
+    expectRefused(a, 'require-approval', [REMOVAL]);
+  });
+
   it('dropping the finalizers of a terminating namespace (namespaces/finalize): it and its contents stay', async () => {
     await eventually('the namespace controller to have emptied all it can', 60_000, () => (field('namespace', DOOMED, undefined, '.status.conditions[?(@.type=="NamespaceFinalizersRemaining")].status') === 'True' ? true : undefined));
     const namespace = readBack('namespace', DOOMED) as { spec: { finalizers?: string[] } };
