@@ -11,7 +11,8 @@ import { addUnits, changesCounter, countWithin, pruned, withPeak, MAX_SAMPLES, M
 const AGENT = 'system:serviceaccount:agents:coder';
 const START = Date.UTC(2026, 11, 7, 12);
 const HOUR = 3_600_000;
-const FLUSH_MS = 3_000;
+// The ledger's timer tick (TICK_MS in lease-ledger.ts).
+const FLUSH_MS = 1_000;
 
 /** An UPDATE of a production Deployment that changes no replicas (kubectl set image, label). */
 function update(i) {

@@ -11,7 +11,10 @@ export const LEASE_UNITS = 4;
 export const LEASE_MS = 5_000;
 /** A replica stops spending this long before its lease expires, so clock skew cannot push a spend past it. */
 export const SPEND_MARGIN_MS = 1_000;
+/** A lease unspent this long is handed back (its units would only make other replicas refuse). */
 const FLUSH_EVERY_MS = 3_000;
+/** How often the flush looks (no API call unless a lease is due): well within FOLD_GRACE_MS of a lease's expiry. */
+const TICK_MS = 1_000;
 
 export interface OwnLease {
   units: number;
@@ -97,16 +100,16 @@ export class LeaseLedger {
   }
 
   /**
-   * Hands back every lease that expired or has sat unspent for FLUSH_EVERY_MS (its unspent units would only make
-   * other replicas refuse); a lease in use is left to run out, since the next lease folds it anyway. A failed write
-   * is retried on the next flush.
+   * Hands back every lease that has sat unspent for FLUSH_EVERY_MS (its unspent units would only make other
+   * replicas refuse) or expired with units left, within FOLD_GRACE_MS of expiry (after that another replica folds
+   * it in full). A lease in use is left to run out: the next lease folds it. A failed write is retried next tick.
    */
   async flush(store: ActivityStore, now: number, retentionMs: number, all = false): Promise<void> {
     for (const [agent, held] of [...this.agents]) {
       // An entry without a lease (the last write was an approved request) holds nothing: dropped on the next flush.
       const idle = (lease: OwnLease): boolean => (lease.spent.at(-1) ?? lease.expires - this.leaseMs) + FLUSH_EVERY_MS <= now;
       const due = all || held.own.size === 0 || [...held.own.values()].some((lease) => idle(lease) || lease.expires <= now);
-      if (!due || held.retired) continue;
+      if (!due || held.retired || held.folding > 0) continue;
       this.hold(held);
       try {
         const { version, ...record } = await store.read(agent);
@@ -127,7 +130,7 @@ export class LeaseLedger {
 
   startFlushing(store: ActivityStore, now: () => Date, retentionMs: () => number): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => void this.flush(store, now().getTime(), retentionMs()), FLUSH_EVERY_MS);
+    this.timer = setInterval(() => void this.flush(store, now().getTime(), retentionMs()), TICK_MS);
     this.timer.unref();
   }
 

@@ -45,6 +45,11 @@ export const BUCKET_MS = 10_000;
 export const COMPACT_AFTER_MS = 15 * 60_000;
 export const COARSE_MS = 60_000;
 export const MAX_WORKLOADS = 100;
+/**
+ * Another replica's expired lease is folded into the buckets (in full, at its expiry) only this long after expiry:
+ * time for a live holder to hand back what it really spent. Until then every view counts it in full anyway.
+ */
+export const FOLD_GRACE_MS = 10_000;
 export const MAX_SAMPLES = 16;
 
 /** What the decision sees of an agent's recent activity. */
@@ -106,14 +111,15 @@ export function addUnits(buckets: readonly ActivityBucket[], counter: string, ti
 }
 
 /**
- * The record with its history trimmed to retention and other replicas' expired leases folded into buckets at
- * their expiry (their holders may have died after spending every unit: counted as spent, never forgotten).
+ * The record with its history trimmed to retention and other replicas' leases expired for FOLD_GRACE_MS folded
+ * into buckets at their expiry (their holders may have died after spending every unit: counted as spent, never
+ * forgotten).
  */
 export function pruned(record: ActivityRecord, now: number, retentionMs: number, self: string): ActivityRecord {
   let buckets = [...record.buckets];
   const leases: ActivityLease[] = [];
   for (const lease of record.leases) {
-    if (lease.replica !== self && lease.expires < now) buckets = addUnits(buckets, lease.counter, lease.expires, lease.units);
+    if (lease.replica !== self && lease.expires + FOLD_GRACE_MS < now) buckets = addUnits(buckets, lease.counter, lease.expires, lease.units);
     else leases.push(lease);
   }
   const since = now - retentionMs;

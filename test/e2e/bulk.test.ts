@@ -2,15 +2,16 @@
 // image change across 30 production Deployments held at the threshold (10 in 5 minutes), and a 4 -> 2 -> 1
 // scale-down gated at the step that crosses half of the workload's replicas. The same by a human passes.
 // Fresh agents (ServiceAccounts in `agents`), so no other e2e file's activity counts against them.
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { kubeconfigPath } from '../harness/control-plane.ts';
-import { E2E_DIR, eventually, kubectlAs, mustKubectl } from './kube.ts';
+import { countersignPort, kubeconfigPath, startReplica, stopProcess, type Replica } from '../harness/control-plane.ts';
+import { capturedReview, E2E_DIR, eventually, kubectlAs, mustKubectl, postReview, sleep, webhookDecisions } from './kube.ts';
 
 const NS = 'bulk-e2e-prod';
 const BULK_AGENT = 'bulk-e2e-bot';
 const SCALE_AGENT = 'scale-e2e-bot';
+const RACE_AGENT = 'race-e2e-bot';
 const COUNT = 30;
 const OLD_IMAGE = 'registry.example/shop/web:1.0';
 const NEW_IMAGE = 'registry.example/shop/web:1.1';
@@ -43,6 +44,10 @@ interface DeploymentState {
   replicas: number;
 }
 
+function activityName(agent: string): string {
+  return `act-${createHash('sha256').update(`system:serviceaccount:agents:${agent}`).digest('hex')}`;
+}
+
 function deployments(): DeploymentState[] {
   const list = JSON.parse(mustKubectl('admin', ['get', 'deployments', '-n', NS, '-o', 'json'])) as {
     items: { metadata: { name: string }; spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } }[];
@@ -57,6 +62,7 @@ beforeAll(async () => {
   mustKubectl('admin', ['label', 'namespace', NS, 'environment=production']);
   agentNamed(BULK_AGENT);
   agentNamed(SCALE_AGENT);
+  agentNamed(RACE_AGENT);
   const docs = Array.from({ length: COUNT }, (_, i) => deployment(bulkName(i), 1));
   mustKubectl('admin', ['apply', '-f', '-'], [...docs, deployment('capacity-web', 4), deployment('capacity-api', 4)].join('---\n'));
   // The controller's status writes settle first, so an agent's patch is one admission, not a retried one.
@@ -81,7 +87,7 @@ describe('a bulk image change across 30 production Deployments', () => {
   });
 
   it('was counted without an API round trip per request: the agent\'s record was written fewer times than it was counted', () => {
-    const name = `act-${createHash('sha256').update(`system:serviceaccount:agents:${BULK_AGENT}`).digest('hex')}`;
+    const name = activityName(BULK_AGENT);
     const record = JSON.parse(mustKubectl('admin', ['get', 'agentactivities', name, '-n', 'countersign', '-o', 'json'])) as { metadata: { generation: number } };
     // Every write of the spec is a new generation (the first is the create). 10 counted requests, leases of 4.
     process.stderr.write(`[bulk] 10 counted requests wrote ${BULK_AGENT}'s AgentActivity ${String(record.metadata.generation)} times\n`);
@@ -142,5 +148,41 @@ describe('a 4 -> 2 -> 1 scale-down', () => {
     mustKubectl('admin', ['scale', 'deployment/capacity-web', '--replicas=1', '-n', NS]);
     mustKubectl('admin', ['scale', 'deployment/capacity-api', '--replicas=1', '-n', NS]);
     expect(deployments().filter((d) => d.name.startsWith('capacity-')).map((d) => d.replicas)).toEqual([1, 1]);
+  });
+});
+
+describe('two Countersign replicas sharing one agent\'s record', () => {
+  let replica: Replica | undefined;
+  beforeAll(async () => { replica = await startReplica(E2E_DIR); });
+  afterAll(async () => { if (replica !== undefined) await stopProcess(replica.pid); });
+
+  it('let no more than the budget through when 20 of the agent\'s changes reach both at once, and count each one let through', async () => {
+    // One real change, so the apiserver's own AdmissionReview of it can be sent again (as its retries would be).
+    mustKubectl(RACE_AGENT, ['label', 'deployment/bulk-29', '-n', NS, 'race=1']);
+    const logged = webhookDecisions().filter((d) => d.requester === `system:serviceaccount:agents:${RACE_AGENT}`).at(-1);
+    if (logged === undefined) throw new Error('the first change was not logged');
+    const body = JSON.parse(capturedReview(logged.uid)) as { request: { uid: string } };
+    const ports = [countersignPort(E2E_DIR), replica!.port];
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => {
+      const copy = { ...body, request: { ...body.request, uid: `${body.request.uid.slice(0, -4)}${String(1000 + i)}` } };
+      return postReview(ports[i % 2]!, JSON.stringify(copy));
+    }));
+    const allowed = answers.filter((a) => a.response.allowed).length;
+    expect(allowed).toBeLessThanOrEqual(9);
+    expect(allowed).toBeGreaterThanOrEqual(1);
+    for (const answer of answers.filter((a) => !a.response.allowed)) {
+      expect(answer.response.status?.message).toMatch(/rule production-bulk-change|kept changing under concurrent requests/);
+    }
+    // Once the leases are handed back (3 s idle, or at their 5 s expiry, well within the 10 s grace before another
+    // replica would fold them in full), the record holds exactly what was let through.
+    await sleep(8_000);
+    const record = JSON.parse(mustKubectl('admin', ['get', 'agentactivities', activityName(RACE_AGENT), '-n', 'countersign', '-o', 'json'])) as {
+      spec: { buckets?: { counter: string; count: number }[]; leases?: { counter: string; units: number }[] };
+    };
+    const counted = (record.spec.buckets ?? []).filter((b) => b.counter === 'changes:production').reduce((n, b) => n + b.count, 0);
+    const leased = (record.spec.leases ?? []).filter((l) => l.counter === 'changes:production').reduce((n, l) => n + l.units, 0);
+    process.stderr.write(`[bulk] two replicas: ${String(allowed)} of 20 concurrent changes allowed after 1; record counts ${String(counted)} (+ ${String(leased)} leased)\n`);
+    expect(leased).toBe(0);
+    expect(counted).toBe(allowed + 1);
   });
 });

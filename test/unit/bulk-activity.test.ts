@@ -7,7 +7,7 @@ import { memoryActivityStore, type ActivityStore } from '../../src/budgets/activ
 import { LeaseLedger } from '../../src/budgets/lease-ledger.js';
 import { staticNamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import {
-  activityView, addUnits, BUCKET_MS, COARSE_MS, COMPACT_AFTER_MS, compacted, type ActivityBucket, capacityRemovedWithin, changesCounter, countWithin, EMPTY_RECORD, MAX_SAMPLES, MAX_WORKLOADS,
+  activityView, addUnits, BUCKET_MS, FOLD_GRACE_MS, COARSE_MS, COMPACT_AFTER_MS, compacted, type ActivityBucket, capacityRemovedWithin, changesCounter, countWithin, EMPTY_RECORD, MAX_SAMPLES, MAX_WORKLOADS,
   peakWithin, pruned, withPeak, type ActivityRecord,
 } from '../../src/core/activity.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -97,7 +97,7 @@ describe('leases', () => {
     expect(store.calls).toBe(2 + 1 + 2);
   });
 
-  it('expire: a replica stops spending a second before expiry, and a dead holder\'s lease counts in full at expiry', async () => {
+  it('expire: a replica stops spending a second before expiry, and a dead holder\'s lease counts in full at expiry, folded after a grace', async () => {
     const store = memoryActivityStore();
     const clock = { now: START };
     const a = replica(store, clock, new LeaseLedger('replica-a'));
@@ -106,14 +106,20 @@ describe('leases', () => {
     const before = store.calls;
     expect((await judged(a, setImage('a1'))).allowed).toBe(true);
     expect(store.calls).toBe(before + 2);
-    // replica-a dies holding its second lease (1 of 4 spent). replica-b folds it at expiry, in full.
+    // replica-a dies holding its second lease (1 of 4 spent): everyone counts it in full, at its expiry.
     clock.now += 6_000;
     const b = replica(store, clock, new LeaseLedger('replica-b'));
     expect((await judged(b, setImage('b0'))).allowed).toBe(true);
+    expect((await stored(store)).leases.map((l) => l.replica)).toEqual(['replica-a', 'replica-b']);
+    // a0's lease was handed back (1 spent) when a1 leased; a1's lease (4) and b0's lease (4) count in full.
+    expect(await productionChanges(store, clock.now)).toBe(1 + 4 + 4);
+    // Past the grace a live holder has to hand a lease back, the next writer folds it into the buckets, in full.
+    clock.now += FOLD_GRACE_MS;
+    expect((await judged(b, setImage('b1'))).allowed).toBe(true);
     const record = await stored(store);
     expect(record.leases.map((l) => l.replica)).toEqual(['replica-b']);
-    // a0's lease was handed back (1 spent) when a1 leased; a1's lease (4) was folded in full; b0's lease (4).
-    expect(await productionChanges(store, clock.now)).toBe(1 + 4 + 4);
+    expect(record.buckets.filter((x) => x.counter === 'changes:production').reduce((n, x) => n + x.count, 0)).toBe(1 + 4 + 1);
+    expect(await productionChanges(store, clock.now)).toBe(1 + 4 + 1 + 4);
   });
 
   it('are handed back at their real spend times by the flush, unspent units returned', async () => {
