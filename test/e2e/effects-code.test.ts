@@ -95,6 +95,24 @@ describe('an agent cannot cut production traffic', () => {
     expectRefused(a, 'require-approval', ['production-traffic-cut']);
   });
 
+  it('a deny-all NetworkPolicy', () => {
+    const policy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: PROD }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } };
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(policy));
+    expect(readBack('networkpolicy', 'deny-all', PROD)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['production-traffic-cut']);
+  });
+
+  // An object only: no proxy runs here, and the apiserver refuses loopback endpoints. 192.0.2.0/24 is TEST-NET-1.
+  it('an EndpointSlice that points the Service at another address', () => {
+    const slice = {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'api-hijack', namespace: PROD, labels: { 'kubernetes.io/service-name': 'api' } },
+      addressType: 'IPv4', ports: [{ port: 80, protocol: 'TCP' }], endpoints: [{ addresses: ['192.0.2.10'] }],
+    };
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(slice));
+    expect(readBack('endpointslice', 'api-hijack', PROD)).toBeUndefined();
+    expectRefused(a, 'require-approval', ['production-traffic-cut']);
+  });
+
   it('relabelling a pod out of its Service (and its ReplicaSet)', () => {
     const a = attempt(AGENT, ['label', 'pod', pod, '-n', PROD, 'app=quarantined', '--overwrite']);
     expect(field('pod', pod, PROD, '.metadata.labels.app')).toBe('api');

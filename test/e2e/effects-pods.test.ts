@@ -123,6 +123,14 @@ describe('an agent in production cannot restart a 12-replica Deployment without 
   });
 });
 
+describe('an agent in production cannot stop more than 5 pods by lowering replicas, however it writes it', () => {
+  it('a merge patch of spec.replicas from 12 to 6 (exactly half: below the scale-down rule\'s bar)', () => {
+    const a = attempt(AGENT, ['patch', 'deployment', 'web', '-n', NS, '--type=merge', '-p', '{"spec":{"replicas":6}}']);
+    expect(field('deployment', 'web', NS, '.spec.replicas')).toBe('12');
+    expectRefused(a, 'require-approval', ['production-pods-stopped']);
+  });
+});
+
 describe('a human doing the same passes, and the controllers act on it', () => {
   it('scales a Deployment from 6 to 2: the ReplicaSet controller removes 4 pods', async () => {
     expectHumanPasses(attempt('admin', ['scale', 'deployment', 'site', '-n', NS, '--replicas=2']));
