@@ -64,6 +64,11 @@ describe('weakens-guard', () => {
     expect(d.status?.message).toContain('agents may not weaken Countersign: changes configmaps config in Countersign\'s namespace countersign');
   });
 
+  it('denies an exec into Countersign\'s own pod (its namespace is development by default)', () => {
+    const d = decide(connect('pods', 'exec', 'countersign', 'countersign-7d9f-abcde'));
+    expect(d).toMatchObject({ allowed: false, tier: 'deny', rule: 'weakens-guard', environment: 'development' });
+  });
+
   it('lets an unrelated ClusterRole change through to the rules that judge RBAC (no weakens-guard)', () => {
     const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'shop-reader', uid: 'cr' }, rules: [] };
     const d = decide(update('rbac.authorization.k8s.io/clusterroles', role, { ...role, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] }));

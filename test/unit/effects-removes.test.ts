@@ -70,6 +70,22 @@ describe('effects.removes: StatefulSet claim retention', () => {
     expect(effectsOf(update('apps/statefulsets', after, edited(after, (s) => { s.metadata = { ...s.metadata, labels: { tier: 'db' } }; })), DB_CLAIMS).removes.total).toBe(0);
   });
 
+  it('counts a claim once when one update both sets whenScaled: Delete and scales 4 -> 2', () => {
+    const removes = effectsOf(update('apps/statefulsets', statefulSet(4, { whenScaled: 'Retain' }), statefulSet(2, { whenScaled: 'Delete' })), DB_CLAIMS).removes;
+    expect(removes.byResource).toEqual({ persistentvolumeclaims: 2, persistentvolumes: 2 });
+    expect(removes).toMatchObject({ total: 4, boundClaims: 2, deletedVolumes: 2 });
+    expect(removes.causes).toEqual([
+      'scaling down deletes claims data-db-2, data-db-3 (retention policy whenScaled: Delete)', 'sets whenScaled: Delete, so every scale-down deletes its claims',
+    ]);
+  });
+
+  it('counts each claim once when whenScaled and whenDeleted both become Delete', () => {
+    const both = { whenScaled: 'Delete', whenDeleted: 'Delete' };
+    const removes = effectsOf(update('apps/statefulsets', statefulSet(2, { whenScaled: 'Retain', whenDeleted: 'Retain' }), statefulSet(2, both)), DB_CLAIMS).removes;
+    expect(removes.byResource).toEqual({ persistentvolumeclaims: 4, persistentvolumes: 4 });
+    expect(removes.causes).toHaveLength(2);
+  });
+
   it('counts every claim of the set when whenDeleted becomes Delete, and nothing when it stays Retain', () => {
     const removes = effectsOf(update('apps/statefulsets', statefulSet(4), statefulSet(4, { whenDeleted: 'Delete' })), DB_CLAIMS).removes;
     expect(removes.byResource).toEqual({ persistentvolumeclaims: 4, persistentvolumes: 4 });
@@ -104,6 +120,15 @@ describe('effects.removes: PersistentVolume reclaim policy and claimRef', () => 
       expect(removes.dataBearing).toEqual([`persistentvolumeclaims ${NS}/data`]);
       expect(removes.causes).toEqual([`changes the claim of volume pv-data: claim ${NS}/data loses its data`]);
     }
+  });
+
+  it('counts the volume once when it is set to Delete and released from its claim in one update', () => {
+    const removes = effectsOf(update('persistentvolumes', volume('pv-data', 'Retain', claim), volume('pv-data', 'Delete')), pictured).removes;
+    expect(removes).toMatchObject({ total: 2, byResource: { persistentvolumeclaims: 1, persistentvolumes: 1 }, boundClaims: 1, deletedVolumes: 1 });
+    expect(removes.causes).toEqual([
+      'reclaim policy Delete: volume pv-data\'s data is destroyed when its claim goes',
+      `changes the claim of volume pv-data: claim ${NS}/data loses its data and the released volume is reclaimed`,
+    ]);
   });
 
   it('counts nothing when the claimRef stays, or is set on a volume that had none', () => {

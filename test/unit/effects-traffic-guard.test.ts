@@ -3,7 +3,7 @@
 // each with a near miss.
 import { describe, expect, it } from '@jest/globals';
 import type { KubeObject } from '../../src/admission/types.js';
-import { admission, configMap, create, edited, effectsOf, pod, update } from '../helpers/effects.js';
+import { admission, configMap, connect, create, edited, effectsOf, pod, update } from '../helpers/effects.js';
 
 const NS = 'shop-prod';
 const NOT_FLAGGED = { any: false, causes: [] };
@@ -60,6 +60,14 @@ describe('effects.weakensGuard', () => {
     const ns: KubeObject = { kind: 'Namespace', metadata: { name: 'countersign', uid: 'ns-cs', labels: { a: 'b' } } };
     expect(effectsOf(update('namespaces', ns, edited(ns, (n) => { n.metadata = { ...n.metadata, labels: {} }; }))).weakensGuard)
       .toEqual({ any: true, causes: ['changes Countersign\'s namespace countersign'] });
+  });
+
+  it('flags a shell into Countersign\'s own pods (exec, attach, port-forward), not into a pod elsewhere', () => {
+    for (const sub of ['exec', 'attach', 'portforward']) {
+      expect(effectsOf(connect('pods', sub, 'countersign', 'countersign-7d9f-abcde')).weakensGuard)
+        .toEqual({ any: true, causes: ['changes pods countersign-7d9f-abcde in Countersign\'s namespace countersign'] });
+    }
+    expect(effectsOf(connect('pods', 'exec', 'shop-dev', 'web-1')).weakensGuard).toEqual(NOT_FLAGGED);
   });
 
   it('flags Countersign\'s CRDs, not another group\'s', () => {
