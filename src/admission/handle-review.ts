@@ -3,7 +3,8 @@
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
 import { refusedOnError, type Decision, type DecisionInput, type Judge, type PictureInput } from '../core/decide.js';
-import { needsPicture, workloadAccounts, type IdentityFacts } from '../core/effects/index.js';
+import { connectsToPod, needsPicture, workloadAccounts, type IdentityFacts } from '../core/effects/index.js';
+import type { PodIdentities } from '../cluster/pod-identity.js';
 import { serviceAccountIdentity } from '../core/requester.js';
 import type { IdentityPower } from '../cluster/identity-power.js';
 import type { ClusterPicture } from '../picture/cluster-picture.js';
@@ -31,6 +32,8 @@ export interface ReviewDeps {
   approvals?: GateDeps;
   /** What identities may do (SubjectAccessReview): without it a workload's identity cannot be checked (fail closed). */
   identities?: IdentityPower;
+  /** Which ServiceAccount a pod runs as, for a shell or tunnel into it (exec, attach, port-forward). */
+  pods?: PodIdentities;
   /** Where agents' activity records live, for bulk budgets. Without it `agent.deletes(...)` cannot be answered. */
   budgets?: Omit<BudgetDeps, 'retentionMs' | 'metrics'>;
 }
@@ -91,11 +94,15 @@ function decideTagged(judge: Judge, input: DecisionInput): Decision {
  */
 async function identityFacts(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<IdentityFacts | { unavailable: string } | undefined> {
   if (!judge.policy.usesIdentity) return undefined;
-  const accounts = workloadAccounts(request);
-  if (accounts.length === 0) return undefined;
+  const connect = connectsToPod(request);
+  if (!connect && workloadAccounts(request).length === 0) return undefined;
   const power = deps.identities;
-  if (power === undefined) return { unavailable: 'no connection to the cluster to ask' };
+  if (power === undefined || (connect && deps.pods === undefined)) return { unavailable: 'no connection to the cluster to ask' };
   try {
+    const namespace = request.namespace ?? '';
+    const accounts = connect && deps.pods !== undefined
+      ? [{ namespace, name: await deps.pods.serviceAccountOf(namespace, request.name ?? '') }]
+      : workloadAccounts(request);
     const agent = { username: request.userInfo.username, groups: request.userInfo.groups };
     const [agentRights, workloads] = await Promise.all([
       power.rightsOf(agent, request.namespace ?? ''),

@@ -5,6 +5,7 @@ import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
 import { staticNamespaceDirectory } from '../cluster/namespace-directory.js';
 import { readClusterSnapshot } from '../cluster/snapshot.js';
 import { createIdentityPower, type IdentityPower } from '../cluster/identity-power.js';
+import { kubePodIdentities, type PodIdentities } from '../cluster/pod-identity.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import { auditTrail } from '../observability/audit-log.js';
 import { createLogger } from '../observability/logger.js';
@@ -31,6 +32,7 @@ interface ClusterEdges {
   approvals?: GateDeps;
   /** What a workload's ServiceAccount and the agent may do; none from a snapshot (no apiserver to ask). */
   identities?: IdentityPower;
+  pods?: PodIdentities;
 }
 
 async function clusterEdges(settings: ServeSettings, config: Config, log: Logger): Promise<ClusterEdges> {
@@ -51,6 +53,7 @@ async function clusterEdges(settings: ServeSettings, config: Config, log: Logger
     picture: kubePicture(kc, log, config.picture),
     budgets: { store: kubeActivityStore(kc, config.countersignNamespace), now },
     identities: createIdentityPower({ send: kubeSendReview(kc) }),
+    pods: kubePodIdentities(kc),
     approvals: {
       store: kubeApprovalStore(kc, { namespace: config.countersignNamespace, allowedSignersSecret: config.approvals.allowedSignersSecret }),
       verifySignature: signatureVerifier(config.approvals.signatureNamespace, now),
@@ -69,7 +72,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
   if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
   metrics.policyLoads.inc({ result: 'ok' });
   const policies = policyHolder(loaded.policy, source, log, metrics);
-  const { namespaces, picture, budgets, approvals, identities } = await clusterEdges(settings, loaded.policy.config, log);
+  const { namespaces, picture, budgets, approvals, identities, pods } = await clusterEdges(settings, loaded.policy.config, log);
   const tls = await servingTls(settings.tls, {
     kubeconfig: settings.kubeconfig, config: () => policies.judge().policy.config, log, metrics, reloadIntervalMs: settings.reloadIntervalMs,
   });
@@ -78,7 +81,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
       judge: () => policies.judge(), namespaces, picture, log, metrics, ready: () => namespaces.isReady() && tls.ready(),
       ...(budgets === undefined ? {} : { budgets }),
       ...(approvals === undefined ? {} : { approvals }),
-      ...(identities === undefined ? {} : { identities }),
+      ...(identities === undefined ? {} : { identities }), ...(pods === undefined ? {} : { pods }),
       ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),
     },
     tls.initial,

@@ -13,7 +13,7 @@ import { describeAction } from './describe.js';
 import { actionRecord, sha256Digest, type ActionRecord } from './digest.js';
 import { environmentResolver, namespaceOfRequest } from './environment.js';
 import { evaluateRules, RuleTimeout, type RuleOutcome } from './evaluate-rules.js';
-import { computeEffects, effectCauses, needsPicture, NO_EFFECTS, workloadAccounts, type Effects, type IdentityFacts } from './effects/index.js';
+import { computeEffects, connectsToPod, effectCauses, needsPicture, NO_EFFECTS, workloadAccounts, type Effects, type IdentityFacts } from './effects/index.js';
 import { cascadeImpact, computeImpact, describeImpact, NO_IMPACT, type Impact } from './impact.js';
 import { agentMatcher, type Requester } from './requester.js';
 import { ruleMatches } from './resource-match.js';
@@ -282,7 +282,7 @@ export function createJudge(policy: CompiledPolicy): Judge {
     if (!usesEffects) return { impact: result.impact };
     const { identities } = input;
     const known = identities === undefined || 'unavailable' in identities ? undefined : identities;
-    const needsIdentities = candidates.some((rule) => rule.usesIdentity) && workloadAccounts(request).length > 0;
+    const needsIdentities = candidates.some((rule) => rule.usesIdentity) && (workloadAccounts(request).length > 0 || connectsToPod(request));
     const identityMissing = !needsIdentities || known !== undefined ? undefined
       : identities === undefined ? 'no connection to the cluster to ask' : (identities as { unavailable: string }).unavailable;
     // The blast radius of an UPDATE is its scale-down when nothing is removed; effects count those as stopped pods.

@@ -20,6 +20,8 @@ export interface StatefulSetFacts {
   whenScaled: string;
   /** The names of its volumeClaimTemplates: claims are `<template>-<set>-<ordinal>`. */
   claimTemplates: readonly string[];
+  /** spec.ordinals.start: its pods are ordinals [start, start + replicas). */
+  ordinalsStart: number;
 }
 
 export interface PictureEntry {
@@ -87,6 +89,7 @@ function statefulSetFacts(object: unknown): StatefulSetFacts {
   return {
     whenScaled: text(field(object, 'spec', 'persistentVolumeClaimRetentionPolicy', 'whenScaled')) || 'Retain',
     claimTemplates: (Array.isArray(templates) ? templates : []).map((t: unknown) => text(field(t, 'metadata', 'name'))).filter((n) => n !== ''),
+    ordinalsStart: typeof field(object, 'spec', 'ordinals', 'start') === 'number' ? Number(field(object, 'spec', 'ordinals', 'start')) : 0,
   };
 }
 

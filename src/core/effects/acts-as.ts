@@ -22,6 +22,12 @@ export function workloadAccounts(request: AdmissionRequest): WorkloadAccount[] {
   return names.map((name) => ({ namespace, name }));
 }
 
+/** A shell or tunnel into a pod: its code then runs with that pod's identity, which only the pod itself names. */
+export function connectsToPod(request: AdmissionRequest): boolean {
+  return request.operation === 'CONNECT' && request.resource.group === '' && request.resource.resource === 'pods' &&
+    ['exec', 'attach', 'portforward'].includes(request.subResource ?? '');
+}
+
 /** What the edge learned about the identities involved: their dangerous rights, by SubjectAccessReview. */
 export interface IdentityFacts {
   /** Per workload ServiceAccount (workloadAccounts): its dangerous rights. */

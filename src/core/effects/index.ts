@@ -13,7 +13,7 @@ import { NO_IDENTITY, NO_PODS, NOT_FLAGGED, type Effects } from './types.js';
 import { NO_IMPACT } from '../impact.js';
 
 export type { Effects } from './types.js';
-export { workloadAccounts, type IdentityFacts, type WorkloadAccount } from './acts-as.js';
+export { connectsToPod, workloadAccounts, type IdentityFacts, type WorkloadAccount } from './acts-as.js';
 
 /** True when the request's effects can only be known from the cluster picture. */
 export function needsPicture(request: AdmissionRequest): boolean {

@@ -45,6 +45,8 @@ function deadlineShortened(before: unknown, after: unknown): boolean {
 
 function jobStops(request: AdmissionRequest, pods: PodCount): void {
   const parallelism = num(field(request.object, 'spec', 'parallelism')) ?? 1;
+  const before = num(field(request.oldObject, 'spec', 'parallelism')) ?? 1;
+  if (parallelism < before) pods.add(before - parallelism, `lowers the parallelism of ${target(request)} from ${String(before)} to ${String(parallelism)}`);
   if (field(request.object, 'spec', 'suspend') === true && field(request.oldObject, 'spec', 'suspend') !== true) {
     pods.add(parallelism, `suspends ${target(request)} (its running pods are deleted)`);
   }
@@ -96,6 +98,9 @@ type StopCheck = (request: AdmissionRequest, pods: PodCount) => void;
 
 /** By `group/resource`: what an UPDATE of the object itself stops, beyond replicas. */
 const UPDATE_STOPS: Readonly<Record<string, StopCheck>> = {
+  'apps/statefulsets': statefulSetStops,
+  'apps/deployments': templateStops,
+  'apps/daemonsets': templateStops,
   'batch/jobs': jobStops,
   'autoscaling/horizontalpodautoscalers': autoscalerStops,
   '/nodes': nodeStops,
@@ -119,6 +124,67 @@ export function stopsPods(request: AdmissionRequest): PodsEffect {
   return pods.result();
 }
 
+/** The pods a StatefulSet runs, by ordinal: [start, start + replicas). */
+function ordinalRange(of: unknown): { start: number; end: number } {
+  const start = num(field(of, 'spec', 'ordinals', 'start')) ?? 0;
+  return { start, end: start + (num(field(of, 'spec', 'replicas')) ?? 1) };
+}
+
+/**
+ * Ordinals a StatefulSet stops running after an UPDATE: a lower count or a shifted start through its spec, or a
+ * lower count through its Scale (whose start, which a Scale does not carry, is `scaleStart`).
+ */
+export function condemnedOrdinals(request: AdmissionRequest, scaleStart = 0): number[] {
+  if (request.operation !== 'UPDATE') return [];
+  let before = ordinalRange(request.oldObject);
+  let after = ordinalRange(request.object);
+  if (request.subResource === 'scale') {
+    const change = replicaChange(request);
+    if (change === undefined) return [];
+    before = { start: scaleStart, end: scaleStart + change.before };
+    after = { start: scaleStart, end: scaleStart + change.after };
+  } else if ((request.subResource ?? '') !== '') return [];
+  const gone: number[] = [];
+  for (let ordinal = before.start; ordinal < before.end && gone.length < 10_000; ordinal += 1) {
+    if (ordinal < after.start || ordinal >= after.end) gone.push(ordinal);
+  }
+  return gone;
+}
+
+function statefulSetStops(request: AdmissionRequest, pods: PodCount): void {
+  const moved = num(field(request.oldObject, 'spec', 'ordinals', 'start')) !== num(field(request.object, 'spec', 'ordinals', 'start'));
+  if (!moved) return;
+  // Replica count changes are counted as a scale-down already; a shifted start stops the ordinals it leaves.
+  const gone = condemnedOrdinals(request).length - Math.max(0, (num(field(request.oldObject, 'spec', 'replicas')) ?? 1) - (num(field(request.object, 'spec', 'replicas')) ?? 1));
+  if (gone > 0) pods.add(gone, `moves the ordinals of ${target(request)}: ${String(gone)} of its pods are replaced by new ones`);
+}
+
+/** A Deployment whose rollout takes every pod down at once: Recreate, or maxUnavailable covering all replicas. */
+function rollsAllAtOnce(request: AdmissionRequest): boolean {
+  const strategy = field(request.object, 'spec', 'strategy');
+  if (field(strategy, 'type') === 'Recreate') return true;
+  const unavailable = field(strategy, 'rollingUpdate', 'maxUnavailable');
+  const replicas = num(field(request.object, 'spec', 'replicas')) ?? 1;
+  return unavailable === '100%' || (typeof unavailable === 'number' && unavailable >= replicas);
+}
+
+/** Pod-template fields that decide which nodes a DaemonSet runs on: changing them removes its pods from nodes. */
+const PLACEMENT_FIELDS = ['nodeSelector', 'affinity', 'tolerations', 'nodeName'];
+
+function templateStops(request: AdmissionRequest, pods: PodCount): void {
+  const { group, resource } = request.resource;
+  for (const change of changedPodSpecs(request)) {
+    if (change.before === undefined || change.metadataOnly) continue;
+    if (group === 'apps' && resource === 'deployments' && rollsAllAtOnce(request)) {
+      pods.add(num(field(request.object, 'spec', 'replicas')) ?? 1, `rolls out ${target(request)} with every pod down at once`);
+    }
+    const placement = change.before;
+    if (group === 'apps' && resource === 'daemonsets' && PLACEMENT_FIELDS.some((key) => !sameJson(placement[key], change.after[key]))) {
+      pods.add(undefined, `changes where ${target(request)} runs: its pods leave the nodes it no longer selects`);
+    }
+  }
+}
+
 /** How many pods a template change replaces, undefined when unknown; 0 when the controller does not roll. */
 function rolloutSize(request: AdmissionRequest, path: string): number | undefined {
   const { group, resource } = request.resource;
@@ -133,6 +199,23 @@ function rolloutSize(request: AdmissionRequest, path: string): number | undefine
   return path === 'spec.template.spec' ? replicas : undefined;
 }
 
+/**
+ * A StatefulSet's rollout held back and then released: OnDelete switched to RollingUpdate, or its partition
+ * lowered. The template change was counted as nothing when it was made; the release rolls the pods.
+ */
+function statefulSetRollouts(request: AdmissionRequest, pods: PodCount): void {
+  if (!is(request, 'apps', 'statefulsets') || (request.subResource ?? '') !== '') return;
+  const replicas = num(field(request.object, 'spec', 'replicas')) ?? 1;
+  const type = (of: unknown): unknown => field(of, 'spec', 'updateStrategy', 'type');
+  if (type(request.oldObject) === 'OnDelete' && type(request.object) !== 'OnDelete') {
+    pods.add(replicas, `switches ${target(request)} from OnDelete to rolling updates: its ${String(replicas)} pods roll`);
+    return;
+  }
+  const partition = (of: unknown): number => num(field(of, 'spec', 'updateStrategy', 'rollingUpdate', 'partition')) ?? 0;
+  const released = Math.min(replicas, partition(request.oldObject)) - Math.min(replicas, partition(request.object));
+  if (released > 0) pods.add(released, `lowers the rollout partition of ${target(request)}: ${String(released)} pods roll`);
+}
+
 export function restartsPods(request: AdmissionRequest): PodsEffect {
   const pods = new PodCount();
   if (request.operation !== 'UPDATE') return pods.result();
@@ -143,6 +226,7 @@ export function restartsPods(request: AdmissionRequest): PodsEffect {
     if (size === 0) continue;
     pods.add(size, `rolls out a new pod template for ${target(request)}${size === undefined ? '' : ` (${String(size)} pods replaced)`}`);
   }
+  statefulSetRollouts(request, pods);
   // A ReplicationController's selector is mutable: changing it orphans its pods and starts new ones.
   if (is(request, '', 'replicationcontrollers') && (request.subResource ?? '') === '' &&
     !sameJson(field(request.oldObject, 'spec', 'selector'), field(request.object, 'spec', 'selector'))) {

@@ -2,10 +2,10 @@
 // controller releasing or deleting a volume, the TTL and CronJob controllers deleting Jobs, a pending deletion let
 // through by a removed finalizer, custom resources made unreachable with their version. Pure: reads a PictureView.
 import type { AdmissionRequest } from '../../admission/types.js';
-import { CRD_RESOURCE, field, resourceKey, STATEFULSETS, text, type PictureEntry } from '../../picture/entry.js';
+import { CRD_RESOURCE, field, resourceKey, STATEFULSETS, text, type PictureEntry, type StatefulSetFacts } from '../../picture/entry.js';
 import type { PictureView } from '../../picture/picture-index.js';
 import { addImpacts, computeImpact, impactOfObjects, NO_IMPACT, type Impact } from '../impact.js';
-import { replicaChange } from '../replica-change.js';
+import { condemnedOrdinals } from './pods.js';
 import type { Removes } from './types.js';
 
 const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
@@ -25,17 +25,7 @@ function removedFinalizers(request: AdmissionRequest): string[] {
   return strings(field(request.oldObject, ...path)).filter((f) => !after.has(f));
 }
 
-/** The claims a StatefulSet's templates make for ordinals [from, to): `<template>-<set>-<ordinal>`. */
-function statefulSetClaims(request: AdmissionRequest, templates: readonly string[], view: PictureView, ordinals: { from: number; to: number }): PictureEntry[] {
-  const names = new Set<string>();
-  for (const base of templates) for (let ordinal = ordinals.from; ordinal < ordinals.to; ordinal += 1) names.add(`${base}-${request.name ?? ''}-${String(ordinal)}`);
-  return [...view.inNamespaceOf(request.namespace ?? '', 'persistentvolumeclaims')].filter((claim) => names.has(claim.name));
-}
-
-/** Claim ordinals are dense from 0; any beyond this are ones a scale-down already left behind. */
-const MAX_ORDINAL_SCANNED = 1000;
-
-/** One cause of removal: the picture's objects it removes, or, when the picture lacks them, a count of its own. */
+/** One object removed for a cause: the picture's objects it removes, or, when the picture lacks them, a count. */
 interface Found {
   entries: readonly PictureEntry[];
   /** What is removed that the picture does not hold (a Job not yet seen): counted as is. */
@@ -50,32 +40,63 @@ function claimTemplates(of: unknown): string[] {
   return (Array.isArray(templates) ? templates : []).map((t: unknown) => text(field(t, 'metadata', 'name'))).filter((n) => n !== '');
 }
 
-function statefulSetRemovals(request: AdmissionRequest, view: PictureView): Found[] {
-  const found: Found[] = [];
-  const change = replicaChange(request);
-  // A Scale carries replicas only: the set's retention policy and claim templates come from the picture.
-  const scale = request.subResource === 'scale';
-  const facts = scale
-    ? [...view.inNamespaceOf(request.namespace ?? '', STATEFULSETS)].find((e) => e.name === request.name)?.statefulSet
-    : { whenScaled: retention(request.object, 'whenScaled'), claimTemplates: claimTemplates(request.object) };
-  if (facts === undefined) return found;
-  const scaledDelete = facts.whenScaled === 'Delete';
-  if (scaledDelete && change !== undefined && change.after < change.before) {
-    const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: change.after, to: change.before });
-    if (claims.length > 0) found.push({ entries: claims, cause: `scaling down deletes claims ${claims.map((c) => c.name).sort().join(', ')} (retention policy whenScaled: Delete)` });
+interface OrdinalClaim {
+  claim: PictureEntry;
+  ordinal: number;
+}
+
+/** The set's claims in the picture, by the StatefulSet controller's naming: `<template>-<set>-<ordinal>`. */
+function claimsOfSet(request: AdmissionRequest, templates: readonly string[], view: PictureView): OrdinalClaim[] {
+  const prefixes = templates.map((base) => `${base}-${request.name ?? ''}-`);
+  const claims: OrdinalClaim[] = [];
+  for (const claim of view.inNamespaceOf(request.namespace ?? '', 'persistentvolumeclaims')) {
+    const prefix = prefixes.find((p) => claim.name.startsWith(p));
+    const ordinal = prefix === undefined ? NaN : Number(claim.name.slice(prefix.length));
+    if (Number.isInteger(ordinal) && ordinal >= 0) claims.push({ claim, ordinal });
   }
-  if (scale) return found;
-  const replicas = num(field(request.object, 'spec', 'replicas')) ?? 1;
-  if (scaledDelete && retention(request.oldObject, 'whenScaled') !== 'Delete') {
+  return claims;
+}
+
+const names = (claims: readonly OrdinalClaim[]): string => claims.map((c) => c.claim.name).sort().join(', ');
+
+function statefulSetFactsOf(request: AdmissionRequest, view: PictureView): StatefulSetFacts | undefined {
+  // A Scale carries replicas only: the set's retention policy and claim templates come from the picture.
+  if (request.subResource === 'scale') return [...view.inNamespaceOf(request.namespace ?? '', STATEFULSETS)].find((e) => e.name === request.name)?.statefulSet;
+  const start = field(request.object, 'spec', 'ordinals', 'start');
+  return { whenScaled: retention(request.object, 'whenScaled'), claimTemplates: claimTemplates(request.object), ordinalsStart: typeof start === 'number' ? start : 0 };
+}
+
+/** Claims a retention policy newly set to Delete takes: those of ordinals the set no longer runs, or all of them. */
+function retentionRemovals(request: AdmissionRequest, claims: readonly OrdinalClaim[]): Found[] {
+  const found: Found[] = [];
+  const start = field(request.object, 'spec', 'ordinals', 'start');
+  const from = typeof start === 'number' ? start : 0;
+  const replicas = field(request.object, 'spec', 'replicas');
+  const to = from + (typeof replicas === 'number' ? replicas : 1);
+  if (retention(request.object, 'whenScaled') === 'Delete' && retention(request.oldObject, 'whenScaled') !== 'Delete') {
     // Claims already left behind by earlier scale-downs are deleted as soon as the policy says so.
-    const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: replicas, to: MAX_ORDINAL_SCANNED });
-    found.push({ entries: claims, cause: 'sets whenScaled: Delete, so every scale-down deletes its claims' });
+    const left = claims.filter((c) => c.ordinal < from || c.ordinal >= to);
+    found.push({ entries: left.map((c) => c.claim), cause: 'sets whenScaled: Delete, so every scale-down deletes its claims' });
   }
   if (retention(request.object, 'whenDeleted') === 'Delete' && retention(request.oldObject, 'whenDeleted') !== 'Delete') {
-    const claims = statefulSetClaims(request, facts.claimTemplates, view, { from: 0, to: MAX_ORDINAL_SCANNED });
-    found.push({ entries: claims, cause: 'sets whenDeleted: Delete, so deleting the StatefulSet deletes its claims' });
+    found.push({ entries: claims.map((c) => c.claim), cause: 'sets whenDeleted: Delete, so deleting the StatefulSet deletes its claims' });
   }
   return found;
+}
+
+function statefulSetRemovals(request: AdmissionRequest, view: PictureView): Found[] {
+  const facts = statefulSetFactsOf(request, view);
+  if (facts === undefined) return [];
+  const claims = claimsOfSet(request, facts.claimTemplates, view);
+  const found: Found[] = [];
+  if (facts.whenScaled === 'Delete') {
+    const gone = new Set(condemnedOrdinals(request, facts.ordinalsStart));
+    const lost = claims.filter((c) => gone.has(c.ordinal));
+    const moved = field(request.oldObject, 'spec', 'ordinals', 'start') !== field(request.object, 'spec', 'ordinals', 'start');
+    const how = request.subResource !== 'scale' && moved ? 'moving its ordinals' : 'scaling down';
+    if (lost.length > 0) found.push({ entries: lost.map((c) => c.claim), cause: `${how} deletes claims ${names(lost)} (retention policy whenScaled: Delete)` });
+  }
+  return request.subResource === 'scale' ? found : [...found, ...retentionRemovals(request, claims)];
 }
 
 function volumeRemovals(request: AdmissionRequest, view: PictureView): Found[] {
