@@ -77,6 +77,9 @@ describe('effects.runsCode: new workloads', () => {
       [podSpec({ containers: [container('web', 'shop/web:1.0', { securityContext: { privileged: true } })] }), 'privileged containers/web'],
       [podSpec({ hostPID: true }), 'hostPID'],
       [podSpec({ hostNetwork: true }), 'hostNetwork'],
+      [podSpec({ hostIPC: true }), 'hostIPC'],
+      [podSpec({ containers: [container('web', 'shop/web:1.0', { securityContext: { procMount: 'Unmasked' } })] }), 'unmasked /proc in containers/web'],
+      [podSpec({ initContainers: [container('init', 'busybox', { securityContext: { privileged: true } })] }), 'privileged initContainers/init'],
       [podSpec({ volumes: [{ name: 'root', hostPath: { path: '/' } }] }), 'hostPath volume root'],
       [podSpec({ containers: [container('web', 'shop/web:1.0', { securityContext: { capabilities: { add: ['CAP_SYS_ADMIN'] } } })] }), 'capabilities CAP_SYS_ADMIN in containers/web'],
     ];

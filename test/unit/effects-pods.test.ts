@@ -48,10 +48,11 @@ describe('effects.stopsPods', () => {
     expect(effectsOf(update('batch/jobs', job({ activeDeadlineSeconds: 60 }), job({ activeDeadlineSeconds: 600 }))).stopsPods).toEqual(NO_PODS);
   });
 
-  it('counts a Pod given a deadline', () => {
+  it('counts a Pod given a deadline, not one relabelled', () => {
     const p = pod(NS, 'web-1');
     expect(effectsOf(update('pods', p, edited(p, (o) => { spec(o).activeDeadlineSeconds = 30; }))).stopsPods)
       .toEqual({ count: 1, unbounded: false, causes: [`sets a deadline on pod ${NS}/web-1`] });
+    expect(effectsOf(update('pods', p, edited(p, (o) => { o.metadata = { ...o.metadata, labels: { a: 'b' } }; }))).stopsPods).toEqual(NO_PODS);
   });
 
   function hpa(max: number, current?: number, target = 'web'): KubeObject {
@@ -149,6 +150,16 @@ describe('effects.restartsPods', () => {
   it('counts a custom workload\'s replicas when its spec.template.spec changes', () => {
     const cr = { apiVersion: 'example.com/v1', kind: 'Runner', metadata: { name: 'r', namespace: NS, uid: 'cr-r' }, spec: { replicas: 5, template: { spec: podSpec() } } };
     expect(effectsOf(update('example.com/runners', cr, withEnv(cr))).restartsPods).toMatchObject({ count: 5, unbounded: false });
+  });
+
+  it('counts a ReplicationController\'s replicas when its selector changes, nothing when only its replicas do', () => {
+    const rc = (selector: Record<string, string>, replicas: number): KubeObject => ({
+      apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'legacy', namespace: NS, uid: 'rc-legacy' },
+      spec: { replicas, selector, template: { metadata: { labels: { app: 'legacy', v: '1' } }, spec: podSpec() } },
+    });
+    expect(effectsOf(update('replicationcontrollers', rc({ app: 'legacy' }, 4), rc({ app: 'legacy', v: '1' }, 4))).restartsPods)
+      .toEqual({ count: 4, unbounded: false, causes: [`changes the selector of replicationcontrollers ${NS}/legacy: its pods are orphaned and replaced`] });
+    expect(effectsOf(update('replicationcontrollers', rc({ app: 'legacy' }, 4), rc({ app: 'legacy' }, 6))).restartsPods).toEqual(NO_PODS);
   });
 
   it('counts one pod for pods/resize', () => {

@@ -189,6 +189,10 @@ describe('effects.removes: Job TTL and CronJob history', () => {
     }
   });
 
+  it('counts the Job itself when the picture does not hold it yet', () => {
+    expect(effectsOf(update('batch/jobs', job('report'), job('report', 30)), []).removes).toMatchObject({ total: 1, byResource: { 'jobs.batch': 1 } });
+  });
+
   it('counts nothing when the TTL is raised, kept, or removed', () => {
     for (const [before, after] of [[60, 600], [60, 60], [60, undefined], [undefined, undefined]] as const) {
       expect(effectsOf(update('batch/jobs', job('report', before), job('report', after)), [job('report', before), ...jobPods]).removes.total).toBe(0);

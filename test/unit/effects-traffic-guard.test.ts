@@ -39,8 +39,13 @@ describe('effects.cutsTraffic', () => {
     expect(effectsOf(update('pods', p, edited(p, (o) => { o.metadata = { ...o.metadata, annotations: { note: 'x' } }; }))).cutsTraffic).toEqual(NOT_FLAGGED);
   });
 
-  it('flags Endpoints written by hand and an Ingress whose routes change', () => {
+  it('flags Endpoints and EndpointSlices written by hand, and an Ingress whose routes change', () => {
     expect(effectsOf(create('endpoints', { kind: 'Endpoints', metadata: { name: 'web', namespace: NS } })).cutsTraffic.any).toBe(true);
+    const slice: KubeObject = { kind: 'EndpointSlice', metadata: { name: 'web-x', namespace: NS, uid: 'eps' }, addressType: 'IPv4', endpoints: [] };
+    expect(effectsOf(update('discovery.k8s.io/endpointslices', slice, slice)).cutsTraffic)
+      .toEqual({ any: true, causes: [`rewrites endpointslices ${NS}/web-x by hand`] });
+    // Their status or a subresource is not a rewrite of routes.
+    expect(effectsOf(update('services', slice, slice, 'status')).cutsTraffic).toEqual(NOT_FLAGGED);
     const ingress: KubeObject = { kind: 'Ingress', metadata: { name: 'web', namespace: NS, uid: 'ing' }, spec: { rules: [{ host: 'shop.example' }] } };
     expect(effectsOf(update('networking.k8s.io/ingresses', ingress, edited(ingress, (i) => { i.spec = { rules: [] }; }))).cutsTraffic.any).toBe(true);
     expect(effectsOf(update('networking.k8s.io/ingresses', ingress, edited(ingress, (i) => { i.metadata = { ...i.metadata, labels: { a: 'b' } }; }))).cutsTraffic).toEqual(NOT_FLAGGED);
@@ -60,6 +65,9 @@ describe('effects.weakensGuard', () => {
     const ns: KubeObject = { kind: 'Namespace', metadata: { name: 'countersign', uid: 'ns-cs', labels: { a: 'b' } } };
     expect(effectsOf(update('namespaces', ns, edited(ns, (n) => { n.metadata = { ...n.metadata, labels: {} }; }))).weakensGuard)
       .toEqual({ any: true, causes: ['changes Countersign\'s namespace countersign'] });
+    const lookalike: KubeObject = { kind: 'Namespace', metadata: { name: 'countersign-demo', uid: 'ns-demo' } };
+    expect(effectsOf(update('namespaces', lookalike, edited(lookalike, (n) => { n.metadata = { ...n.metadata, labels: { a: 'b' } }; }))).weakensGuard).toEqual(NOT_FLAGGED);
+    expect(effectsOf(update('configmaps', configMap('countersign-demo', 'c'), configMap('countersign-demo', 'c', { a: 'b' }))).weakensGuard).toEqual(NOT_FLAGGED);
   });
 
   it('flags a shell into Countersign\'s own pods (exec, attach, port-forward), not into a pod elsewhere', () => {
