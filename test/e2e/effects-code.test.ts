@@ -3,13 +3,14 @@
 // outcome (read back as admin); then a human does the same.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  apply, attempt, cleanUp, countReaches, deployment, environmentNamespace, expectHumanPasses, expectRefused, field, names, PAUSE, readBack,
+  apply, attempt, cleanUp, type Attempt, countReaches, deployment, environmentNamespace, expectHumanPasses, expectRefused, field, names, PAUSE, readBack,
 } from './effects-kit.ts';
 
 const PROD = 'fx-code-prod';
 const DEV = 'fx-code-dev';
 const AGENT = 'sweeper';
 const NODE = 'fx-code-node';
+const HOST_PV = 'fx-code-rootfs';
 let pod = '';
 
 function devPod(name: string, spec: Record<string, unknown>): string {
@@ -27,7 +28,7 @@ beforeAll(async () => {
   pod = names('pods', PROD, 'app=api')[0]!.replace('pod/', '');
 }, 180_000);
 
-afterAll(() => { cleanUp([PROD, DEV], [`node/${NODE}`]); });
+afterAll(() => { cleanUp([PROD, DEV], [`node/${NODE}`, `pv/${HOST_PV}`]); });
 
 describe('an agent cannot run code in a production workload', () => {
   it('kubectl debug (an ephemeral container): the pod has none', () => {
@@ -144,6 +145,23 @@ describe('an agent cannot reach the node, even in development', () => {
     const a = attempt(AGENT, ['apply', '-f', '-'], devPod('sysadmin', { containers: [{ name: 'app', image: PAUSE, securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] }));
     expect(readBack('pod', 'sysadmin', DEV)).toBeUndefined();
     expectRefused(a, 'require-approval', ['node-access']);
+  });
+
+  it('the node\'s disk by another road: a hostPath PersistentVolume, a claim on it, a pod on the claim', () => {
+    const volume = {
+      apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: HOST_PV },
+      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: '', hostPath: { path: '/' }, claimRef: { namespace: DEV, name: 'rootfs' } },
+    };
+    const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'rootfs', namespace: DEV }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: HOST_PV, resources: { requests: { storage: '1Gi' } } } };
+    const steps = [volume, claim, JSON.parse(devPod('rootfs', { volumes: [{ name: 'root', persistentVolumeClaim: { claimName: 'rootfs' } }] })) as object];
+    // Each step as the agent would take it, until one is refused.
+    const tried: Attempt[] = [];
+    for (const step of steps) {
+      tried.push(attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(step)));
+      if (tried.at(-1)!.run.code !== 0) break;
+    }
+    expect(readBack('pod', 'rootfs', DEV)).toBeUndefined();
+    expectRefused(tried.at(-1)!, 'require-approval', ['node-access', 'production-runs-code'], ['node-access']);
   });
 
   it('a Deployment with hostPID', () => {

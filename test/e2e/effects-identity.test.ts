@@ -53,15 +53,16 @@ describe('an agent in development cannot make a workload act as a stronger ident
     expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
   });
 
-  it('a StatefulSet and a Job running as it', () => {
+  it('a StatefulSet, a Job and a ReplicationController running as it', () => {
     const template = { metadata: { labels: { app: 'sts' } }, spec: { serviceAccountName: 'powerful', containers: [{ name: 'app', image: PAUSE }] } };
     const sts = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'escalate', namespace: DEV }, spec: { replicas: 1, serviceName: 'escalate', selector: { matchLabels: { app: 'sts' } }, template } };
     const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'escalate', namespace: DEV }, spec: { template: { spec: { ...template.spec, restartPolicy: 'Never' } } } };
+    const rc = { apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'escalate', namespace: DEV }, spec: { replicas: 1, selector: { app: 'sts' }, template } };
     const bySts = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(sts));
     const byJob = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(job));
-    expect([readBack('statefulset', 'escalate', DEV), readBack('job', 'escalate', DEV)]).toEqual([undefined, undefined]);
-    expectRefused(bySts, 'require-approval', ['acts-as-stronger-identity']);
-    expectRefused(byJob, 'require-approval', ['acts-as-stronger-identity']);
+    const byRc = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(rc));
+    expect(['statefulset', 'job', 'replicationcontroller'].map((kind) => readBack(kind, 'escalate', DEV))).toEqual([undefined, undefined, undefined]);
+    for (const a of [bySts, byJob, byRc]) expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
   });
 
   it('a Deployment naming it in the deprecated serviceAccount field', () => {

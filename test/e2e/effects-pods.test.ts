@@ -116,6 +116,12 @@ describe('an agent in production cannot restart a 12-replica Deployment without 
     expectRefused(a, 'require-approval', ['production-rollout']);
   });
 
+  it('kubectl set resources (a resize by rollout: 12 pods replaced)', () => {
+    const a = attempt(AGENT, ['set', 'resources', 'deployment/web', '-n', NS, '--limits=memory=64Mi']);
+    expect(field('deployment', 'web', NS, '.spec.template.spec.containers[0].resources')).toBe('{}');
+    expectRefused(a, 'require-approval', ['production-rollout']);
+  });
+
   it('kubectl set env (new environment: it also changes what runs)', () => {
     const a = attempt(AGENT, ['set', 'env', 'deployment/web', 'FEATURE=on', '-n', NS]);
     expect(field('deployment', 'web', NS, '.spec.template.spec.containers[0].env')).toBe('');
