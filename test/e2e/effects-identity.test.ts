@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { kubectlAs } from './kube.ts';
 import {
-  apply, attempt, cleanUp, deployment, environmentNamespace, expectAllowedQuietly, expectHumanPasses, expectRefused, field, PAUSE, readBack,
+  apply, attempt, cleanUp, countReaches, deployment, environmentNamespace, expectAllowedQuietly, expectHumanPasses, expectRefused, field, names, PAUSE, readBack,
 } from './effects-kit.ts';
 
 const DEV = 'fx-acts-dev';
@@ -92,6 +92,31 @@ describe('an agent in development cannot make a workload act as a stronger ident
   it('a human may run a Deployment as powerful', () => {
     expectHumanPasses(attempt('admin', ['apply', '-f', '-'], JSON.stringify(deployment('escalate', DEV, 1, { serviceAccountName: 'powerful' }))));
     expect(field('deployment', 'escalate', DEV, '.spec.template.spec.serviceAccountName')).toBe('powerful');
+  });
+});
+
+describe('nor use a workload a human runs as that identity', () => {
+  let pod = '';
+  beforeAll(async () => {
+    await countReaches('pods', DEV, 1, 'app=escalate');
+    pod = names('pods', DEV, 'app=escalate')[0]!.replace('pod/', '');
+  });
+
+  it('changing the command of the human\'s Deployment that runs as powerful', () => {
+    const a = attempt(AGENT, ['patch', 'deployment', 'escalate', '-n', DEV, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/command', value: ['sh', '-c', 'kubectl delete ns --all'] }])]);
+    expect(field('deployment', 'escalate', DEV, '.spec.template.spec.containers[0].command')).toBe('');
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
+  });
+
+  it('a shell into its pod (kubectl exec)', () => {
+    const a = attempt(AGENT, ['exec', pod, '-n', DEV, '--', 'true']);
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
+  });
+
+  it('a debug container in its pod (the restricted profile: no capability, so only the identity is at stake)', () => {
+    const a = attempt(AGENT, ['debug', pod, '-n', DEV, `--image=${PAUSE}`, '--profile=restricted']);
+    expect(field('pod', pod, DEV, '.spec.ephemeralContainers')).toBe('');
+    expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
   });
 });
 
