@@ -28,7 +28,7 @@ beforeAll(async () => {
   pod = names('pods', PROD, 'app=api')[0]!.replace('pod/', '');
 }, 180_000);
 
-afterAll(() => { cleanUp([PROD, DEV], [`node/${NODE}`, `pv/${HOST_PV}`]); });
+afterAll(() => { cleanUp([PROD, DEV], [`node/${NODE}`, `pv/${HOST_PV}-hostpath`, `pv/${HOST_PV}-local`]); });
 
 describe('an agent cannot run code in a production workload', () => {
   it('kubectl debug (an ephemeral container): the pod has none', () => {
@@ -147,20 +147,26 @@ describe('an agent cannot reach the node, even in development', () => {
     expectRefused(a, 'require-approval', ['node-access']);
   });
 
-  it('the node\'s disk by another road: a hostPath PersistentVolume, a claim on it, a pod on the claim', () => {
+  // The node's disk by another road: a PersistentVolume on the node's /, a claim bound to it, a dev pod on the claim.
+  const nodeDisks: [string, Record<string, unknown>][] = [
+    ['hostPath', { hostPath: { path: '/' } }],
+    ['local', { local: { path: '/' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [NODE] }] }] } } }],
+  ];
+  it.each(nodeDisks)('the node\'s disk through a %s PersistentVolume, a claim on it and a pod on the claim', (kind, source) => {
+    const name = `${HOST_PV}-${kind.toLowerCase()}`;
     const volume = {
-      apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: HOST_PV },
-      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: '', hostPath: { path: '/' }, claimRef: { namespace: DEV, name: 'rootfs' } },
+      apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name },
+      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: '', ...source, claimRef: { namespace: DEV, name } },
     };
-    const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'rootfs', namespace: DEV }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: HOST_PV, resources: { requests: { storage: '1Gi' } } } };
-    const steps = [volume, claim, JSON.parse(devPod('rootfs', { volumes: [{ name: 'root', persistentVolumeClaim: { claimName: 'rootfs' } }] })) as object];
+    const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: DEV }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: name, resources: { requests: { storage: '1Gi' } } } };
+    const steps = [volume, claim, JSON.parse(devPod(name, { volumes: [{ name: 'root', persistentVolumeClaim: { claimName: name } }] })) as object];
     // Each step as the agent would take it, until one is refused.
     const tried: Attempt[] = [];
     for (const step of steps) {
       tried.push(attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(step)));
       if (tried.at(-1)!.run.code !== 0) break;
     }
-    expect(readBack('pod', 'rootfs', DEV)).toBeUndefined();
+    expect(readBack('pod', name, DEV)).toBeUndefined();
     expectRefused(tried.at(-1)!, 'require-approval', ['node-access', 'production-runs-code'], ['node-access']);
   });
 
