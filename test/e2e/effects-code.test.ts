@@ -167,7 +167,9 @@ describe('an agent cannot reach the node, even in development', () => {
       if (tried.at(-1)!.run.code !== 0) break;
     }
     expect(readBack('pod', name, DEV)).toBeUndefined();
-    expectRefused(tried.at(-1)!, 'require-approval', ['node-access', 'production-runs-code'], ['node-access']);
+    // Beyond the contract: which step is gated is the policy's choice (node-access on the pod, or a rule on the
+    // volume itself, volume-source); that one is, before the pod exists, is the must-show.
+    expectRefused(tried.at(-1)!, 'require-approval', ['node-access', 'volume-source', 'production-runs-code'], []);
   });
 
   it('a Deployment with hostPID', () => {
