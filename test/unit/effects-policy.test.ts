@@ -69,11 +69,11 @@ describe('weakens-guard', () => {
     expect(d).toMatchObject({ allowed: false, tier: 'deny', rule: 'weakens-guard', environment: 'development' });
   });
 
-  it('lets an unrelated ClusterRole change through to the rules that judge RBAC (no weakens-guard)', () => {
+  it('leaves an unrelated ClusterRole change to the rules that judge RBAC (no weakens-guard, no denial)', () => {
     const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'shop-reader', uid: 'cr' }, rules: [] };
     const d = decide(update('rbac.authorization.k8s.io/clusterroles', role, { ...role, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] }));
     expect(rules(d)).not.toContain('weakens-guard');
-    expect(d.allowed).toBe(true);
+    expect(d.tier).not.toBe('deny');
   });
 });
 
