@@ -89,6 +89,61 @@ export const DANGEROUS_RIGHTS: readonly DangerousRight[] = [
     name: 'patch nodes', verb: 'patch', group: '', resource: 'nodes', namespaced: false,
     why: 'taints or relabels nodes: evicts workloads, or steers them onto a node its holder controls',
   },
+  // Added after the attacker's review: rights that do as much harm without deleting anything.
+  {
+    name: 'deletecollection persistentvolumeclaims', verb: 'deletecollection', group: '', resource: 'persistentvolumeclaims', namespaced: true,
+    why: 'deletes every claim of a namespace in one call (a verb apart from delete)',
+  },
+  {
+    name: 'deletecollection pods', verb: 'deletecollection', group: '', resource: 'pods', namespaced: true,
+    why: 'stops every pod of a namespace in one call',
+  },
+  {
+    name: 'update deployments.apps', verb: 'update', group: 'apps', resource: 'deployments', namespaced: true,
+    why: 'changes what a service runs, or scales it to nothing',
+  },
+  {
+    name: 'patch deployments/scale.apps', verb: 'patch', group: 'apps', resource: 'deployments', subresource: 'scale', namespaced: true,
+    why: 'scales a service to nothing',
+  },
+  {
+    name: 'patch statefulsets/scale.apps', verb: 'patch', group: 'apps', resource: 'statefulsets', subresource: 'scale', namespaced: true,
+    why: 'scales a database down, and with a Delete retention policy its claims go',
+  },
+  {
+    name: 'create deployments.apps', verb: 'create', group: 'apps', resource: 'deployments', namespaced: true,
+    why: 'runs pods by proxy, as any ServiceAccount of the namespace',
+  },
+  {
+    name: 'create jobs.batch', verb: 'create', group: 'batch', resource: 'jobs', namespaced: true,
+    why: 'runs pods by proxy, as any ServiceAccount of the namespace',
+  },
+  {
+    name: 'patch persistentvolumes', verb: 'patch', group: '', resource: 'persistentvolumes', namespaced: false,
+    why: 'sets a volume\'s reclaim policy to Delete or releases it from its claim',
+  },
+  {
+    name: 'update namespaces/finalize', verb: 'update', group: '', resource: 'namespaces', subresource: 'finalize', namespaced: false,
+    why: 'completes a namespace deletion early, past its finalizers',
+  },
+  {
+    name: 'patch validatingwebhookconfigurations.admissionregistration.k8s.io', verb: 'patch',
+    group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', namespaced: false,
+    why: 'rewrites admission webhooks, Countersign among them (a static guard matches agents only)',
+  },
+  {
+    name: 'create validatingadmissionpolicies.admissionregistration.k8s.io', verb: 'create',
+    group: 'admissionregistration.k8s.io', resource: 'validatingadmissionpolicies', namespaced: false,
+    why: 'adds admission policies that can deny anyone anything, or lock a cluster',
+  },
+  {
+    name: 'get nodes/proxy', verb: 'get', group: '', resource: 'nodes', subresource: 'proxy', namespaced: false,
+    why: 'reaches every kubelet: runs commands in any pod on any node',
+  },
+  {
+    name: 'create approvals.countersign.dev', verb: 'create', group: 'countersign.dev', resource: 'approvals', namespaced: true,
+    why: 'records approvals: an approver by proxy',
+  },
 ];
 
 /** The identity the apiserver gives a ServiceAccount's token: `system:serviceaccount:NS:NAME` and its groups. */

@@ -55,13 +55,15 @@ export function protectedNamespaces(config: Config): string[] {
 }
 
 /**
- * Heartbeats (Leases, node status) are never worth a webhook call: nothing in them is destructive, and a kubelet
- * misclassified as an agent must not depend on Countersign to stay alive. CSRs are judged (approving one can mint
- * a human's identity), and so is deleting a Node. `subResource` is absent, not empty, when there is none: has().
+ * A node's heartbeats (its Lease, its status) are never worth a webhook call: a kubelet misclassified as an agent
+ * must not depend on Countersign to stay alive. Only nodes' own: an agent's Lease write (taking a controller's
+ * leader lease) and node status write are judged like any other. CSRs are judged (approving one can mint a human's
+ * identity), and so is deleting a Node. `subResource` is absent, not empty, when there is none: has().
  */
 export const BOOTSTRAP_EXCLUSION =
-  "!(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') && " +
-  "!(request.resource.group == '' && request.resource.resource == 'nodes' && has(request.subResource) && request.subResource == 'status')";
+  "!(request.userInfo.username.startsWith('system:node:') && (" +
+  "(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') || " +
+  "(request.resource.group == '' && request.resource.resource == 'nodes' && has(request.subResource) && request.subResource == 'status')))";
 
 export interface WebhookOptions {
   clientConfig: ClientConfig;

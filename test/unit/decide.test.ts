@@ -62,11 +62,12 @@ describe('the default policy', () => {
     expect(d.auditAnnotations.tier).toBe('audit');
   });
 
-  it('denies RBAC escalation and cluster-admin bindings, allows a plain role', async () => {
+  it('denies RBAC escalation and cluster-admin bindings, asks approval for a plain role', async () => {
     const judge = await defaultJudge();
     expect(decideFixture(judge, 'agent-create-escalating-role')).toMatchObject({ allowed: false, tier: 'deny', rule: 'rbac-escalation' });
     expect(decideFixture(judge, 'agent-bind-cluster-admin')).toMatchObject({ allowed: false, tier: 'deny', rule: 'rbac-bind-cluster-admin' });
-    expect(decideFixture(judge, 'agent-create-plain-role')).toMatchObject({ allowed: true, rule: 'default' });
+    // Rules are rights: granting them is a human's decision (rbac-role-change).
+    expect(decideFixture(judge, 'agent-create-plain-role')).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'rbac-role-change' });
   });
 
   it('gives a dry run the same decision plus a warning saying what would happen', async () => {

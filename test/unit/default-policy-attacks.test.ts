@@ -50,7 +50,10 @@ describe('identity escalation', () => {
     });
     expect(decide(judge, role({ aggregationRule: { clusterRoleSelectors: [{ matchLabels: { x: 'y' } }] }, rules: [] })).rule).toBe('rbac-escalation');
     expect(decide(judge, role({ rules: [{ apiGroups: [''], resources: ['*'], verbs: ['create'] }] })).rule).toBe('rbac-escalation');
-    expect(decide(judge, role({ rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] })).tier).toBe('audit');
+    expect(decide(judge, role({ rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] }))).toMatchObject({ tier: 'require-approval', rule: 'rbac-role-change' });
+    // Aggregating into edit would hand its rules to everyone bound to edit.
+    const aggregated = role({ metadata: { name: 'r', labels: { 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' } }, rules: [] });
+    expect(decide(judge, aggregated)).toMatchObject({ tier: 'deny', rule: 'rbac-aggregation-label' });
   });
 });
 

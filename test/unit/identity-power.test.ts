@@ -200,26 +200,26 @@ describe('rightsOf', () => {
   it('throws when a review takes longer than the timeout, and does not cache the failure', async () => {
     let slow = true;
     // Generous against a loaded machine: the other reviews (fresh TLS connections) must answer well inside 1 s.
-    scripted = (_user, a) => (slow && a.verb === 'get' ? { status: 201, body: { status: { allowed: true } }, delayMs: 4000 } : undefined);
+    scripted = (_user, a) => (slow && a.verb === 'get' && a.resource === 'secrets' ? { status: 201, body: { status: { allowed: true } }, delayMs: 4000 } : undefined);
     const power = service({ timeoutMs: 1000 });
     const started = Date.now();
     await expect(power.rightsOf(ADMIN, 'shop')).rejects.toThrow('SubjectAccessReview for get secrets: no answer in 1000 ms');
     // Not a speed measurement: only that the lookup did not wait for the 4 s answer.
     expect(Date.now() - started).toBeLessThan(3500);
     slow = false;
-    allowed = (_user, a) => a.verb === 'get';
+    allowed = (_user, a) => a.verb === 'get' && a.resource === 'secrets';
     expect(await power.rightsOf(ADMIN, 'shop')).toEqual(['get secrets']);
     expect(received).toHaveLength(2 * DANGEROUS_RIGHTS.length);
   }, 15_000);
 
   it('throws on an error answer with its Status message, and does not cache the failure', async () => {
     let broken = true;
-    scripted = (_user, a) => (broken && a.resource === 'nodes' ? { status: 500, body: { kind: 'Status', code: 500, message: 'etcd is unhappy' } } : undefined);
+    scripted = (_user, a) => (broken && a.resource === 'nodes' && a.verb === 'patch' ? { status: 500, body: { kind: 'Status', code: 500, message: 'etcd is unhappy' } } : undefined);
     const power = service();
     await expect(power.rightsOf(ADMIN, 'shop')).rejects.toThrow('SubjectAccessReview for patch nodes: POST /apis/authorization.k8s.io/v1/subjectaccessreviews: 500 etcd is unhappy');
     broken = false;
     await expect(power.rightsOf(ADMIN, 'shop')).resolves.toEqual([]);
-    expect(received.filter((r) => r.review.spec.resourceAttributes.resource === 'nodes')).toHaveLength(2);
+    expect(received.filter((r) => r.review.spec.resourceAttributes.resource === 'nodes' && r.review.spec.resourceAttributes.verb === 'patch')).toHaveLength(2);
   });
 
   it('throws on an answer without status.allowed', async () => {

@@ -8,7 +8,7 @@ import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../src
 import { changesCounter, type AgentActivity } from '../../src/core/activity.js';
 import type { Decision, Judge } from '../../src/core/decide.js';
 import { admit, approval, deps, NOW } from '../helpers/approval-flow.js';
-import { defaultJudge, EMPTY_PICTURE, heldOutReview, judgeFrom, namespaceNamed } from '../helpers/fixtures.js';
+import { defaultJudge, EMPTY_PICTURE, heldOutReview, judgeFrom, namespaceNamed, noRights } from '../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../helpers/memory-store.js';
 
 const CODER = 'system:serviceaccount:agents:coder';
@@ -63,7 +63,7 @@ function scaleDown(name: string, after: number): AdmissionRequest {
 
 function decide(judge: Judge, request: AdmissionRequest, activity = busy()): Decision {
   const namespace = namespaceNamed(request.namespace ?? '');
-  return judge.decide({ request, picture: EMPTY_PICTURE, activity, ...(namespace === undefined ? {} : { namespace }) });
+  return judge.decide({ request, picture: EMPTY_PICTURE, activity, identities: noRights(request), ...(namespace === undefined ? {} : { namespace }) });
 }
 
 async function attempt(judge: Judge, store: MemoryStore, request: AdmissionRequest, activity = busy()): Promise<Decision> {

@@ -71,9 +71,12 @@ describe('self-defence policies', () => {
     const guarded = (await policies()).find((p) => p.metadata.name === 'countersign-protected-namespaces') as unknown as { spec: { matchConstraints: { namespaceSelector: unknown } } };
     expect(guarded.spec.matchConstraints.namespaceSelector).toEqual({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['countersign', 'kube-system', 'kube-public', 'kube-node-lease'] }] });
     // As the apiserver builds it: no subResource key at all when there is none.
-    const sent = (group: string, resource: string, subResource?: string): unknown =>
-      env().evaluate(BOOTSTRAP_EXCLUSION, { request: { resource: { group, resource }, ...(subResource === undefined ? {} : { subResource }) } });
+    const sent = (group: string, resource: string, subResource?: string, username = 'system:node:n1'): unknown =>
+      env().evaluate(BOOTSTRAP_EXCLUSION, { request: { userInfo: { username }, resource: { group, resource }, ...(subResource === undefined ? {} : { subResource }) } });
     expect([sent('coordination.k8s.io', 'leases'), sent('', 'nodes', 'status')]).toEqual([false, false]);
+    // Only a node's own heartbeats: an agent taking a controller's leader Lease, or writing node status, is judged.
+    const agent = 'system:serviceaccount:agents:coder';
+    expect([sent('coordination.k8s.io', 'leases', undefined, agent), sent('', 'nodes', 'status', agent)]).toEqual([true, true]);
     expect([sent('', 'nodes'), sent('', 'pods'), sent('apps', 'deployments'), sent('certificates.k8s.io', 'certificatesigningrequests', 'approval')]).toEqual([true, true, true, true]);
   });
 

@@ -91,7 +91,7 @@ Who is an agent, as the apiserver evaluates it before calling the webhook: the s
 {{- toYaml (list .Release.Namespace "kube-system" "kube-public" "kube-node-lease") -}}
 {{- end }}
 
-{{/* Heartbeats, never worth a webhook call (BOOTSTRAP_EXCLUSION in src/deploy/webhook-configuration.ts). */}}
+{{/* A node's heartbeats, never worth a webhook call (BOOTSTRAP_EXCLUSION in src/deploy/webhook-configuration.ts). */}}
 {{- define "countersign.bootstrapExclusion" -}}
-!(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') && !(request.resource.group == '' && request.resource.resource == 'nodes' && has(request.subResource) && request.subResource == 'status')
+!(request.userInfo.username.startsWith('system:node:') && ((request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases') || (request.resource.group == '' && request.resource.resource == 'nodes' && has(request.subResource) && request.subResource == 'status')))
 {{- end }}

@@ -41,6 +41,21 @@ function findPodSpecs(value: unknown, path: string, search: Search): void {
   }
 }
 
+/** Objects with a string `image` under `value`, named containers by their position when they have no name. */
+function findImages(value: unknown, depth: number, found: unknown[]): void {
+  if (depth > SEARCH_DEPTH) return;
+  if (Array.isArray(value)) {
+    for (const item of value) findImages(item, depth + 1, found);
+    return;
+  }
+  if (!isRecord(value)) return;
+  if (typeof value.image === 'string') {
+    found.push({ ...value, name: typeof value.name === 'string' ? value.name : `image-${String(found.length)}` });
+    return;
+  }
+  for (const [key, child] of Object.entries(value)) if (key !== 'status' && key !== 'metadata') findImages(child, depth + 1, found);
+}
+
 /**
  * The pod specs an object declares. A Pod is its own spec; everything else (built-in workloads, PodTemplates and
  * custom resources alike) is searched, so an operator's CRD that embeds a pod template is judged like a Deployment.
@@ -53,7 +68,15 @@ export function podSpecsOf(object: unknown): PodSpecAt[] {
   findPodSpecs(spec, 'spec', { found, depth: 0 });
   // core/v1 PodTemplate keeps its template at the top level.
   findPodSpecs(field(object, 'template'), 'template', { found, depth: 0 });
-  return found;
+  if (found.length > 0) return found;
+  // Workflow engines run containers without pod specs (Argo's templates[].container, Tekton's steps[]): every
+  // object with an image under spec is a container, run as the resource's serviceAccountName.
+  const containers: unknown[] = [];
+  findImages(spec, 0, containers);
+  if (containers.length === 0) return found;
+  const account = field(spec, 'serviceAccountName');
+  const synthetic = { containers, ...(typeof account === 'string' ? { serviceAccountName: account } : {}) };
+  return [{ path: 'spec', spec: synthetic, template: synthetic }];
 }
 
 /** Requests whose object is not the workload itself (a Scale, a Binding, an Eviction) carry no pod spec to judge. */

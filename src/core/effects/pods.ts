@@ -98,6 +98,7 @@ type StopCheck = (request: AdmissionRequest, pods: PodCount) => void;
 
 /** By `group/resource`: what an UPDATE of the object itself stops, beyond replicas. */
 const UPDATE_STOPS: Readonly<Record<string, StopCheck>> = {
+  'scheduling.k8s.io/priorityclasses': (request, pods) => { priorityStops(request, pods); },
   'apps/statefulsets': statefulSetStops,
   'apps/deployments': templateStops,
   'apps/daemonsets': templateStops,
@@ -107,14 +108,22 @@ const UPDATE_STOPS: Readonly<Record<string, StopCheck>> = {
   '/pods': podStops,
 };
 
+/** By `group/resource/subresource`: what a CREATE stops. */
+const CREATE_STOPS: Readonly<Record<string, StopCheck>> = {
+  '/pods/eviction': (request, pods) => { pods.add(1, `evicts pod ${request.namespace ?? ''}/${request.name ?? ''}`); },
+  'autoscaling/horizontalpodautoscalers/': autoscalerStops,
+  'scheduling.k8s.io/priorityclasses/': priorityStops,
+};
+
+function priorityStops(request: AdmissionRequest, pods: PodCount): void {
+  pods.add(undefined, `writes PriorityClass ${request.name ?? ''}: pods given it can preempt others`);
+}
+
 export function stopsPods(request: AdmissionRequest): PodsEffect {
   const pods = new PodCount();
   const key = `${request.resource.group}/${request.resource.resource}`;
   const sub = request.subResource ?? '';
-  if (request.operation === 'CREATE') {
-    if (key === '/pods' && sub === 'eviction') pods.add(1, `evicts pod ${request.namespace ?? ''}/${request.name ?? ''}`);
-    if (key === 'autoscaling/horizontalpodautoscalers' && sub === '') autoscalerStops(request, pods);
-  }
+  if (request.operation === 'CREATE') CREATE_STOPS[`${key}/${sub}`]?.(request, pods);
   if (request.operation !== 'UPDATE') return pods.result();
   const change = replicaChange(request);
   if (change !== undefined && change.after < change.before) {

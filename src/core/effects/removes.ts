@@ -167,7 +167,15 @@ function finalizerRemovals(request: AdmissionRequest, view: PictureView): Found[
   // The deletion was admitted earlier; dropping the finalizer lets it complete now, cascade and all.
   const asDelete: AdmissionRequest = { ...request, operation: 'DELETE', subResource: '', options: null, object: null };
   const what = `${request.resource.resource} ${request.namespace === undefined || request.namespace === '' ? '' : `${request.namespace}/`}${request.name ?? ''}`;
-  return [{ entries: [], unseen: computeImpact(asDelete, view), cause: `removes finalizer ${removed.join(', ')} from ${what}, which is being deleted: the deletion completes` }];
+  const cause = `removes finalizer ${removed.join(', ')} from ${what}, which is being deleted: the deletion completes`;
+  if (request.resource.group === '' && request.resource.resource === 'persistentvolumes') {
+    // A volume deleted under reclaim policy Delete takes its storage (HonorPVReclaimPolicy): the policy it is left with.
+    const reclaim = text(field(request.object, 'spec', 'persistentVolumeReclaimPolicy')) || 'Retain';
+    const uid = text(field(request.oldObject, 'metadata', 'uid'));
+    const entry = view.get(uid) ?? { uid, resource: 'persistentvolumes', namespace: '', name: request.name ?? '' };
+    return [{ entries: [{ ...entry, volume: { reclaimPolicy: reclaim, claim: entry.volume?.claim ?? '' } }], cause }];
+  }
+  return [{ entries: [], unseen: computeImpact(asDelete, view), cause }];
 }
 
 /** True when the request may make a controller remove something, which only the cluster picture can count. */
@@ -191,7 +199,10 @@ const UPDATE_REMOVALS: Readonly<Record<string, RemovalCheck>> = {
 };
 
 function controllerRemovals(request: AdmissionRequest, view: PictureView): Found[] {
-  const found = finalizerRemovals(request, view);
+  // A deletion let through takes the object and its cascade: whatever else the update does to it goes with it.
+  const completes = finalizerRemovals(request, view);
+  if (completes.length > 0) return completes;
+  const found: Found[] = [];
   const key = `${request.resource.group}/${request.resource.resource}`;
   const sub = request.subResource ?? '';
   // A StatefulSet scales through its spec and through its Scale alike.

@@ -51,10 +51,22 @@ function containerNodeReasons(name: string, container: ContainerLike): string[] 
   return reasons;
 }
 
+/** Volume types that reach storage outside the pod's own claims: another namespace's or a node's data. */
+const FOREIGN_VOLUMES = ['nfs', 'iscsi', 'rbd', 'cephfs', 'fc', 'glusterfs', 'flocker', 'quobyte', 'portworxVolume', 'local'];
+
+function foreignVolumes(spec: Record<string, unknown>): string[] {
+  const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
+  return volumes.flatMap((volume: unknown) => FOREIGN_VOLUMES.filter((type) => field(volume, type) !== undefined)
+    .map((type) => `${type} volume ${String(field(volume, 'name'))}`));
+}
+
 /** Why code in this pod spec runs with the node's powers: host namespaces, hostPath, privilege, capabilities. */
 function nodeLevelReasons(spec: Record<string, unknown>): string[] {
   const reasons = (['hostPID', 'hostNetwork', 'hostIPC'] as const).filter((key) => spec[key] === true).map(String);
-  reasons.push(...hostPathVolumes(spec));
+  reasons.push(...hostPathVolumes(spec), ...foreignVolumes(spec));
+  // The system priorities preempt any other pod on a node, production's and Countersign's own included.
+  const priority = spec.priorityClassName;
+  if (typeof priority === 'string' && priority.startsWith('system-')) reasons.push(`priority class ${priority} (preempts any pod)`);
   for (const [name, container] of containersOf(spec)) reasons.push(...containerNodeReasons(name, container));
   return reasons;
 }
@@ -145,10 +157,18 @@ function judgeSpecChange(change: PodSpecChange, where: string): SpecVerdict {
   return { causes, onNode: node.length > 0, imageChanged: containers.images.length > 0 };
 }
 
+/** A CRD's conversion webhook sees and rewrites every object of the kind, whatever version is read or stored. */
+function conversionCause(request: AdmissionRequest): string | undefined {
+  if (request.resource.group !== 'apiextensions.k8s.io' || request.resource.resource !== 'customresourcedefinitions') return undefined;
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return undefined;
+  const conversion = field(request.object, 'spec', 'conversion');
+  if (field(conversion, 'strategy') !== 'Webhook' || sameJson(conversion, field(request.oldObject, 'spec', 'conversion'))) return undefined;
+  return `sends every object of ${request.name ?? ''} through a conversion webhook`;
+}
+
 export function runsCode(request: AdmissionRequest): RunsCodeResult {
   const causes = new CauseList();
-  const connect = connectCause(request);
-  if (connect !== undefined) causes.add(connect);
+  for (const cause of [connectCause(request), conversionCause(request)]) if (cause !== undefined) causes.add(cause);
   let onNode = request.operation === 'CONNECT' && request.resource.resource === 'nodes';
   let imageOnly = false;
   for (const change of changedPodSpecs(request)) {
