@@ -121,3 +121,31 @@ describe('identities out of sight', () => {
     expect(decide(judge, crd)).toMatchObject({ allowed: false, tier: 'deny', rule: 'weakens-guard' });
   });
 });
+
+describe('harm without deleting', () => {
+  const secret = (data: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'shop-prod' }, data });
+  const update = (resource: string, oldObject: KubeObject, object: KubeObject): AdmissionRequest => request({
+    operation: 'UPDATE', kind: { group: '', version: 'v1', kind: String(object.kind) }, resource: { group: '', version: 'v1', resource },
+    namespace: 'shop-prod', name: oldObject.metadata?.name ?? '', oldObject, object,
+  });
+
+  it('gates changing or removing a production Secret\'s existing keys, audits adding one', async () => {
+    const judge = await defaultJudge();
+    const before = secret({ password: 'b2xk', user: 'YXBw' });
+    expect(decide(judge, update('secrets', before, secret({ password: 'bmV3', user: 'YXBw' })))).toMatchObject({ allowed: false, rule: 'production-secret-overwrite' });
+    expect(decide(judge, update('secrets', before, secret({ user: 'YXBw' })))).toMatchObject({ allowed: false, rule: 'production-secret-overwrite' });
+    expect(decide(judge, update('secrets', before, secret({ password: 'b2xk', user: 'YXBw', extra: 'eA==' })))).toMatchObject({ allowed: true, tier: 'audit', rule: 'production-change' });
+    const dev = { ...update('secrets', before, secret({ password: 'bmV3' })), namespace: 'shop-dev' };
+    expect(decide(judge, dev)).toMatchObject({ allowed: true, rule: 'default' });
+  });
+
+  it('gates a production ResourceQuota or LimitRange, which can stop every replacement pod', async () => {
+    const judge = await defaultJudge();
+    const quota = request({
+      kind: { group: '', version: 'v1', kind: 'ResourceQuota' }, resource: { group: '', version: 'v1', resource: 'resourcequotas' },
+      namespace: 'shop-prod', name: 'no-pods', object: { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-pods', namespace: 'shop-prod' }, spec: { hard: { pods: '0' } } },
+    });
+    expect(decide(judge, quota)).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'production-admission-limits' });
+    expect(decide(judge, { ...quota, namespace: 'shop-dev' })).toMatchObject({ allowed: true, rule: 'default' });
+  });
+});
