@@ -9,7 +9,7 @@ import {
 
 const NS = 'fx-rm-prod';
 // The contract's name (notes/effects-spec.md); the policy may call it otherwise, which these tests then report.
-const REMOVAL = 'production-removal';
+const REMOVAL = 'removal-by-update';
 // A production namespace being deleted, held Terminating by one object's finalizer.
 const DOOMED = 'fx-rm-doomed';
 const CRD = 'gadgets.fx.example.com';
