@@ -100,9 +100,8 @@ async function identityFacts(request: AdmissionRequest, judge: Judge, deps: Revi
   if (power === undefined || (connect && deps.pods === undefined)) return { unavailable: 'no connection to the cluster to ask' };
   try {
     const namespace = request.namespace ?? '';
-    const accounts = connect && deps.pods !== undefined
-      ? [{ namespace, name: await deps.pods.serviceAccountOf(namespace, request.name ?? '') }]
-      : workloadAccounts(request);
+    const pod = connect && deps.pods !== undefined ? await deps.pods.podOf(namespace, request.name ?? '') : undefined;
+    const accounts = pod === undefined ? workloadAccounts(request) : [{ namespace, name: pod.serviceAccount }];
     const agent = { username: request.userInfo.username, groups: request.userInfo.groups };
     const [agentRights, workloads] = await Promise.all([
       power.rightsOf(agent, request.namespace ?? ''),
@@ -110,7 +109,7 @@ async function identityFacts(request: AdmissionRequest, judge: Judge, deps: Revi
         ...account, rights: await power.rightsOf(serviceAccountIdentity(account.namespace, account.name), account.namespace),
       }))),
     ]);
-    return { workloads, agentRights };
+    return { workloads, agentRights, ...(pod === undefined ? {} : { connectedPodSpec: pod.spec }) };
   } catch (error: unknown) {
     deps.log.warn({ err: error, uid: request.uid }, 'cannot check the rights of a workload identity');
     return { unavailable: errorText(error) };

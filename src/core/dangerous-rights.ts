@@ -140,6 +140,52 @@ export const DANGEROUS_RIGHTS: readonly DangerousRight[] = [
     name: 'get nodes/proxy', verb: 'get', group: '', resource: 'nodes', subresource: 'proxy', namespaced: false,
     why: 'reaches every kubelet: runs commands in any pod on any node',
   },
+  // Added after the second review: other verbs and kinds with the same reach.
+  {
+    name: 'patch namespaces', verb: 'patch', group: '', resource: 'namespaces', namespaced: false,
+    why: 'relabels a namespace out of production: every production rule stops applying to it',
+  },
+  {
+    name: 'patch deployments.apps', verb: 'patch', group: 'apps', resource: 'deployments', namespaced: true,
+    why: 'changes what a service runs, or scales it to nothing',
+  },
+  {
+    name: 'patch statefulsets.apps', verb: 'patch', group: 'apps', resource: 'statefulsets', namespaced: true,
+    why: 'changes what a database runs, its claims\' retention, or its ordinals',
+  },
+  {
+    name: 'patch daemonsets.apps', verb: 'patch', group: 'apps', resource: 'daemonsets', namespaced: true,
+    why: 'changes what runs on every node',
+  },
+  {
+    name: 'create daemonsets.apps', verb: 'create', group: 'apps', resource: 'daemonsets', namespaced: true,
+    why: 'runs pods on every node, as any ServiceAccount of the namespace',
+  },
+  {
+    name: 'create cronjobs.batch', verb: 'create', group: 'batch', resource: 'cronjobs', namespaced: true,
+    why: 'runs pods by proxy, on a schedule',
+  },
+  {
+    name: 'patch pods/ephemeralcontainers', verb: 'patch', group: '', resource: 'pods', subresource: 'ephemeralcontainers', namespaced: true,
+    why: 'adds a debug container to a running pod: its identity and volumes',
+  },
+  {
+    name: 'impersonate serviceaccounts', verb: 'impersonate', group: '', resource: 'serviceaccounts', namespaced: true,
+    why: 'acts as any ServiceAccount of the namespace',
+  },
+  {
+    name: 'impersonate groups', verb: 'impersonate', group: '', resource: 'groups', namespaced: false,
+    why: 'acts as a member of any group, system:masters included',
+  },
+  {
+    name: 'bind roles.rbac.authorization.k8s.io', verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'roles', namespaced: true,
+    why: 'grants any Role of the namespace to anyone',
+  },
+  {
+    name: 'patch mutatingwebhookconfigurations.admissionregistration.k8s.io', verb: 'patch',
+    group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', namespaced: false,
+    why: 'rewrites every object as it is written, past any validating webhook',
+  },
   {
     name: 'create approvals.countersign.dev', verb: 'create', group: 'countersign.dev', resource: 'approvals', namespaced: true,
     why: 'records approvals: an approver by proxy',

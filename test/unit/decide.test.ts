@@ -156,7 +156,7 @@ rules:
 describe('warnings', () => {
   it('carry audit notes only on allowed requests, not on refusals', async () => {
     const d = decideFixture(await defaultJudge(), 'agent-scale-production-to-zero');
-    expect(d.fired.map((f) => f.rule)).toEqual(['production-scale-down', 'production-capacity-removed', 'production-change']);
+    expect(d.fired.map((f) => f.rule)).toEqual(['production-scale-down', 'production-pods-stopped', 'production-capacity-removed', 'production-change']);
     expect(d.warnings).toEqual([]);
   });
 });

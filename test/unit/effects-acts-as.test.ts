@@ -43,14 +43,19 @@ describe('workloadAccounts', () => {
 describe('effects.actsAs', () => {
   it('names the identity, its rights, and the rights the agent lacks (gains)', () => {
     const actsAs = effectsOf(create('apps/deployments', deployer), [], facts('shop-dev', 'deployer', ['get secrets', 'create pods'], ['create pods'])).actsAs;
-    expect(actsAs).toEqual({ any: true, identity: 'system:serviceaccount:shop-dev:deployer', isAgent: false, rights: ['create pods', 'get secrets'], gains: ['get secrets'] });
+    expect(actsAs).toEqual({ any: true, identity: 'system:serviceaccount:shop-dev:deployer', isAgent: false, rights: ['create pods', 'get secrets'], gains: ['get secrets'], clusterRights: [] });
+  });
+
+  it('names the rights that reach beyond the namespace (cluster-scoped ones) apart', () => {
+    const actsAs = effectsOf(create('apps/deployments', deployer), [], facts('shop-dev', 'deployer', ['get secrets', 'delete namespaces', 'impersonate users'], [])).actsAs;
+    expect(actsAs.clusterRights).toEqual(['delete namespaces', 'impersonate users']);
   });
 
   it('gains nothing when the agent holds the same rights; a rightless identity has neither', () => {
     expect(effectsOf(create('apps/deployments', deployer), [], facts('shop-dev', 'deployer', ['get secrets'], ['get secrets', 'create pods'])).actsAs)
       .toMatchObject({ any: true, isAgent: false, rights: ['get secrets'], gains: [] });
     expect(effectsOf(create('apps/deployments', deployer), [], facts('shop-dev', 'deployer', [])).actsAs)
-      .toEqual({ any: true, identity: 'system:serviceaccount:shop-dev:deployer', isAgent: false, rights: [], gains: [] });
+      .toEqual({ any: true, identity: 'system:serviceaccount:shop-dev:deployer', isAgent: false, rights: [], gains: [], clusterRights: [] });
   });
 
   it('recognises an agent\'s ServiceAccount by the policy\'s agent matcher (agents/*), and no other', () => {

@@ -36,8 +36,8 @@ describe('identity facts at the edge', () => {
     expect(answer).toMatchObject({ allowed: false, code: 403 });
     expect(answer.message).toContain(`the workload would run as ${DEPLOYER}, which may get secrets (the agent may not)`);
     expect(await sampleSum(deps.metrics, DECISIONS, { rule: 'acts-as-stronger-identity', decision: 'denied' })).toBe(1);
-    // The agent holding the same right: the identity is still not an agent, so it is unjudged.
-    const both = edgeDeps(judge, { identities: recordingIdentityPower({ [DEPLOYER]: ['get secrets'], [AGENT.username]: ['get secrets'] }) });
+    // The agent holding the same right beyond the namespace: the identity is still not an agent, so it is unjudged.
+    const both = edgeDeps(judge, { identities: recordingIdentityPower({ [DEPLOYER]: ['delete namespaces'], [AGENT.username]: ['delete namespaces'] }) });
     expect((await review(both, create('apps/deployments', web))).allowed).toBe(false);
     expect(await sampleSum(both.metrics, DECISIONS, { rule: 'acts-as-unjudged-identity', decision: 'denied' })).toBe(1);
   });

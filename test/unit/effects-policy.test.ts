@@ -139,9 +139,17 @@ describe('production-pods-stopped', () => {
     expect(d.status?.message).toContain('suspends jobs shop-prod/etl (its running pods are deleted)');
   });
 
-  it('audits 5 pods stopped in production, and lets 6 through in development', () => {
-    expectAuditedOnly(decide(update('batch/jobs', job('shop-prod', false, 5), job('shop-prod', true, 5))));
-    expectDefault(decide(update('batch/jobs', job('shop-dev', false, 6), job('shop-dev', true, 6))));
+  it('audits 5 of 12 pods stopped in production, and lets 6 through in development', () => {
+    const web = (ns: string, replicas: number): KubeObject => workload('Deployment', `${ns}/web`, { replicas }, podSpec());
+    expectAuditedOnly(decide(update('apps/deployments', web('shop-prod', 12), web('shop-prod', 7))));
+    expectDefault(decide(update('apps/deployments', web('shop-dev', 12), web('shop-dev', 6))));
+  });
+
+  it('gates stopping more than half of a workload, however few pods that is (a Job suspended, all of a small Deployment)', () => {
+    expectGated(decide(update('batch/jobs', job('shop-prod', false, 5), job('shop-prod', true, 5))), 'production-pods-stopped');
+    const small = (strategy: string): KubeObject => workload('Deployment', 'shop-prod/small', { replicas: 3, strategy: { type: strategy } }, podSpec({ containers: [{ name: 'web', image: 'shop/web:1' }] }));
+    const recreate = edited(small('Recreate'), (d) => { ((d.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0] as { image: string }).image = 'shop/web:2'; });
+    expect(rules(decide(update('apps/deployments', small('Recreate'), recreate)))).toContain('production-pods-stopped');
   });
 
   it('gates a NoExecute taint on a Node (cluster-scoped: production), not a NoSchedule one', () => {
@@ -250,10 +258,14 @@ describe('acts-as-stronger-identity and acts-as-unjudged-identity', () => {
     expect(rules(d)).toEqual(expect.arrayContaining(['acts-as-stronger-identity', 'acts-as-unjudged-identity']));
   });
 
-  it('gates a non-agent identity holding rights even when the agent holds them too', () => {
-    const d = decide(create('apps/deployments', web), { identities: deployerWith(['get secrets'], ['get secrets']) });
+  it('gates a non-agent identity holding rights beyond the namespace even when the agent holds them too', () => {
+    const d = decide(create('apps/deployments', web), { identities: deployerWith(['delete namespaces'], ['delete namespaces']) });
     expectGated(d, 'acts-as-unjudged-identity');
     expect(rules(d)).toEqual(['acts-as-unjudged-identity']);
+  });
+
+  it('lets a development workload run as an app identity whose rights stay in its namespace (development work is free)', () => {
+    expectDefault(decide(create('apps/deployments', web), { identities: deployerWith(['get secrets'], ['get secrets']) }));
   });
 
   it('lets through an identity with no dangerous rights, and an agent\'s own with rights the agent holds', () => {

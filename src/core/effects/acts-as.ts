@@ -1,7 +1,10 @@
 // Acts as another identity: the ServiceAccount a created or changed workload runs as. The edge asks the apiserver
 // what that identity and the agent may do (src/cluster/identity-power.ts); the comparison is made here.
 import type { AdmissionRequest, UserInfo } from '../../admission/types.js';
+import { DANGEROUS_RIGHTS } from '../dangerous-rights.js';
 import { serviceAccountIdentity } from '../requester.js';
+
+const CLUSTER_RIGHTS: ReadonlySet<string> = new Set(DANGEROUS_RIGHTS.filter((r) => !r.namespaced).map((r) => r.name));
 import { changedPodSpecs } from './runs-code.js';
 import { serviceAccountOf } from './pod-specs.js';
 import { NO_IDENTITY, type ActsAs } from './types.js';
@@ -32,6 +35,8 @@ export function connectsToPod(request: AdmissionRequest): boolean {
 export interface IdentityFacts {
   /** Per workload ServiceAccount (workloadAccounts): its dangerous rights. */
   workloads: (WorkloadAccount & { rights: readonly string[] })[];
+  /** For a shell into a pod (connectsToPod): the pod's spec, read by the edge, so node powers it holds are seen. */
+  connectedPodSpec?: Record<string, unknown>;
   /** The requesting agent's own dangerous rights in the same namespace. */
   agentRights: readonly string[];
 }
@@ -44,7 +49,7 @@ export function actsAs(facts: IdentityFacts | undefined, isAgent: (identity: Use
     const identity = serviceAccountIdentity(w.namespace, w.name);
     return {
       any: true, identity: identity.username, isAgent: isAgent(identity), rights: [...w.rights].sort(),
-      gains: w.rights.filter((r) => !agent.has(r)).sort(),
+      gains: w.rights.filter((r) => !agent.has(r)).sort(), clusterRights: w.rights.filter((r) => CLUSTER_RIGHTS.has(r)).sort(),
     };
   });
   judged.sort((a, b) => b.gains.length - a.gains.length || Number(a.isAgent) - Number(b.isAgent) || b.rights.length - a.rights.length);

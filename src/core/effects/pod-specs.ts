@@ -41,7 +41,16 @@ function findPodSpecs(value: unknown, path: string, search: Search): void {
   }
 }
 
-/** Objects with a string `image` under `value`, named containers by their position when they have no name. */
+/** An image reference under another name: `imageName`, `dockerImage`, or `{repository, tag}`. */
+function imageOf(key: string, value: unknown): string | undefined {
+  if (typeof value === 'string' && /(^i|I)mage(Name)?$/.test(key) && key !== 'image') return value;
+  if (key === 'image' && isRecord(value) && typeof value.repository === 'string') {
+    return `${value.repository}${typeof value.tag === 'string' ? `:${value.tag}` : ''}`;
+  }
+  return undefined;
+}
+
+/** Every container-like object and image reference under `value`, named by position when they have no name. */
 function findImages(value: unknown, depth: number, found: unknown[]): void {
   if (depth > SEARCH_DEPTH) return;
   if (Array.isArray(value)) {
@@ -53,7 +62,27 @@ function findImages(value: unknown, depth: number, found: unknown[]): void {
     found.push({ ...value, name: typeof value.name === 'string' ? value.name : `image-${String(found.length)}` });
     return;
   }
-  for (const [key, child] of Object.entries(value)) if (key !== 'status' && key !== 'metadata') findImages(child, depth + 1, found);
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'status' || key === 'metadata') continue;
+    const image = imageOf(key, child);
+    if (image !== undefined) found.push({ name: `${key}-${String(found.length)}`, image });
+    else findImages(child, depth + 1, found);
+  }
+}
+
+/** Every serviceAccountName under `value`: the identities a custom workload's pods run as. */
+function findAccounts(value: unknown, depth: number, found: Set<string>): void {
+  if (depth > SEARCH_DEPTH) return;
+  if (Array.isArray(value)) {
+    for (const item of value) findAccounts(item, depth + 1, found);
+    return;
+  }
+  if (!isRecord(value)) return;
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'status' || key === 'metadata') continue;
+    if (key === 'serviceAccountName' && typeof child === 'string' && child !== '') found.add(child);
+    else findAccounts(child, depth + 1, found);
+  }
 }
 
 /**
@@ -69,14 +98,19 @@ export function podSpecsOf(object: unknown): PodSpecAt[] {
   // core/v1 PodTemplate keeps its template at the top level.
   findPodSpecs(field(object, 'template'), 'template', { found, depth: 0 });
   if (found.length > 0) return found;
-  // Workflow engines run containers without pod specs (Argo's templates[].container, Tekton's steps[]): every
-  // object with an image under spec is a container, run as the resource's serviceAccountName.
+  // Workflow engines and operators run containers without pod specs (Argo's templates[].container, Tekton's
+  // steps[], a database operator's imageName): every image under spec is a container, run as each
+  // serviceAccountName the resource names (anywhere under spec: Argo sets them per template), `default` if none.
   const containers: unknown[] = [];
   findImages(spec, 0, containers);
-  if (containers.length === 0) return found;
-  const account = field(spec, 'serviceAccountName');
-  const synthetic = { containers, ...(typeof account === 'string' ? { serviceAccountName: account } : {}) };
-  return [{ path: 'spec', spec: synthetic, template: synthetic }];
+  const accounts = new Set<string>();
+  findAccounts(spec, 0, accounts);
+  if (containers.length === 0 && accounts.size === 0) return found;
+  const names = accounts.size === 0 ? [undefined] : [...accounts].sort();
+  return names.map((account, i) => {
+    const synthetic = { containers, ...(account === undefined ? {} : { serviceAccountName: account }) };
+    return { path: i === 0 ? 'spec' : `spec#${account ?? ''}`, spec: synthetic, template: synthetic };
+  });
 }
 
 /** Requests whose object is not the workload itself (a Scale, a Binding, an Eviction) carry no pod spec to judge. */

@@ -61,7 +61,7 @@ function foreignVolumes(spec: Record<string, unknown>): string[] {
 }
 
 /** Why code in this pod spec runs with the node's powers: host namespaces, hostPath, privilege, capabilities. */
-function nodeLevelReasons(spec: Record<string, unknown>): string[] {
+export function nodeLevelReasons(spec: Record<string, unknown>): string[] {
   const reasons = (['hostPID', 'hostNetwork', 'hostIPC'] as const).filter((key) => spec[key] === true).map(String);
   reasons.push(...hostPathVolumes(spec), ...foreignVolumes(spec));
   // The system priorities preempt any other pod on a node, production's and Countersign's own included.

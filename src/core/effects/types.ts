@@ -36,6 +36,8 @@ export interface ActsAs {
   rights: string[];
   /** Those the requesting agent itself lacks: privilege escalation by workload. */
   gains: string[];
+  /** Those that reach beyond the workload's namespace (cluster-scoped, or asked cluster-wide). */
+  clusterRights: string[];
 }
 
 export interface Effects {
@@ -54,7 +56,7 @@ export interface Effects {
 
 export const NO_PODS: PodsEffect = Object.freeze({ count: 0, unbounded: false, causes: [] });
 export const NOT_FLAGGED: Flagged = Object.freeze({ any: false, causes: [] });
-export const NO_IDENTITY: ActsAs = Object.freeze({ any: false, identity: '', isAgent: false, rights: [], gains: [] });
+export const NO_IDENTITY: ActsAs = Object.freeze({ any: false, identity: '', isAgent: false, rights: [], gains: [], clusterRights: [] });
 
 /** Accumulates the causes of one effect class. */
 export class CauseList {
