@@ -30,14 +30,7 @@ func writePKI(dir string) (*pkiFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	p := &pkiFiles{
-		CACert:      filepath.Join(dir, "ca.crt"),
-		CAKey:       filepath.Join(dir, "ca.key"),
-		ServingCert: filepath.Join(dir, "apiserver.crt"),
-		ServingKey:  filepath.Join(dir, "apiserver.key"),
-		SAKey:       filepath.Join(dir, "sa.key"),
-		SAPub:       filepath.Join(dir, "sa.pub"),
-	}
+	p := pkiPaths(dir)
 	now := time.Now()
 
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -167,4 +160,16 @@ func writeTokens(path string) (map[string]string, error) {
 		b.WriteString("\n")
 	}
 	return tokens, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// pkiPaths names the files of a PKI directory: written by a fresh run, read back by a resumed one.
+func pkiPaths(dir string) *pkiFiles {
+	return &pkiFiles{
+		CACert:      filepath.Join(dir, "ca.crt"),
+		CAKey:       filepath.Join(dir, "ca.key"),
+		ServingCert: filepath.Join(dir, "apiserver.crt"),
+		ServingKey:  filepath.Join(dir, "apiserver.key"),
+		SAKey:       filepath.Join(dir, "sa.key"),
+		SAPub:       filepath.Join(dir, "sa.pub"),
+	}
 }

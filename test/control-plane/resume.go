@@ -16,14 +16,7 @@ import (
 
 // loadPKI returns the files a previous run wrote under dir.
 func loadPKI(dir string) (*pkiFiles, error) {
-	p := &pkiFiles{
-		CACert:      filepath.Join(dir, "ca.crt"),
-		CAKey:       filepath.Join(dir, "ca.key"),
-		ServingCert: filepath.Join(dir, "apiserver.crt"),
-		ServingKey:  filepath.Join(dir, "apiserver.key"),
-		SAKey:       filepath.Join(dir, "sa.key"),
-		SAPub:       filepath.Join(dir, "sa.pub"),
-	}
+	p := pkiPaths(dir)
 	for _, f := range []string{p.CAKey, p.ServingCert, p.ServingKey, p.SAKey, p.SAPub} {
 		if _, err := os.Stat(f); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)

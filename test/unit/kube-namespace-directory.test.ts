@@ -5,10 +5,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeNamespaceDirectory } from '../../src/cluster/kube-namespace-directory.js';
 import type { NamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { localKubeConfig } from '../helpers/local-kubeconfig.js';
 
 const log = createLogger('silent');
 // The functional bound on a recovery: generous for a shared 2-core machine; the measured time is printed.
@@ -44,14 +45,7 @@ class FakeApiserver {
   async listen(): Promise<KubeConfig> {
     await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
     const { port } = this.server.address() as AddressInfo;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 'secret-token' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
-    return kc;
+    return localKubeConfig(port);
   }
 
   openWatches(): number {

@@ -10,6 +10,7 @@ import { httpsTransport, LineSplitter } from '../../src/picture/https-transport.
 import { kubePicture, type KubePicture, type KubePictureOptions } from '../../src/picture/kube-picture.js';
 import { pictureStatus } from '../../src/picture/picture-status.js';
 import { ApiStatusError, type ListPage, type ListRequest, type PictureTransport, type WatchRequest } from '../../src/picture/picture-transport.js';
+import { localKubeConfig } from '../helpers/local-kubeconfig.js';
 
 const log = createLogger('silent');
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -384,14 +385,7 @@ describe('httpsTransport', () => {
     server = listening;
     await new Promise<void>((done) => listening.listen(0, '127.0.0.1', done));
     const { port } = listening.address() as AddressInfo;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 'secret-token' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
-    return kc;
+    return localKubeConfig(port);
   }
 
   it('lists with the given Accept, limit and continue token, authenticated', async () => {
