@@ -105,9 +105,12 @@ async function identityFacts(request: AdmissionRequest, judge: Judge, deps: Revi
     const agent = { username: request.userInfo.username, groups: request.userInfo.groups };
     const [agentRights, workloads] = await Promise.all([
       power.rightsOf(agent, request.namespace ?? ''),
-      Promise.all(accounts.map(async (account) => ({
-        ...account, rights: await power.rightsOf(serviceAccountIdentity(account.namespace, account.name), account.namespace),
-      }))),
+      Promise.all(accounts.map(async (account) => {
+        const identity = serviceAccountIdentity(account.namespace, account.name);
+        // Cluster-wide too: a right granted in every namespace reaches production from a development one.
+        const [rights, clusterWide] = await Promise.all([power.rightsOf(identity, account.namespace), power.rightsOf(identity, '')]);
+        return { ...account, rights, clusterWide };
+      })),
     ]);
     return { workloads, agentRights, ...(pod === undefined ? {} : { connectedPodSpec: pod.spec }) };
   } catch (error: unknown) {

@@ -5,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   apply, attempt, cleanUp, type Attempt, countReaches, deployment, environmentNamespace, expectHumanPasses, expectRefused, field, names, PAUSE, readBack,
 } from './effects-kit.ts';
+import { freshAgent, removeFreshAgent } from './kube.ts';
 
 const PROD = 'fx-code-prod';
 const DEV = 'fx-code-dev';
-const AGENT = 'sweeper';
+// An agent of its own: other suites' pending approval requests count against the harness agents.
+const AGENT = 'fx-code-bot';
 const NODE = 'fx-code-node';
 const HOST_PV = 'fx-code-rootfs';
 let pod = '';
@@ -18,6 +20,7 @@ function devPod(name: string, spec: Record<string, unknown>): string {
 }
 
 beforeAll(async () => {
+  freshAgent(AGENT);
   environmentNamespace(PROD, 'production');
   environmentNamespace(DEV, 'development');
   // Two replicas: a rollout of 2 stays under the restart threshold, so what is judged here is the code that runs.
@@ -28,7 +31,7 @@ beforeAll(async () => {
   pod = names('pods', PROD, 'app=api')[0]!.replace('pod/', '');
 }, 180_000);
 
-afterAll(() => { cleanUp([PROD, DEV], [`node/${NODE}`, `pv/${HOST_PV}-hostpath`, `pv/${HOST_PV}-local`]); });
+afterAll(() => { cleanUp([PROD, DEV], [`node/${NODE}`, `pv/${HOST_PV}-hostpath`, `pv/${HOST_PV}-local`]); removeFreshAgent(AGENT); });
 
 describe('an agent cannot run code in a production workload', () => {
   it('kubectl debug (an ephemeral container): the pod has none', () => {

@@ -2,13 +2,14 @@
 // Countersign never judges), in development where nothing else would stop it; and Countersign's own RBAC. Judged by
 // outcome (read back as admin); then a human does the same.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { kubectlAs } from './kube.ts';
+import { kubectlAs, freshAgent, removeFreshAgent } from './kube.ts';
 import {
   apply, attempt, cleanUp, countReaches, deployment, environmentNamespace, expectAllowedQuietly, expectHumanPasses, expectRefused, field, names, PAUSE, readBack,
 } from './effects-kit.ts';
 
 const DEV = 'fx-acts-dev';
-const AGENT = 'coder';
+// An agent of its own: other suites' pending approval requests count against the harness agents.
+const AGENT = 'fx-identity-bot';
 const GUARD = 'countersign-e2e-guard';
 const POWERFUL_BINDING = 'fx-acts-powerful';
 
@@ -20,13 +21,19 @@ function cronJob(name: string, serviceAccountName: string): string {
 }
 
 beforeAll(() => {
+  freshAgent(AGENT);
   environmentNamespace(DEV, 'development');
   apply([
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'powerful', namespace: DEV } },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: POWERFUL_BINDING }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'powerful', namespace: DEV }] },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'deployer', namespace: DEV } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'deployer', namespace: DEV }, rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'delete'] }] },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'deployer', namespace: DEV }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deployer' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: DEV }] },
+    // A CI deployer: deletes Deployments in every namespace, production's too (a ClusterRoleBinding).
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'fx-deployer' }, rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'delete'] }] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'fx-deployer' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'fx-deployer' }, subjects: [{ kind: 'ServiceAccount', name: 'deployer', namespace: DEV }] },
+    // An app that reads its own namespace's Secrets: rights that stay in a development namespace.
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'app-reader', namespace: DEV } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'app-reader', namespace: DEV }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'app-reader', namespace: DEV }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'app-reader' }, subjects: [{ kind: 'ServiceAccount', name: 'app-reader', namespace: DEV }] },
     deployment('plain', DEV, 1),
     // Labelled as the chart labels Countersign's RBAC: a role of Countersign's a test may delete without harm.
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: GUARD, labels: { 'app.kubernetes.io/name': 'countersign' } }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }] },
@@ -36,7 +43,8 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  cleanUp([DEV], [`clusterrolebinding/${POWERFUL_BINDING}`, `clusterrolebinding/${GUARD}`, `clusterrole/${GUARD}`, 'flowschema/fx-starve', 'apiservice/v1beta9.countersign.dev']);
+  removeFreshAgent(AGENT);
+  cleanUp([DEV], [`clusterrolebinding/${POWERFUL_BINDING}`, `clusterrolebinding/${GUARD}`, `clusterrole/${GUARD}`, 'clusterrolebinding/fx-deployer', 'clusterrole/fx-deployer', 'flowschema/fx-starve', 'apiservice/v1beta9.countersign.dev']);
   for (const kind of ['clusterrole', 'clusterrolebinding']) kubectlAs('admin', ['label', kind, 'countersign', 'fx-e2e-']);
 });
 
@@ -77,7 +85,14 @@ describe('an agent in development cannot make a workload act as a stronger ident
     expectRefused(a, 'require-approval', ['acts-as-stronger-identity']);
   });
 
-  it('a Pod running as fx-acts-dev/deployer, not an agent but able to delete Deployments', () => {
+  it('but may run a Pod as fx-acts-dev/app-reader, whose rights stay in its development namespace', () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app-reader', namespace: DEV }, spec: { serviceAccountName: 'app-reader', containers: [{ name: 'app', image: PAUSE }] } };
+    const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(pod));
+    expect(a.run.code).toBe(0);
+    expect(readBack('pod', 'app-reader', DEV)).toBeDefined();
+  });
+
+  it('a Pod running as fx-acts-dev/deployer, not an agent but able to delete Deployments in every namespace', () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'deployer', namespace: DEV }, spec: { serviceAccountName: 'deployer', containers: [{ name: 'app', image: PAUSE }] } };
     const a = attempt(AGENT, ['apply', '-f', '-'], JSON.stringify(pod));
     expect(readBack('pod', 'deployer', DEV)).toBeUndefined();

@@ -1,20 +1,22 @@
 // Issue 13, the other side: judging effects must not slow low-risk work. An agent's ordinary development work passes
 // without a word from Countersign, and a single production ConfigMap patch passes with one audit warning.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mustKubectl } from './kube.ts';
+import { mustKubectl, freshAgent, removeFreshAgent } from './kube.ts';
 import { agentUser, attempt, cleanUp, deployment, environmentNamespace, expectAllowedQuietly, field, readBack } from './effects-kit.ts';
 
 const DEV = 'fx-ord-dev';
 const PROD = 'fx-ord-prod';
-const AGENT = 'sweeper';
+// An agent of its own: other suites' pending approval requests count against the harness agents.
+const AGENT = 'fx-ordinary-bot';
 
 beforeAll(() => {
+  freshAgent(AGENT);
   environmentNamespace(DEV, 'development');
   environmentNamespace(PROD, 'production');
   mustKubectl('admin', ['create', 'configmap', 'settings', '-n', PROD, '--from-literal=LOG_LEVEL=info']);
 });
 
-afterAll(() => { cleanUp([DEV, PROD], []); });
+afterAll(() => { cleanUp([DEV, PROD], []); removeFreshAgent(AGENT); });
 
 describe('an agent\'s ordinary development work passes untouched', () => {
   it('creates, patches and deletes a Deployment', () => {

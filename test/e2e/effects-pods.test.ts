@@ -2,13 +2,14 @@
 // pod of a workload is replaced. An agent tries each in production (judged by outcome, read back as admin); then a
 // human does the same and the controllers act on it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { eventually, mustKubectl } from './kube.ts';
+import { eventually, mustKubectl, freshAgent, removeFreshAgent } from './kube.ts';
 import {
   apply, attempt, cleanUp, countReaches, deployment, environmentNamespace, expectHumanPasses, expectRefused, field, names, PAUSE,
 } from './effects-kit.ts';
 
 const NS = 'fx-pods-prod';
-const AGENT = 'ops-bot';
+// An agent of its own: other suites' pending approval requests count against the harness agents.
+const AGENT = 'fx-pods-bot';
 const NODE = 'fx-pods-node';
 
 /** A Job the real Job controller would run 8 pods of; there is none here, so its 8 pods are made as admin. */
@@ -31,6 +32,7 @@ function jobPod(i: number, uid: string): object {
 }
 
 beforeAll(async () => {
+  freshAgent(AGENT);
   environmentNamespace(NS, 'production');
   apply(deployment('web', NS, 12));
   // The human's own Deployment: what an agent's attempts on web did (or failed to stop) cannot blur its counts.
@@ -55,7 +57,7 @@ beforeAll(async () => {
   await countReaches('pods', NS, 6, 'app=site');
 }, 240_000);
 
-afterAll(() => { cleanUp([NS], [`node/${NODE}`]); });
+afterAll(() => { cleanUp([NS], [`node/${NODE}`]); removeFreshAgent(AGENT); });
 
 describe('an agent in production cannot stop pods by other means than a scale-down', () => {
   it('suspending a Job running 8 pods', () => {

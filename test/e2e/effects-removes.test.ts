@@ -2,7 +2,7 @@
 // attempt is made by an agent in production and judged by outcome (read back as admin); then a human does the same
 // and the controllers finish the work.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { eventually, kubectlAs, mustKubectl } from './kube.ts';
+import { eventually, kubectlAs, mustKubectl, freshAgent, removeFreshAgent } from './kube.ts';
 import {
   apply, attempt, cleanUp, countReaches, environmentNamespace, expectHumanPasses, expectRefused, field, gone, PAUSE, readBack,
 } from './effects-kit.ts';
@@ -13,7 +13,8 @@ const REMOVAL = 'removal-by-update';
 // A production namespace being deleted, held Terminating by one object's finalizer.
 const DOOMED = 'fx-rm-doomed';
 const CRD = 'gadgets.fx.example.com';
-const AGENT = 'coder';
+// An agent of its own: other suites' pending approval requests count against the harness agents.
+const AGENT = 'fx-removes-bot';
 const CLAIMS = [0, 1, 2].map((i) => `data-db-${i}`);
 const PVS = [...CLAIMS.map((c) => `fx-rm-${c}`), 'fx-rm-vault'];
 
@@ -56,6 +57,7 @@ async function bound(claim: string): Promise<void> {
 }
 
 beforeAll(async () => {
+  freshAgent(AGENT);
   environmentNamespace(NS, 'production');
   // Static volumes, pre-bound: the real PV binder binds the StatefulSet's claims, so they hold "data".
   apply(CLAIMS.map((c) => volume(`fx-rm-${c}`, c)));
@@ -97,7 +99,7 @@ beforeAll(async () => {
   await countReaches('pods', NS, 3, 'app=db');
 }, 240_000);
 
-afterAll(() => { cleanUp([NS, DOOMED], [...PVS.map((pv) => `pv/${pv}`), `crd/${CRD}`]); });
+afterAll(() => { cleanUp([NS, DOOMED], [...PVS.map((pv) => `pv/${pv}`), `crd/${CRD}`]); removeFreshAgent(AGENT); });
 
 describe('an agent in production cannot make a controller remove data or objects', () => {
   it('scaling a StatefulSet with whenScaled: Delete from 3 to 2 (kubectl scale): the claim data-db-2 stays', () => {

@@ -1,7 +1,7 @@
 // What the end-to-end tests drive: real kubectl, as one of the harness's identities.
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
 import { KUBECTL, kubeconfigPath, pluginPath } from '../harness/control-plane.ts';
@@ -83,3 +83,20 @@ export function capturedReview(uid: string): string {
 
 /** The human identity recovery.test.ts posts reviews as, straight to Countersign (never through the apiserver). */
 export const DIRECT_POST_HUMAN = 'e2e-direct-post:admin';
+
+/**
+ * A fresh agent of its own for a suite: a ServiceAccount in `agents` with the harness agents' inherited rights
+ * (ClusterRole inherited-engineer), so one suite's pending approval requests never fill another's quota of them.
+ */
+export function freshAgent(name: string): void {
+  mustKubectl('admin', ['create', 'serviceaccount', name, '-n', 'agents']);
+  mustKubectl('admin', ['create', 'clusterrolebinding', `e2e-${name}`, '--clusterrole=inherited-engineer', `--serviceaccount=agents:${name}`]);
+  const token = mustKubectl('admin', ['create', 'token', name, '-n', 'agents', '--duration', '2h']).trim();
+  const coder = readFileSync(kubeconfigPath(E2E_DIR, 'coder'), 'utf8');
+  writeFileSync(kubeconfigPath(E2E_DIR, name), coder.replace(/token: "[^"]*"/, `token: "${token}"`).replaceAll('coder', name), { mode: 0o600 });
+}
+
+export function removeFreshAgent(name: string): void {
+  kubectlAs('admin', ['delete', 'clusterrolebinding', `e2e-${name}`, '--ignore-not-found']);
+  kubectlAs('admin', ['delete', 'serviceaccount', name, '-n', 'agents', '--ignore-not-found']);
+}

@@ -24,9 +24,12 @@ describe('identity facts at the edge', () => {
     const power = recordingIdentityPower();
     const deps = edgeDeps(judge, { identities: power });
     expect(await review(deps, create('apps/deployments', web))).toMatchObject({ allowed: true });
+    const deployer = { username: DEPLOYER, groups: ['system:serviceaccounts', 'system:serviceaccounts:shop-dev', 'system:authenticated'] };
     expect(power.calls).toEqual([
       { identity: { username: AGENT.username, groups: AGENT.groups }, namespace: 'shop-dev' },
-      { identity: { username: DEPLOYER, groups: ['system:serviceaccounts', 'system:serviceaccounts:shop-dev', 'system:authenticated'] }, namespace: 'shop-dev' },
+      // In its namespace, and cluster-wide: a right granted in every namespace reaches production from here.
+      { identity: deployer, namespace: 'shop-dev' },
+      { identity: deployer, namespace: '' },
     ]);
   });
 
@@ -88,6 +91,6 @@ describe('identity facts at the edge', () => {
     const deps = edgeDeps(judge, { identities: power });
     const changed = edited(web, (d) => { ((d.spec as Spec).template as { spec: Spec }).spec.containers = [container('web', 'shop/web:1.1')]; });
     expect((await review(deps, update('apps/deployments', web, changed))).allowed).toBe(true);
-    expect(power.calls.map((c) => c.identity.username)).toEqual([AGENT.username, DEPLOYER]);
+    expect(power.calls.map((c) => c.identity.username)).toEqual([AGENT.username, DEPLOYER, DEPLOYER]);
   });
 });

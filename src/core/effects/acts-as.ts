@@ -34,7 +34,7 @@ export function connectsToPod(request: AdmissionRequest): boolean {
 /** What the edge learned about the identities involved: their dangerous rights, by SubjectAccessReview. */
 export interface IdentityFacts {
   /** Per workload ServiceAccount (workloadAccounts): its dangerous rights. */
-  workloads: (WorkloadAccount & { rights: readonly string[] })[];
+  workloads: (WorkloadAccount & { rights: readonly string[]; clusterWide?: readonly string[] })[];
   /** For a shell into a pod (connectsToPod): the pod's spec, read by the edge, so node powers it holds are seen. */
   connectedPodSpec?: Record<string, unknown>;
   /** The requesting agent's own dangerous rights in the same namespace. */
@@ -49,7 +49,9 @@ export function actsAs(facts: IdentityFacts | undefined, isAgent: (identity: Use
     const identity = serviceAccountIdentity(w.namespace, w.name);
     return {
       any: true, identity: identity.username, isAgent: isAgent(identity), rights: [...w.rights].sort(),
-      gains: w.rights.filter((r) => !agent.has(r)).sort(), clusterRights: w.rights.filter((r) => CLUSTER_RIGHTS.has(r)).sort(),
+      gains: w.rights.filter((r) => !agent.has(r)).sort(),
+      // Rights granted in every namespace (asked with no namespace), else the cluster-scoped ones among its rights.
+      clusterRights: [...(w.clusterWide ?? w.rights.filter((r) => CLUSTER_RIGHTS.has(r)))].sort(),
     };
   });
   judged.sort((a, b) => b.gains.length - a.gains.length || Number(a.isAgent) - Number(b.isAgent) || b.rights.length - a.rights.length);
