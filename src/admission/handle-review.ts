@@ -2,7 +2,7 @@
 // Fail closed for agents (an explicit allowed:false), never for anyone else.
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
-import { refusedOnError, type Decision, type DecisionInput, type Judge, type PictureInput } from '../core/decide.js';
+import { allowedDecision, deniedDecision, refusedOnError, type Decision, type DecisionBase, type DecisionInput, type Judge, type PictureInput } from '../core/decide.js';
 import { connectsToPod, needsPicture, workloadAccounts, type IdentityFacts } from '../core/effects/index.js';
 import type { PodIdentities } from '../cluster/pod-identity.js';
 import { serviceAccountIdentity } from '../core/requester.js';
@@ -125,34 +125,65 @@ interface Judgement {
   failure?: FailClosedReason;
 }
 
+/** Runs one stage of the agent path; its failure refuses the agent, named `reason` in logs and metrics. */
+function stage<T>(reason: FailClosedReason, run: () => Promise<T>): Promise<T> {
+  return run().catch(failingWith(reason));
+}
+
+/**
+ * Stage 1, gather: what the core needs beyond the request - the namespace, the cluster picture (only for requests
+ * whose effects need it: its status walks every watch), the identities a workload would run as.
+ */
+async function gatherInput(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<DecisionInput> {
+  const namespace = await stage('namespace-unavailable', () => lookupNamespace(request, deps.namespaces));
+  const picture = needsPicture(request) ? pictureInput(deps.picture) : undefined;
+  // Never throws: a failure to ask is handed to the core, which refuses unless a denial decides.
+  const identities = await identityFacts(request, judge, deps);
+  return {
+    request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }),
+    ...(identities === undefined ? {} : { identities }),
+  };
+}
+
+/**
+ * Stage 2, judge: the core's decision with the activity the budget stage read, then the approval gate. Approvals
+ * found are handed back unused: the budget stage uses them only once the request is recorded.
+ */
+function judgeWithApprovals(input: DecisionInput, judge: Judge, deps: ReviewDeps): DecideWith {
+  return async (activity) => {
+    const decision = decideTagged(judge, { ...input, ...(activity === undefined ? {} : { activity }) });
+    if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
+    const approvals = deps.approvals;
+    const gated = await stage('approvals-unavailable', () => checkApprovalGate(input.request, decision, judge.policy.config, approvals));
+    return 'use' in gated ? { use: () => stage('approvals-unavailable', () => gated.use()), environment: decision.environment } : gated;
+  };
+}
+
+/** Stage 3, count: under the policy's budgets, the request is recorded before any approval is used. */
+async function withinBudget(request: AdmissionRequest, judge: Judge, deps: ReviewDeps, judged: DecideWith): Promise<Decision> {
+  if (!judge.policy.usesBudgets || !isCountedWrite(request.operation) || deps.budgets === undefined) {
+    const answer = await judged(undefined);
+    return 'use' in answer ? answer.use() : answer;
+  }
+  const budgets = { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000, metrics: deps.metrics };
+  return stage('budget-unavailable', () => decideWithBudget(request, judged, budgets));
+}
+
+/** An agent's request through the stages; whatever fails, the agent is refused with the reason (fail closed). */
 async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Judgement> {
   try {
-    const namespace = await lookupNamespace(request, deps.namespaces).catch(failingWith('namespace-unavailable'));
-    // The live picture's status walks every watch: only for requests whose impact needs it.
-    const picture = needsPicture(request) ? pictureInput(deps.picture) : undefined;
-    const identities = await identityFacts(request, judge, deps);
-    const decideWith: DecideWith = async (activity) => {
-      const decision = decideTagged(judge, {
-        request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }),
-        ...(activity === undefined ? {} : { activity }), ...(identities === undefined ? {} : { identities }),
-      });
-      if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
-      // Approvals found are not used yet: under a budget only once the delete is recorded (decideWithBudget).
-      const gated = await checkApprovalGate(request, decision, judge.policy.config, deps.approvals).catch(failingWith('approvals-unavailable'));
-      return 'use' in gated ? { use: () => gated.use().catch(failingWith('approvals-unavailable')), environment: decision.environment } : gated;
-    };
-    if (!judge.policy.usesBudgets || !isCountedWrite(request.operation) || deps.budgets === undefined) {
-      const answer = await decideWith(undefined);
-      return { decision: 'use' in answer ? await answer.use() : answer };
-    }
-    const budgets = { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000, metrics: deps.metrics };
-    return { decision: await decideWithBudget(request, decideWith, budgets).catch(failingWith('budget-unavailable')) };
+    const input = await gatherInput(request, judge, deps);
+    return { decision: await withinBudget(request, judge, deps, judgeWithApprovals(input, judge, deps)) };
   } catch (error: unknown) {
     const failure = error instanceof Unjudgeable ? error.reason : 'internal-error';
-    const requester = { isAgent: true, username: request.userInfo.username, groups: request.userInfo.groups };
     deps.log.error({ err: error instanceof Unjudgeable ? error.cause : error, uid: request.uid, failure }, 'cannot judge an agent request; refusing it');
-    return { decision: refusedOnError({ requester, environment: 'unknown', dryRun: request.dryRun === true, rule: failure }, errorText(error)), failure };
+    return { decision: refusedOnError({ ...requestBase(request, true, failure), environment: 'unknown' }, errorText(error)), failure };
   }
+}
+
+/** The decision base of a request the core did not judge: who asked, and under which rule name. */
+function requestBase(request: AdmissionRequest, isAgent: boolean, rule: string): DecisionBase {
+  return { requester: { isAgent, username: request.userInfo.username, groups: request.userInfo.groups }, environment: '', dryRun: request.dryRun === true, rule };
 }
 
 function decideOther(request: AdmissionRequest, judge: Judge, log: Logger): Decision {
@@ -161,27 +192,17 @@ function decideOther(request: AdmissionRequest, judge: Judge, log: Logger): Deci
   } catch (error: unknown) {
     // Never block a human or a controller because of our own failure.
     log.error({ err: error, uid: request.uid }, 'internal error on a non-agent request; allowing it');
-    const requester = { isAgent: false, username: request.userInfo.username, groups: request.userInfo.groups };
-    return { allowed: true, tier: 'allow', rule: 'non-agent', environment: '', requester, dryRun: false, warnings: [], auditAnnotations: {}, fired: [], errored: true };
+    return allowedDecision({ ...requestBase(request, false, 'non-agent'), dryRun: false }, {}, true);
   }
 }
 
 /** Approvals and approval requests: checked for everyone, refused on any error (an unchecked approval is no approval). */
 async function decideOwnResource(request: AdmissionRequest, judge: Judge, deps: ReviewDeps & { approvals: GateDeps }): Promise<Judgement> {
-  const isAgent = judge.isAgent(request);
-  const requester = { isAgent, username: request.userInfo.username, groups: request.userInfo.groups };
-  const base = { requester, environment: '', dryRun: request.dryRun === true, rule: 'countersign-resources' };
+  const base = requestBase(request, judge.isAgent(request), 'countersign-resources');
   try {
     const verdict = await admitOwnResource(request, judge.policy.config, { ...deps.approvals, isAgent: (r) => judge.isAgent(r) });
-    if (verdict.allowed) {
-      return { decision: { ...base, allowed: true, tier: 'allow', warnings: [], auditAnnotations: verdict.note === undefined ? {} : { approval: verdict.note }, fired: [], errored: false } };
-    }
-    return {
-      decision: {
-        ...base, allowed: false, tier: 'deny', warnings: [], auditAnnotations: { decision: 'denied' }, fired: [], errored: false,
-        status: { code: 403, reason: 'Forbidden', message: verdict.message },
-      },
-    };
+    if (verdict.allowed) return { decision: allowedDecision(base, verdict.note === undefined ? {} : { approval: verdict.note }) };
+    return { decision: deniedDecision(base, verdict.message) };
   } catch (error: unknown) {
     deps.log.error({ err: error, uid: request.uid }, 'cannot check a change to an approval resource; refusing it');
     return { decision: refusedOnError(base, errorText(error)), failure: 'approvals-unavailable' };
@@ -192,8 +213,7 @@ async function decideRequest(request: AdmissionRequest, judge: Judge, deps: Revi
   if (isOwnResource(request)) {
     if (deps.approvals !== undefined) return decideOwnResource(request, judge, { ...deps, approvals: deps.approvals });
     // Without the approval store (a static --cluster picture) nothing about an approval can be checked.
-    const requester = { isAgent: judge.isAgent(request), username: request.userInfo.username, groups: request.userInfo.groups };
-    const base = { requester, environment: '', dryRun: request.dryRun === true, rule: 'countersign-resources' };
+    const base = requestBase(request, judge.isAgent(request), 'countersign-resources');
     return { decision: refusedOnError(base, 'approval resources cannot be checked without a connection to the cluster'), failure: 'approvals-unavailable' };
   }
   return judge.isAgent(request) ? decideAgent(request, judge, deps) : { decision: decideOther(request, judge, deps.log) };

@@ -5,12 +5,13 @@ import { CelAgent } from '../cel/agent.js';
 import type { CelVariables } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
 import type { ApprovalRequirement, Tier } from '../config/schema.js';
+import { allowedDecision, refusedOnError, type Decision } from './decision.js';
 import type { PictureView } from '../picture/picture-index.js';
 import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
 import { isCountedWrite, type ActivityUnavailable, type AgentActivity } from './activity.js';
 import { replicaChange } from './replica-change.js';
 import { describeAction } from './describe.js';
-import { actionRecord, sha256Digest, type ActionRecord } from './digest.js';
+import { actionRecord, sha256Digest } from './digest.js';
 import { environmentResolver, namespaceOfRequest } from './environment.js';
 import { evaluateRules, RuleTimeout, type RuleOutcome } from './evaluate-rules.js';
 import { computeEffects, connectsToPod, effectCauses, needsPicture, NO_EFFECTS, workloadAccounts, type Effects, type IdentityFacts } from './effects/index.js';
@@ -18,28 +19,7 @@ import { cascadeImpact, computeImpact, describeImpact, NO_IMPACT, type Impact } 
 import { agentMatcher, type Requester } from './requester.js';
 import { ruleMatches } from './resource-match.js';
 
-export interface Decision {
-  allowed: boolean;
-  /** `allow` for requests no rule gated, including every non-agent request. */
-  tier: Tier;
-  /** The deciding rule, `default` when no rule fired, `non-agent` when the requester is not an agent. */
-  rule: string;
-  environment: string;
-  requester: Requester;
-  dryRun: boolean;
-  status?: { code: number; reason: string; message: string };
-  warnings: string[];
-  auditAnnotations: Record<string, string>;
-  digest?: string;
-  /** For require-approval: what a human must approve, and how many humans, signed or not. */
-  approval?: { action: ActionRecord; requirement: ApprovalRequirement };
-  /** The blast radius, when it was computed (a rule asked for it, or an approval must be bound to it). */
-  impact?: Impact;
-  /** Every rule that fired, for the record. */
-  fired: { rule: string; tier: Tier; error?: string }[];
-  /** True when Countersign itself failed and refused the request because of it. */
-  errored: boolean;
-}
+export { allowedDecision, deniedDecision, refusedOnError, type Decision, type DecisionBase } from './decision.js';
 
 export interface DecisionInput {
   request: AdmissionRequest;
@@ -334,32 +314,8 @@ export function createJudge(policy: CompiledPolicy): Judge {
     isAgent: (request) => agents.classify(request.userInfo).isAgent,
     decide(input) {
       const requester = agents.classify(input.request.userInfo);
-      if (!requester.isAgent) return allowNonAgent(requester, input.request.dryRun === true);
+      if (!requester.isAgent) return allowedDecision({ requester, environment: '', dryRun: input.request.dryRun === true, rule: 'non-agent' });
       return decideForAgent(input, requester);
     },
-  };
-}
-
-function allowNonAgent(requester: Requester, dryRun: boolean): Decision {
-  return {
-    allowed: true, tier: 'allow', rule: 'non-agent', environment: '', requester, dryRun,
-    warnings: [], auditAnnotations: {}, fired: [], errored: false,
-  };
-}
-
-/** Countersign could not judge an agent's request: refuse it explicitly (fail closed), saying why. */
-export function refusedOnError(
-  base: { requester: Requester; environment: string; dryRun: boolean; rule: string },
-  reason: string,
-): Decision {
-  return {
-    ...base,
-    allowed: false,
-    tier: 'deny',
-    warnings: [],
-    auditAnnotations: { decision: 'denied', rule: base.rule, error: reason },
-    fired: [],
-    errored: true,
-    status: { code: 500, reason: 'InternalError', message: `Countersign could not judge this request, so it is refused: ${reason}` },
   };
 }
