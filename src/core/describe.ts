@@ -24,6 +24,12 @@ export function objectName(request: AdmissionRequest): string {
   return request.oldObject?.metadata?.name ?? request.object?.metadata?.name ?? '';
 }
 
+/** `deployments shop/web`: the plural resource and where the object is, for effects' causes. */
+export function objectTarget(request: AdmissionRequest): string {
+  const ns = request.namespace ?? '';
+  return `${request.resource.resource} ${ns === '' ? '' : `${ns}/`}${objectName(request)}`;
+}
+
 export function describeTarget(request: AdmissionRequest): string {
   const name = objectName(request);
   const namespaced = request.namespace !== undefined && request.namespace !== '' && request.resource.resource !== 'namespaces';

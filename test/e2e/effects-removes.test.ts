@@ -8,7 +8,7 @@ import {
 } from './effects-kit.ts';
 
 const NS = 'fx-rm-prod';
-// The contract's name (notes/effects-spec.md); the policy may call it otherwise, which these tests then report.
+// The rule that gates an update after which a controller removes data (removal-by-update in policy/default.yaml).
 const REMOVAL = 'removal-by-update';
 // A production namespace being deleted, held Terminating by one object's finalizer.
 const DOOMED = 'fx-rm-doomed';

@@ -1,4 +1,5 @@
-// Structural equality of JSON values, with chosen keys ignored: "did anything but these fields change?".
+// Reading and comparing JSON values: a finite number or nothing, and structural equality with chosen keys ignored
+// ("did anything but these fields change?").
 import { canonicalJson } from '../digest.js';
 
 /** `value` without the named top-level keys. */
@@ -11,4 +12,9 @@ export function without(value: unknown, keys: readonly string[]): unknown {
 
 export function sameJson(a: unknown, b: unknown): boolean {
   return canonicalJson(a ?? null) === canonicalJson(b ?? null);
+}
+
+/** A JSON number, undefined for anything else (a missing field, a string, NaN). */
+export function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }

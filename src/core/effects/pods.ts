@@ -4,7 +4,8 @@
 import type { AdmissionRequest } from '../../admission/types.js';
 import { field } from '../../picture/entry.js';
 import { replicaChange } from '../replica-change.js';
-import { sameJson } from './json-compare.js';
+import { objectTarget } from '../describe.js';
+import { num, sameJson } from './json-compare.js';
 import { changedPodSpecs } from './runs-code.js';
 import { type PodsEffect } from './types.js';
 
@@ -24,15 +25,9 @@ class PodCount {
   }
 }
 
-const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
 function is(request: AdmissionRequest, group: string, resource: string): boolean {
   return request.resource.group === group && request.resource.resource === resource;
-}
-
-function target(request: AdmissionRequest): string {
-  const ns = request.namespace ?? '';
-  return `${request.resource.resource} ${ns === '' ? '' : `${ns}/`}${request.name ?? ''}`;
 }
 
 /** A deadline newly set, or moved earlier: the controller or kubelet kills what runs past it. */
@@ -46,28 +41,28 @@ function deadlineShortened(before: unknown, after: unknown): boolean {
 function jobStops(request: AdmissionRequest, pods: PodCount): void {
   const parallelism = num(field(request.object, 'spec', 'parallelism')) ?? 1;
   const before = num(field(request.oldObject, 'spec', 'parallelism')) ?? 1;
-  if (parallelism < before) pods.add(before - parallelism, `lowers the parallelism of ${target(request)} from ${String(before)} to ${String(parallelism)}`);
+  if (parallelism < before) pods.add(before - parallelism, `lowers the parallelism of ${objectTarget(request)} from ${String(before)} to ${String(parallelism)}`);
   if (field(request.object, 'spec', 'suspend') === true && field(request.oldObject, 'spec', 'suspend') !== true) {
-    pods.add(parallelism, `suspends ${target(request)} (its running pods are deleted)`);
+    pods.add(parallelism, `suspends ${objectTarget(request)} (its running pods are deleted)`);
   }
   if (deadlineShortened(field(request.oldObject, 'spec', 'activeDeadlineSeconds'), field(request.object, 'spec', 'activeDeadlineSeconds'))) {
-    pods.add(parallelism, `shortens the deadline of ${target(request)} (its pods are killed when it passes)`);
+    pods.add(parallelism, `shortens the deadline of ${objectTarget(request)} (its pods are killed when it passes)`);
   }
 }
 
 function autoscalerStops(request: AdmissionRequest, pods: PodCount): void {
   if (request.operation === 'CREATE') {
-    pods.add(undefined, `creates ${target(request)}, which takes over its target's replicas`);
+    pods.add(undefined, `creates ${objectTarget(request)}, which takes over its target's replicas`);
     return;
   }
   if (!sameJson(field(request.oldObject, 'spec', 'scaleTargetRef'), field(request.object, 'spec', 'scaleTargetRef'))) {
-    pods.add(undefined, `points ${target(request)} at another workload`);
+    pods.add(undefined, `points ${objectTarget(request)} at another workload`);
   }
   const current = num(field(request.oldObject, 'status', 'currentReplicas'));
   const max = num(field(request.object, 'spec', 'maxReplicas'));
   if (max !== undefined && max < (num(field(request.oldObject, 'spec', 'maxReplicas')) ?? Infinity)) {
-    if (current === undefined) pods.add(undefined, `lowers the maximum of ${target(request)} to ${String(max)}`);
-    else if (current > max) pods.add(current - max, `lowers the maximum of ${target(request)} to ${String(max)} below its ${String(current)} replicas`);
+    if (current === undefined) pods.add(undefined, `lowers the maximum of ${objectTarget(request)} to ${String(max)}`);
+    else if (current > max) pods.add(current - max, `lowers the maximum of ${objectTarget(request)} to ${String(max)} below its ${String(current)} replicas`);
   }
 }
 
@@ -127,7 +122,7 @@ export function stopsPods(request: AdmissionRequest): PodsEffect {
   if (request.operation !== 'UPDATE') return pods.result();
   const change = replicaChange(request);
   if (change !== undefined && change.after < change.before) {
-    pods.add(change.before - change.after, `scales ${target(request)} from ${String(change.before)} to ${String(change.after)} replicas`);
+    pods.add(change.before - change.after, `scales ${objectTarget(request)} from ${String(change.before)} to ${String(change.after)} replicas`);
   }
   if (sub === '') UPDATE_STOPS[key]?.(request, pods);
   return pods.result();
@@ -165,7 +160,7 @@ function statefulSetStops(request: AdmissionRequest, pods: PodCount): void {
   if (!moved) return;
   // Replica count changes are counted as a scale-down already; a shifted start stops the ordinals it leaves.
   const gone = condemnedOrdinals(request).length - Math.max(0, (num(field(request.oldObject, 'spec', 'replicas')) ?? 1) - (num(field(request.object, 'spec', 'replicas')) ?? 1));
-  if (gone > 0) pods.add(gone, `moves the ordinals of ${target(request)}: ${String(gone)} of its pods are replaced by new ones`);
+  if (gone > 0) pods.add(gone, `moves the ordinals of ${objectTarget(request)}: ${String(gone)} of its pods are replaced by new ones`);
 }
 
 /** A Deployment whose rollout takes every pod down at once: Recreate, or maxUnavailable covering all replicas. */
@@ -185,11 +180,11 @@ function templateStops(request: AdmissionRequest, pods: PodCount): void {
   for (const change of changedPodSpecs(request)) {
     if (change.before === undefined || change.metadataOnly) continue;
     if (group === 'apps' && resource === 'deployments' && rollsAllAtOnce(request)) {
-      pods.add(num(field(request.object, 'spec', 'replicas')) ?? 1, `rolls out ${target(request)} with every pod down at once`);
+      pods.add(num(field(request.object, 'spec', 'replicas')) ?? 1, `rolls out ${objectTarget(request)} with every pod down at once`);
     }
     const placement = change.before;
     if (group === 'apps' && resource === 'daemonsets' && PLACEMENT_FIELDS.some((key) => !sameJson(placement[key], change.after[key]))) {
-      pods.add(undefined, `changes where ${target(request)} runs: its pods leave the nodes it no longer selects`);
+      pods.add(undefined, `changes where ${objectTarget(request)} runs: its pods leave the nodes it no longer selects`);
     }
   }
 }
@@ -217,12 +212,12 @@ function statefulSetRollouts(request: AdmissionRequest, pods: PodCount): void {
   const replicas = num(field(request.object, 'spec', 'replicas')) ?? 1;
   const type = (of: unknown): unknown => field(of, 'spec', 'updateStrategy', 'type');
   if (type(request.oldObject) === 'OnDelete' && type(request.object) !== 'OnDelete') {
-    pods.add(replicas, `switches ${target(request)} from OnDelete to rolling updates: its ${String(replicas)} pods roll`);
+    pods.add(replicas, `switches ${objectTarget(request)} from OnDelete to rolling updates: its ${String(replicas)} pods roll`);
     return;
   }
   const partition = (of: unknown): number => num(field(of, 'spec', 'updateStrategy', 'rollingUpdate', 'partition')) ?? 0;
   const released = Math.min(replicas, partition(request.oldObject)) - Math.min(replicas, partition(request.object));
-  if (released > 0) pods.add(released, `lowers the rollout partition of ${target(request)}: ${String(released)} pods roll`);
+  if (released > 0) pods.add(released, `lowers the rollout partition of ${objectTarget(request)}: ${String(released)} pods roll`);
 }
 
 export function restartsPods(request: AdmissionRequest): PodsEffect {
@@ -233,13 +228,13 @@ export function restartsPods(request: AdmissionRequest): PodsEffect {
     if (change.before === undefined) continue;
     const size = rolloutSize(request, change.path);
     if (size === 0) continue;
-    pods.add(size, `rolls out a new pod template for ${target(request)}${size === undefined ? '' : ` (${String(size)} pods replaced)`}`);
+    pods.add(size, `rolls out a new pod template for ${objectTarget(request)}${size === undefined ? '' : ` (${String(size)} pods replaced)`}`);
   }
   statefulSetRollouts(request, pods);
   // A ReplicationController's selector is mutable: changing it orphans its pods and starts new ones.
   if (is(request, '', 'replicationcontrollers') && (request.subResource ?? '') === '' &&
     !sameJson(field(request.oldObject, 'spec', 'selector'), field(request.object, 'spec', 'selector'))) {
-    pods.add(num(field(request.object, 'spec', 'replicas')) ?? 1, `changes the selector of ${target(request)}: its pods are orphaned and replaced`);
+    pods.add(num(field(request.object, 'spec', 'replicas')) ?? 1, `changes the selector of ${objectTarget(request)}: its pods are orphaned and replaced`);
   }
   return pods.result();
 }

@@ -6,9 +6,9 @@ import { CRD_RESOURCE, field, resourceKey, STATEFULSETS, text, type PictureEntry
 import type { PictureView } from '../../picture/picture-index.js';
 import { addImpacts, computeImpact, impactOfObjects, NO_IMPACT, type Impact } from '../impact.js';
 import { condemnedOrdinals } from './pods.js';
+import { num } from './json-compare.js';
 import type { Removes } from './types.js';
 
-const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];

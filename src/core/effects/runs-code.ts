@@ -3,6 +3,7 @@
 // not new code: it is reported as changesImage and left to the audit and bulk rules.
 import type { AdmissionRequest } from '../../admission/types.js';
 import { field } from '../../picture/entry.js';
+import { objectTarget } from '../describe.js';
 import { sameJson, without } from './json-compare.js';
 import { containersOf, declaresPods, podSpecsOf, type ContainerLike, type PodSpecAt } from './pod-specs.js';
 import { CauseList, type RunsCode } from './types.js';
@@ -102,8 +103,19 @@ export interface PodSpecChange {
   metadataOnly: boolean;
 }
 
+/** Worked out once per request: runsCode, restartsPods, stopsPods and the identities all read it. */
+const changesOf = new WeakMap<AdmissionRequest, readonly PodSpecChange[]>();
+
 /** The pod templates a CREATE or UPDATE sets, paired with what they were; unchanged ones left out. */
-export function changedPodSpecs(request: AdmissionRequest): PodSpecChange[] {
+export function changedPodSpecs(request: AdmissionRequest): readonly PodSpecChange[] {
+  const known = changesOf.get(request);
+  if (known !== undefined) return known;
+  const changes = findChangedPodSpecs(request);
+  changesOf.set(request, changes);
+  return changes;
+}
+
+function findChangedPodSpecs(request: AdmissionRequest): PodSpecChange[] {
   if (!declaresPods(request)) return [];
   const before = new Map<string, PodSpecAt>(podSpecsOf(request.oldObject).map((at) => [at.path, at]));
   const changes: PodSpecChange[] = [];
@@ -123,18 +135,13 @@ export interface RunsCodeResult extends RunsCode {
   changesImage: boolean;
 }
 
-function targetOf(request: AdmissionRequest): string {
-  const ns = request.namespace ?? '';
-  return `${request.resource.resource} ${ns === '' ? '' : `${ns}/`}${request.name ?? ''}`;
-}
-
 /** A live channel into a container or a node: every connect subresource (exec, attach, portforward, proxy). */
 function connectCause(request: AdmissionRequest): string | undefined {
   if (request.operation === 'CONNECT') {
     const sub = request.subResource ?? '';
-    return `${CONNECT_WHAT[sub] ?? `opens ${sub} to`} ${targetOf(request)}`;
+    return `${CONNECT_WHAT[sub] ?? `opens ${sub} to`} ${objectTarget(request)}`;
   }
-  if (request.operation === 'UPDATE' && request.subResource === 'ephemeralcontainers') return `adds a debug container to ${targetOf(request)}`;
+  if (request.operation === 'UPDATE' && request.subResource === 'ephemeralcontainers') return `adds a debug container to ${objectTarget(request)}`;
   return undefined;
 }
 
@@ -172,7 +179,7 @@ export function runsCode(request: AdmissionRequest): RunsCodeResult {
   let onNode = request.operation === 'CONNECT' && request.resource.resource === 'nodes';
   let imageOnly = false;
   for (const change of changedPodSpecs(request)) {
-    const verdict = judgeSpecChange(change, change.path === 'spec' ? targetOf(request) : `${targetOf(request)} (${change.path})`);
+    const verdict = judgeSpecChange(change, change.path === 'spec' ? objectTarget(request) : `${objectTarget(request)} (${change.path})`);
     for (const cause of verdict.causes) causes.add(cause);
     onNode ||= verdict.onNode;
     imageOnly ||= verdict.imageChanged;
