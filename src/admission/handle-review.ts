@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
 import { allowedDecision, deniedDecision, refusedOnError, type Decision, type DecisionBase, type DecisionInput, type Judge, type PictureInput } from '../core/decide.js';
-import { connectsToPod, needsPicture, workloadAccounts, type IdentityFacts } from '../core/effects/index.js';
+import { connectsToPod, needsPicture, workloadAccounts, type IdentityFacts, type WorkloadAccount } from '../core/effects/index.js';
 import type { PodIdentities } from '../cluster/pod-identity.js';
 import { serviceAccountIdentity } from '../core/requester.js';
 import type { IdentityPower } from '../cluster/identity-power.js';
@@ -87,6 +87,13 @@ function decideTagged(judge: Judge, input: DecisionInput): Decision {
   }
 }
 
+/** A workload ServiceAccount's rights in its namespace, and cluster-wide: granted everywhere, they reach production. */
+async function accountRights(power: IdentityPower, account: WorkloadAccount): Promise<IdentityFacts['workloads'][number]> {
+  const identity = serviceAccountIdentity(account.namespace, account.name);
+  const [rights, clusterWide] = await Promise.all([power.rightsOf(identity, account.namespace), power.rightsOf(identity, '')]);
+  return { ...account, rights, clusterWide };
+}
+
 /**
  * The dangerous rights of the identities the request's workloads would run as, and the agent's own, asked only when
  * a rule reads `effects.actsAs` and the request starts or changes a workload. A failure is passed on to the core,
@@ -95,24 +102,17 @@ function decideTagged(judge: Judge, input: DecisionInput): Decision {
 async function identityFacts(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<IdentityFacts | { unavailable: string } | undefined> {
   if (!judge.policy.usesIdentity) return undefined;
   const connect = connectsToPod(request);
-  if (!connect && workloadAccounts(request).length === 0) return undefined;
+  const workloads = connect ? [] : workloadAccounts(request);
+  if (!connect && workloads.length === 0) return undefined;
   const power = deps.identities;
   if (power === undefined || (connect && deps.pods === undefined)) return { unavailable: 'no connection to the cluster to ask' };
   try {
     const namespace = request.namespace ?? '';
     const pod = connect && deps.pods !== undefined ? await deps.pods.podOf(namespace, request.name ?? '') : undefined;
-    const accounts = pod === undefined ? workloadAccounts(request) : [{ namespace, name: pod.serviceAccount }];
+    const accounts = pod === undefined ? workloads : [{ namespace, name: pod.serviceAccount }];
     const agent = { username: request.userInfo.username, groups: request.userInfo.groups };
-    const [agentRights, workloads] = await Promise.all([
-      power.rightsOf(agent, request.namespace ?? ''),
-      Promise.all(accounts.map(async (account) => {
-        const identity = serviceAccountIdentity(account.namespace, account.name);
-        // Cluster-wide too: a right granted in every namespace reaches production from a development one.
-        const [rights, clusterWide] = await Promise.all([power.rightsOf(identity, account.namespace), power.rightsOf(identity, '')]);
-        return { ...account, rights, clusterWide };
-      })),
-    ]);
-    return { workloads, agentRights, ...(pod === undefined ? {} : { connectedPodSpec: pod.spec }) };
+    const [agentRights, judged] = await Promise.all([power.rightsOf(agent, namespace), Promise.all(accounts.map((a) => accountRights(power, a)))]);
+    return { workloads: judged, agentRights, ...(pod === undefined ? {} : { connectedPodSpec: pod.spec }) };
   } catch (error: unknown) {
     deps.log.warn({ err: error, uid: request.uid }, 'cannot check the rights of a workload identity');
     return { unavailable: errorText(error) };

@@ -8,6 +8,7 @@ import { auditStep, requestFields } from './audit-step.js';
 import type { SignatureVerifier } from './signatures.js';
 import type { ApprovalStore } from './store.js';
 import { API_GROUP, type ApprovalObject, type ApprovalRequestObject } from './types.js';
+import { sameJson } from '../core/effects/json-compare.js';
 
 export interface OwnResourceDeps {
   store: ApprovalStore;
@@ -77,10 +78,6 @@ function refused(request: AdmissionRequest, message: string, deps: OwnResourceDe
     request: text('requestName'), digest: text('digest'), decision: text('decision'), approver: text('approver'),
     approval: request.name ?? '', creator: request.userInfo.username, uid: request.uid, why: message, ...(request.dryRun === true ? { dryRun: true } : {}),
   });
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
 /** A rejection and a used approval are the record: nobody but Countersign removes them. */

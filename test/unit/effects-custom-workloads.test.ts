@@ -40,3 +40,12 @@ describe('custom workloads without a pod spec', () => {
     expect(effectsOf(update('example.com/apps', chart('shop/web'), edited(chart('shop/web'), (c) => { (c.spec as { image: { tag: string } }).image.tag = '2'; }))).changesImage).toBe(true);
   });
 });
+
+describe('identities named under other keys', () => {
+  it('a SparkApplication\'s driver runs as spec.driver.serviceAccount, a Flink deployment as spec.serviceAccount', () => {
+    const spark: KubeObject = { apiVersion: 'sparkoperator.k8s.io/v1beta2', kind: 'SparkApplication', metadata: { name: 's', namespace: NS }, spec: { image: 'evil/x:1', driver: { serviceAccount: 'deployer' }, executor: { instances: 2 } } };
+    expect(workloadAccounts(create('sparkoperator.k8s.io/sparkapplications', spark))).toEqual([{ namespace: NS, name: 'deployer' }]);
+    const flink: KubeObject = { apiVersion: 'flink.apache.org/v1beta1', kind: 'FlinkDeployment', metadata: { name: 'f', namespace: NS }, spec: { image: 'flink:1.18', serviceAccount: 'flink-admin' } };
+    expect(workloadAccounts(create('flink.apache.org/flinkdeployments', flink))).toEqual([{ namespace: NS, name: 'flink-admin' }]);
+  });
+});

@@ -145,6 +145,11 @@ describe('production-pods-stopped', () => {
     expectDefault(decide(update('apps/deployments', web('shop-dev', 12), web('shop-dev', 6))));
   });
 
+  it('counts a Job\'s stopped pods against its parallelism: 20 -> 19 is audited, a suspend gated', () => {
+    const job20 = (parallelism: number): KubeObject => ({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'batch', namespace: 'shop-prod' }, spec: { parallelism, template: { spec: podSpec() } } });
+    expectAuditedOnly(decide(update('batch/jobs', job20(20), job20(19))));
+  });
+
   it('gates stopping more than half of a workload, however few pods that is (a Job suspended, all of a small Deployment)', () => {
     expectGated(decide(update('batch/jobs', job('shop-prod', false, 5), job('shop-prod', true, 5))), 'production-pods-stopped');
     const small = (strategy: string): KubeObject => workload('Deployment', 'shop-prod/small', { replicas: 3, strategy: { type: strategy } }, podSpec({ containers: [{ name: 'web', image: 'shop/web:1' }] }));
@@ -266,6 +271,16 @@ describe('acts-as-stronger-identity and acts-as-unjudged-identity', () => {
 
   it('lets a development workload run as an app identity whose rights stay in its namespace (development work is free)', () => {
     expectDefault(decide(create('apps/deployments', web), { identities: deployerWith(['get secrets'], ['get secrets']) }));
+  });
+
+  it('judges a new tag of the same image like any change when the identity holds rights beyond its namespace', () => {
+    const tagged = (tag: string): KubeObject => edited(web, (d) => { templateSpec(d).containers = [container('web', `shop/web:${tag}`)]; });
+    const strong: IdentityFacts = { workloads: [{ namespace: 'shop-dev', name: 'deployer', rights: ['delete namespaces'], clusterWide: ['delete namespaces'] }], agentRights: [] };
+    const bump = decide(update('apps/deployments', tagged('1.0'), tagged('1.0-evil')), { identities: strong });
+    expect(bump.allowed).toBe(false);
+    expect(rules(bump)).toEqual(expect.arrayContaining(['acts-as-stronger-identity', 'acts-as-unjudged-identity']));
+    // Rights that stay in the namespace: a release, as before.
+    expectDefault(decide(update('apps/deployments', tagged('1.0'), tagged('1.1')), { identities: deployerWith(['get secrets'], []) }));
   });
 
   it('lets through an identity with no dangerous rights, and an agent\'s own with rights the agent holds', () => {

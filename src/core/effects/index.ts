@@ -2,15 +2,14 @@
 // identities the edge looked up. Pure. Exposed to CEL as `effects`; see docs/effects.md.
 import type { AdmissionRequest, UserInfo } from '../../admission/types.js';
 import type { PictureView } from '../../picture/picture-index.js';
-import { cascadeNeedsPicture, describeImpact, type Impact } from '../impact.js';
+import { cascadeNeedsPicture, describeImpact, NO_IMPACT, type Impact } from '../impact.js';
 import { actsAs, type IdentityFacts } from './acts-as.js';
 import { weakensGuard } from './guard.js';
 import { restartsPods, stopsPods } from './pods.js';
 import { removalsNeedPicture, removes } from './removes.js';
-import { nodeLevelReasons, runsCode } from './runs-code.js';
+import { runsCode } from './runs-code.js';
 import { cutsTraffic } from './traffic.js';
 import { NO_IDENTITY, NO_PODS, NOT_FLAGGED, type Effects } from './types.js';
-import { NO_IMPACT } from '../impact.js';
 
 export type { Effects } from './types.js';
 export { connectsToPod, workloadAccounts, type IdentityFacts, type WorkloadAccount } from './acts-as.js';
@@ -50,15 +49,7 @@ function summaryOf(effects: Omit<Effects, 'summary'>): string {
 
 export function computeEffects(request: AdmissionRequest, input: EffectsInput): Effects {
   if (input.view === undefined && needsPicture(request)) throw new Error('computeEffects: this request needs the cluster picture');
-  const code = runsCode(request);
-  // A shell into a pod with the node's powers (host namespaces, hostPath, privilege) has them too.
-  const podSpec = input.identities?.connectedPodSpec;
-  const connectedNode = podSpec === undefined ? [] : nodeLevelReasons(podSpec);
-  if (connectedNode.length > 0) {
-    code.onNode = true;
-    code.causes.push(`the pod runs with the node's powers: ${connectedNode.join(', ')}`);
-    code.any = true;
-  }
+  const code = runsCode(request, input.identities?.connectedPodSpec);
   const effects = {
     removes: removes(request, input.cascade, input.view),
     stopsPods: stopsPods(request),

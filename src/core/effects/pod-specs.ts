@@ -70,7 +70,9 @@ function findImages(value: unknown, depth: number, found: unknown[]): void {
   }
 }
 
-/** Every serviceAccountName under `value`: the identities a custom workload's pods run as. */
+const ACCOUNT_KEY = /^(serviceAccount(Name)?|[a-zA-Z]+ServiceAccount(Name)?)$/;
+
+/** Every ServiceAccount named under `value`: the identities a custom workload's pods run as. */
 function findAccounts(value: unknown, depth: number, found: Set<string>): void {
   if (depth > SEARCH_DEPTH) return;
   if (Array.isArray(value)) {
@@ -80,7 +82,8 @@ function findAccounts(value: unknown, depth: number, found: Set<string>): void {
   if (!isRecord(value)) return;
   for (const [key, child] of Object.entries(value)) {
     if (key === 'status' || key === 'metadata') continue;
-    if (key === 'serviceAccountName' && typeof child === 'string' && child !== '') found.add(child);
+    // serviceAccountName, serviceAccount (Spark's driver, Flink), driverServiceAccount, executorServiceAccountName...
+    if (ACCOUNT_KEY.test(key) && typeof child === 'string' && child !== '') found.add(child);
     else findAccounts(child, depth + 1, found);
   }
 }

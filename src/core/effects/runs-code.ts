@@ -62,7 +62,7 @@ function foreignVolumes(spec: Record<string, unknown>): string[] {
 }
 
 /** Why code in this pod spec runs with the node's powers: host namespaces, hostPath, privilege, capabilities. */
-export function nodeLevelReasons(spec: Record<string, unknown>): string[] {
+function nodeLevelReasons(spec: Record<string, unknown>): string[] {
   const reasons = (['hostPID', 'hostNetwork', 'hostIPC'] as const).filter((key) => spec[key] === true).map(String);
   reasons.push(...hostPathVolumes(spec), ...foreignVolumes(spec));
   // The system priorities preempt any other pod on a node, production's and Countersign's own included.
@@ -173,10 +173,13 @@ function conversionCause(request: AdmissionRequest): string | undefined {
   return `sends every object of ${request.name ?? ''} through a conversion webhook`;
 }
 
-export function runsCode(request: AdmissionRequest): RunsCodeResult {
+/** `connectedPodSpec`: for a shell into a pod, its spec as the edge read it; the shell has the pod's node powers. */
+export function runsCode(request: AdmissionRequest, connectedPodSpec?: Record<string, unknown>): RunsCodeResult {
   const causes = new CauseList();
   for (const cause of [connectCause(request), conversionCause(request)]) if (cause !== undefined) causes.add(cause);
-  let onNode = request.operation === 'CONNECT' && request.resource.resource === 'nodes';
+  const connectedNode = connectedPodSpec === undefined ? [] : nodeLevelReasons(connectedPodSpec);
+  if (connectedNode.length > 0) causes.add(`the pod runs with the node's powers: ${connectedNode.join(', ')}`);
+  let onNode = (request.operation === 'CONNECT' && request.resource.resource === 'nodes') || connectedNode.length > 0;
   let imageOnly = false;
   for (const change of changedPodSpecs(request)) {
     const verdict = judgeSpecChange(change, change.path === 'spec' ? objectTarget(request) : `${objectTarget(request)} (${change.path})`);
