@@ -1,6 +1,7 @@
 // One lint configuration for the whole repository; CI runs it with --max-warnings=0.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import layers from './eslint/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/control-plane/**', 'charts/**', 'manifests/**'] },
@@ -8,7 +9,7 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'eslint/*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/explicit-function-return-type': ['error', { allowExpressions: true }],
@@ -25,6 +26,11 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    plugins: { layers },
+    rules: { 'layers/imports-point-down': 'error' },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
@@ -36,7 +42,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['scripts/**/*.mjs', 'test/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'test/**/*.mjs', 'eslint/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', AbortSignal: 'readonly' } },
     rules: { 'no-console': 'off', '@typescript-eslint/explicit-function-return-type': 'off' },
   },

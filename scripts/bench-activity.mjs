@@ -3,9 +3,9 @@
 // read and a write per request, as the first version did); and the record's size in bytes after an hour.
 // Simulated clock, no network, no timing. Run after `npm run -s build`: node scripts/bench-activity.mjs
 import { Buffer } from 'node:buffer';
-import { memoryActivityStore } from '../dist/budgets/activity-store.js';
-import { decideWithBudget } from '../dist/budgets/budget-gate.js';
-import { LEASE_UNITS, LeaseLedger } from '../dist/budgets/lease-ledger.js';
+import { memoryActivityStore } from '../dist/activity/activity-store.js';
+import { decideWithBudget } from '../dist/webhook/budget-gate.js';
+import { LEASE_UNITS, LeaseLedger } from '../dist/activity/lease-ledger.js';
 import { addUnits, changesCounter, countWithin, pruned, withPeak, MAX_SAMPLES, MAX_WORKLOADS } from '../dist/core/activity.js';
 
 const AGENT = 'system:serviceaccount:agents:coder';

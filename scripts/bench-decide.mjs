@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { handleReview } from '../dist/admission/handle-review.js';
+import { handleReview } from '../dist/webhook/handle-review.js';
 import { staticNamespaceDirectory } from '../dist/cluster/namespace-directory.js';
 import { DEFAULT_CONFIG_URL, loadConfigText } from '../dist/config/load.js';
-import { memoryActivityStore } from '../dist/budgets/activity-store.js';
+import { memoryActivityStore } from '../dist/activity/activity-store.js';
 import { createJudge } from '../dist/core/decide.js';
 import { createLogger } from '../dist/observability/logger.js';
 import { createMetrics } from '../dist/observability/metrics.js';

@@ -6,8 +6,8 @@
 //   memory      bytes per cached object vs. bytes per entry of a Map<uid, name> of the same size
 // Usage: npm run bench:impact   (node --expose-gc is set by the npm script)
 import { computeImpact } from '../dist/core/impact.js';
-import { resourceKey, toEntry } from '../dist/picture/entry.js';
-import { PictureIndex } from '../dist/picture/picture-index.js';
+import { resourceKey, toEntry } from '../dist/core/picture-view/entry.js';
+import { PictureIndex } from '../dist/core/picture-view/picture-index.js';
 
 const { gc } = globalThis;
 if (typeof gc !== 'function') throw new Error('run with node --expose-gc (npm run bench:impact)');

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../dist/observability/logger.js';
-import { httpsTransport } from '../dist/picture/https-transport.js';
+import { httpsTransport } from '../dist/kube/https-transport.js';
 import { kubePicture } from '../dist/picture/kube-picture.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..');

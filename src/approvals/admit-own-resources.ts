@@ -1,9 +1,9 @@
 // Countersign guards its own resources: requests are written by Countersign alone, approvals only by humans who
 // pass every check, and nobody but Countersign changes a status.
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest } from '../kube/types.js';
 import type { Config } from '../config/schema.js';
 import { checkApproval } from './check-approval.js';
-import type { AuditTrail } from '../observability/audit-log.js';
+import type { AuditTrail } from '../audit/trail.js';
 import { auditStep, requestFields } from './audit-step.js';
 import type { SignatureVerifier } from './signatures.js';
 import type { ApprovalStore } from './store.js';

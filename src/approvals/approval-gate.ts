@@ -2,14 +2,14 @@
 // for exactly this action and consume them atomically. Anything unclear refuses. Finding and using are apart
 // (checkApprovalGate, then `use`) so that a caller with more to do before the request may go through (counting it
 // against a bulk budget) uses a human's approval only once nothing else can refuse the request.
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest } from '../kube/types.js';
 import type { Config } from '../config/schema.js';
 import { coveredByQuota, findQuota, quotaDryRun } from './quota.js';
 import type { Decision } from '../core/decide.js';
 import { summarizeChange, type ChangeSummary } from './change-summary.js';
 import { evaluateGate, type GateState } from './gate.js';
 import { approvalRequestFor } from './request-record.js';
-import type { AuditTrail } from '../observability/audit-log.js';
+import type { AuditTrail } from '../audit/trail.js';
 import { approvalFields, auditStep, requestFields } from './audit-step.js';
 import type { SignatureVerifier } from './signatures.js';
 import type { ApprovalStore } from './store.js';

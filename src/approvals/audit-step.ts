@@ -1,8 +1,8 @@
 // One step of an approval's life, recorded twice: a hash-chained audit line (observability/audit-log.ts) and, when
 // the step has one, a Kubernetes Event on the request carrying the line's place and hash, so the cluster's Events
 // vouch for the log (a tail deleted from it no longer matches them).
-import type { AuditAnchor, AuditEvent, AuditFields } from '../observability/audit-chain.js';
-import type { AuditTrail } from '../observability/audit-log.js';
+import type { AuditAnchor, AuditEvent, AuditFields } from '../audit/chain.js';
+import type { AuditTrail } from '../audit/trail.js';
 import type { ApprovalStore } from './store.js';
 import type { ActionTarget, ApprovalObject, ApprovalRequestObject } from './types.js';
 

@@ -1,6 +1,6 @@
 // What a gated action would change, computed by the guard for the human who approves it: the new object of a
 // CREATE, the changed fields of an UPDATE, the options of a CONNECT. Bounded, and Secret values never leave.
-import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import type { AdmissionRequest, KubeObject } from '../kube/types.js';
 
 export interface ChangeSummary {
   /** `path: before -> after`, one line per changed leaf (UPDATE), or `path: value` (CREATE, CONNECT). */

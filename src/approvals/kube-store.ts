@@ -1,11 +1,11 @@
 // The approval store on the Kubernetes API: requests and approvals in Countersign's namespace, consumption by a
 // compare-and-swap on the approval's resourceVersion, "who may approve" by SubjectAccessReview.
-import { orUndefinedOn404, statusCode } from '../cluster/api-error.js';
+import { orUndefinedOn404, statusCode } from '../kube/api-error.js';
 import { parseServiceAccount } from '../core/requester.js';
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { UserInfo } from '../admission/types.js';
-import { retryTransient } from '../cluster/retry.js';
-import { anchorAnnotations } from '../observability/audit-chain.js';
+import type { UserInfo } from '../kube/types.js';
+import { retryTransient } from '../kube/retry.js';
+import { anchorAnnotations } from '../audit/chain.js';
 import type { ApprovalStore } from './store.js';
 import { API_GROUP, API_VERSION, OWNER_ANNOTATION, QUOTA_LABEL, REQUESTER_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
 

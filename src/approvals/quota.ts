@@ -6,11 +6,11 @@
 // that only count (a quota is itself a count a human granted: it stands in for rate limits on these requests, never
 // for capacity removed, a blast radius or anything a rule reads from the object). Counted on the Approval's status
 // by compare-and-swap so replicas cannot overspend it.
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest } from '../kube/types.js';
 import type { RuleConfig } from '../config/schema.js';
 import type { Decision } from '../core/decide.js';
 import type { Impact } from '../core/impact.js';
-import type { AuditTrail } from '../observability/audit-log.js';
+import type { AuditTrail } from '../audit/trail.js';
 import { actionLabel, auditStep, requestFields } from './audit-step.js';
 import { quotable } from './check-approval.js';
 import type { ApprovalStore } from './store.js';
@@ -54,7 +54,8 @@ function gatedOnlyBy(decision: Decision, rule: string, policy: QuotaPolicy): boo
   return [...gates].every((gate) => gate === rule || counting.has(gate));
 }
 
-function remaining(approval: ApprovalObject, now: Date): number {
+/** Units of a quota approval left to spend now: 0 for an expired one or anything that is not a quota approval. */
+export function quotaRemaining(approval: ApprovalObject, now: Date): number {
   const { quota, decision, expiresAt } = approval.spec;
   if (quota === undefined || decision !== 'Approve' || Date.parse(expiresAt) <= now.getTime()) return 0;
   return quota.deletes - (approval.status?.used ?? 0);
@@ -114,7 +115,7 @@ export interface QuotaAttempt {
 
 /** The quota's request, if this quota covers this request with a unit left. Reads only: nothing is spent. */
 async function covers({ decision, approval, now }: Omit<QuotaAttempt, 'target'>, store: ApprovalStore, policy: QuotaPolicy): Promise<ApprovalRequestObject | undefined> {
-  if (remaining(approval, now) <= 0 || decision.approval === undefined) return undefined;
+  if (quotaRemaining(approval, now) <= 0 || decision.approval === undefined) return undefined;
   const target = await store.getRequest(approval.spec.requestName);
   if (target === undefined || !sameScope(target, approval, decision, policy)) return undefined;
   return (await rejected(target, store)) ? undefined : target;
@@ -143,7 +144,7 @@ export async function findQuota(request: AdmissionRequest, decision: Decision, d
 export function quotaDryRun({ decision, approval, now }: QuotaAttempt): Decision {
   const total = approval.spec.quota?.deletes ?? 0;
   const note = `dry run: Countersign would allow this request under quota ${approval.metadata.name} by ${approval.spec.approver} ` +
-    `(${String(remaining(approval, now))} of ${String(total)} left; not used by a dry run).`;
+    `(${String(quotaRemaining(approval, now))} of ${String(total)} left; not used by a dry run).`;
   return allowedUnder(decision, approval, note);
 }
 
@@ -156,7 +157,7 @@ async function spendQuota(attempt: QuotaAttempt, deps: QuotaDeps): Promise<Decis
   if (request.dryRun === true) return quotaDryRun(attempt);
   if (!(await deps.store.useQuota(approval, request.uid, now))) return 'lost';
   const total = approval.spec.quota?.deletes ?? 0;
-  const used = total - remaining(approval, now) + 1;
+  const used = total - quotaRemaining(approval, now) + 1;
   const action = decision.approval?.action;
   const target = action === undefined ? '' : actionLabel(action);
   await auditStep(deps, {

@@ -2,7 +2,7 @@
 // signers kept in a Secret agents cannot touch.
 import type { SignatureVerdict } from './check-approval.js';
 import { approvalPayload } from './payload.js';
-import { parseAllowedSigners, verifySshSignature } from './sshsig.js';
+import { parseAllowedSigners, verifySshSignature } from '../ssh/index.js';
 import type { ApprovalSpec } from './types.js';
 
 export type SignatureVerifier = (spec: ApprovalSpec, allowedSignersText: string) => SignatureVerdict;

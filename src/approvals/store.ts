@@ -1,6 +1,6 @@
 // The port to where approval objects live (the Kubernetes API in production, memory in unit tests).
-import type { UserInfo } from '../admission/types.js';
-import type { AuditAnchor } from '../observability/audit-chain.js';
+import type { UserInfo } from '../kube/types.js';
+import type { AuditAnchor } from '../audit/chain.js';
 import type { ApprovalObject, ApprovalRequestObject, RequestPhase } from './types.js';
 
 /** An audit record's place in its replica's chain, as an Event carries it. */

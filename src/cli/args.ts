@@ -2,6 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
+import type { TlsSource } from '../server/serving-tls.js';
 
 export class UsageError extends Error {
   constructor(readonly problems: string[]) {
@@ -11,10 +12,6 @@ export class UsageError extends Error {
 }
 
 /** Where the serving certificate comes from: files someone else rotates, or Countersign itself. */
-export type TlsSource =
-  | { kind: 'files'; certFile: string; keyFile: string }
-  | { kind: 'self-managed'; secretName: string; hosts: string[]; webhookConfiguration: string };
-
 export interface ServeSettings {
   config?: string;
   address: string;

@@ -2,7 +2,7 @@
 // when intact, 1 when broken (the first break, with its line, is printed), 2 on usage errors.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { anchorsFromEvents, formatVerdict, verifyAuditLog, type SourcedAnchor } from '../observability/audit-verify.js';
+import { anchorsFromEvents, formatVerdict, verifyAuditLog, type SourcedAnchor } from '../audit/verify.js';
 import { UsageError } from './args.js';
 
 function readInput(path: string, what: string): string {

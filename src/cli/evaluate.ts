@@ -1,13 +1,13 @@
 // `countersign evaluate`: the same core, offline. Prints the AdmissionReview answer; exit 0 whatever it decided.
 import { readFile } from 'node:fs/promises';
-import { handleReview } from '../admission/handle-review.js';
+import { handleReview } from '../webhook/handle-review.js';
 import { staticNamespaceDirectory } from '../cluster/namespace-directory.js';
 import { parseClusterSnapshot, readClusterSnapshot } from '../cluster/snapshot.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import { createJudge } from '../core/decide.js';
 import { createLogger } from '../observability/logger.js';
 import { staticPicture } from '../picture/cluster-picture.js';
-import { memoryActivityStore } from '../budgets/activity-store.js';
+import { memoryActivityStore } from '../activity/activity-store.js';
 import { tableIdentityPower } from '../cluster/table-identity-power.js';
 import type { EvaluateSettings } from './args.js';
 import { UsageError } from './args.js';

@@ -7,7 +7,7 @@ import { readClusterSnapshot } from '../cluster/snapshot.js';
 import { createIdentityPower, type IdentityPower } from '../cluster/identity-power.js';
 import { kubePodIdentities, type PodIdentities } from '../cluster/pod-identity.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
-import { auditTrail } from '../observability/audit-log.js';
+import { auditTrail } from '../audit/trail.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { observeCluster } from '../observability/observe-cluster.js';
@@ -20,8 +20,8 @@ import type { ServeSettings } from './args.js';
 import type { GateDeps } from '../approvals/approval-gate.js';
 import { signatureVerifier } from '../approvals/signatures.js';
 import type { Config } from '../config/schema.js';
-import type { ReviewDeps } from '../admission/handle-review.js';
-import { memoryActivityStore } from '../budgets/activity-store.js';
+import type { ReviewDeps } from '../webhook/handle-review.js';
+import { memoryActivityStore } from '../activity/activity-store.js';
 import { staticPicture, type ClusterPicture } from '../picture/cluster-picture.js';
 import { UsageError } from './args.js';
 
@@ -43,11 +43,12 @@ async function clusterEdges(settings: ServeSettings, config: Config, log: Logger
   }
   // Loaded only when needed: client-node is heavy and unused for snapshot runs.
   const kube = await import('../cluster/kube-namespace-directory.js');
+  const { loadKubeConfig } = await import('../kube/kubeconfig.js');
   const { kubeApprovalStore } = await import('../approvals/kube-store.js');
   const { kubePicture } = await import('../picture/kube-picture.js');
-  const { kubeActivityStore } = await import('../budgets/kube-activity-store.js');
+  const { kubeActivityStore } = await import('../activity/kube-activity-store.js');
   const { kubeSendReview } = await import('../cluster/kube-subject-access-review.js');
-  const kc = kube.loadKubeConfig(settings.kubeconfig);
+  const kc = loadKubeConfig(settings.kubeconfig);
   return {
     namespaces: kube.kubeNamespaceDirectory(kc, log),
     picture: kubePicture(kc, log, config.picture),

@@ -7,22 +7,15 @@
 // the read fails and the agent is refused (namespace-unavailable). Refusing every agent until the relist (the
 // cache's "not ready") would lock agents out even while the apiserver can answer; serving the last good cache
 // would judge by labels that may have changed.
-import { CoreV1Api, KubeConfig, makeInformer, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, makeInformer, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { KubeObject } from '../admission/types.js';
-import { statusCode } from './api-error.js';
+import type { KubeObject } from '../kube/types.js';
+import { statusCode } from '../kube/api-error.js';
 import type { NamespaceDirectory } from './namespace-directory.js';
-import { withTimeout } from './retry.js';
+import { withTimeout } from '../kube/retry.js';
 
 // Well inside the webhook's 5 s timeout: a slow apiserver makes the agent's request fail closed, with a reason.
 const LIVE_READ_TIMEOUT_MS = 2000;
-
-export function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
-}
 
 export interface RestartBackoff {
   /** The delay before the first restart after a failure; doubled on each failure in a row. */

@@ -4,7 +4,7 @@ import type { Agent, IncomingMessage } from 'node:http';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { statusError } from '../picture/picture-transport.js';
+import { statusError } from '../kube/transport.js';
 import type { SendReview, SubjectAccessReview } from './identity-power.js';
 
 const PATH = '/apis/authorization.k8s.io/v1/subjectaccessreviews';

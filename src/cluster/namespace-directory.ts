@@ -1,6 +1,6 @@
 // The port through which the edge learns about Namespaces. The core never sees it: the handler looks the
 // namespace up and hands the object to the decision.
-import type { KubeObject } from '../admission/types.js';
+import type { KubeObject } from '../kube/types.js';
 
 export interface NamespaceDirectory {
   /**

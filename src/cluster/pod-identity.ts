@@ -1,7 +1,7 @@
 // Which ServiceAccount a running pod is: asked when an agent opens a shell or a tunnel into it (exec, attach,
 // port-forward), since the code it then runs acts with that pod's token. One GET per such request; they are rare.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { withTimeout } from './retry.js';
+import { withTimeout } from '../kube/retry.js';
 
 /** What a shell into a pod runs with: the pod's identity and its spec (host namespaces, volumes, privilege). */
 export interface ConnectedPod {

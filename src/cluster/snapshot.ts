@@ -1,7 +1,7 @@
 // Reads a static picture of a cluster: a `kind: List`, a JSON document, or a multi-document YAML stream.
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import type { KubeObject } from '../admission/types.js';
+import type { KubeObject } from '../kube/types.js';
 
 function isObject(value: unknown): value is KubeObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

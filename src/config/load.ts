@@ -1,8 +1,8 @@
 // Reads a configuration document (YAML or JSON), validates all of it and compiles its rules.
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { compilePolicy, partialRuleErrors } from '../policy/compile-policy.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import { compilePolicy, partialRuleErrors } from './compile-policy.js';
+import type { CompiledPolicy } from './policy-types.js';
 import { configSpec, type Config } from './schema.js';
 import { check, formatErrors, type ValidationError } from './validate.js';
 

@@ -1,6 +1,6 @@
 // The configuration file's shape: who the agents are, how namespaces map to environments, the rules, and the
 // evaluation budget. One document, validated in full before anything serves; defaults live here and nowhere else.
-import { OPERATIONS } from '../admission/types.js';
+import { OPERATIONS } from '../kube/types.js';
 import type { Spec } from './validate.js';
 
 export const TIERS = ['allow', 'audit', 'require-approval', 'deny'] as const;

@@ -68,16 +68,6 @@ export interface ActivityUnavailable {
   unavailable: string;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A Go-style duration without sign or fractions: `90s`, `10m`, `1h30m`. */
-export function parseWindow(text: string): number | undefined {
-  if (!/^(\d+(ms|s|m|h))+$/.test(text)) return undefined;
-  let total = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(amount) * (UNIT_MS[unit ?? ''] ?? 0);
-  return total > 0 && Number.isSafeInteger(total) ? total : undefined;
-}
-
 export const DELETES = 'deletes';
 export function changesCounter(environment: string): string {
   return `changes:${environment}`;

@@ -1,13 +1,14 @@
 // The decision core: decoded request in, decision out. Pure: no network, no clock, no globals.
 // decode -> classify requester -> resolve environment -> match and evaluate rules -> the most severe tier decides.
-import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import type { AdmissionRequest, KubeObject } from '../kube/types.js';
 import { CelAgent } from '../cel/agent.js';
+import { agentCounts, removesCapacity } from './agent-counts.js';
 import type { CelVariables } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
 import type { ApprovalRequirement, Tier } from '../config/schema.js';
 import { allowedDecision, refusedOnError, type Decision } from './decision.js';
-import type { PictureView } from '../picture/picture-index.js';
-import type { CompiledPolicy, CompiledRule } from '../policy/types.js';
+import type { PictureView } from './picture-view/picture-index.js';
+import type { CompiledPolicy, CompiledRule } from '../config/policy-types.js';
 import { isCountedWrite, type ActivityUnavailable, type AgentActivity } from './activity.js';
 import { replicaChange } from './replica-change.js';
 import { describeAction } from './describe.js';
@@ -114,7 +115,11 @@ interface Context {
 function celVariables(policy: CompiledPolicy, input: DecisionInput, { environment, requester, impact, effects }: Context): CelVariables {
   const { object, oldObject, ...attributes } = input.request;
   // A dry run counts itself too: it must get the answer the real request would get.
-  const current = input.request.operation === 'DELETE' ? 1 : 0;
+  const thisRequest = {
+    deletes: input.request.operation === 'DELETE' ? 1 : 0, changes: isCountedWrite(input.request.operation) ? 1 : 0,
+    environment, replicaChange: replicaChange(input.request),
+  };
+  const activity = input.activity === undefined || 'unavailable' in input.activity ? undefined : input.activity;
   return {
     // ValidatingAdmissionPolicy's typed request always has these fields, empty when unset; expressions rely on it.
     request: toCel({ name: '', namespace: '', subResource: '', dryRun: false, ...attributes }),
@@ -125,8 +130,8 @@ function celVariables(policy: CompiledPolicy, input: DecisionInput, { environmen
     environment,
     agent: new CelAgent({
       username: requester.username, groups: requester.groups, serviceAccount: toCel(requester.serviceAccount ?? null),
-      ...(input.activity === undefined || 'unavailable' in input.activity ? {} : { activity: input.activity }), current,
-      currentChange: isCountedWrite(input.request.operation) ? 1 : 0, environment, replicaChange: replicaChange(input.request),
+      counts: activity === undefined ? undefined : agentCounts(activity, thisRequest),
+      removesCapacity: removesCapacity(thisRequest.replicaChange),
     }),
     countersign: policy.countersign,
     blastRadius: impactToCel(impact),

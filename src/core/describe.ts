@@ -1,5 +1,5 @@
 // Human-readable names for requests, used in messages, logs and metric labels.
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest } from '../kube/types.js';
 
 /** `apps/deployments/scale`, `namespaces`: bounded by the API surface, safe as a metric label. */
 export function resourceLabel(request: AdmissionRequest): string {

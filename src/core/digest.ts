@@ -1,7 +1,7 @@
 // The identity of an action: canonical JSON (sorted keys, no whitespace) hashed with SHA-256, so the same
 // attempt always yields the same digest and any change to what is being done yields another.
 import { createHash } from 'node:crypto';
-import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import type { AdmissionRequest, KubeObject } from '../kube/types.js';
 import { objectName } from './describe.js';
 import type { Impact } from './impact.js';
 

@@ -1,8 +1,8 @@
 // Which environment a request touches: the namespace's label, then its name patterns, then the default.
 // Cluster-scoped objects count as the configured `clusterScoped` environment (production by default).
-import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import type { AdmissionRequest, KubeObject } from '../kube/types.js';
 import type { Config } from '../config/schema.js';
-import { anyGlob } from './glob.js';
+import { anyGlob } from '../kube/glob.js';
 
 export function isNamespaceResource(request: AdmissionRequest): boolean {
   return request.resource.group === '' && request.resource.resource === 'namespaces';

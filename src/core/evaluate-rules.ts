@@ -2,7 +2,7 @@
 // if any rule can loop, all of them run inside one deadline, so a pathological policy cannot hold a request.
 import { DeadlineExceeded, runWithDeadline } from '../cel/guards.js';
 import { fromCel } from '../cel/values.js';
-import type { CompiledRule } from '../policy/types.js';
+import type { CompiledRule } from '../config/policy-types.js';
 
 export interface RuleOutcome {
   rule: CompiledRule;

@@ -1,8 +1,8 @@
 // The blast radius of one request, judged at the cascade root: what the namespace controller, the CRD finalizer
 // and the garbage collector would remove afterwards, out of the webhook's sight. Pure: reads a PictureView.
-import type { AdmissionRequest, KubeObject } from '../admission/types.js';
-import { CRD_RESOURCE, ownerUids, resourceKey, text, type PictureEntry } from '../picture/entry.js';
-import type { PictureView } from '../picture/picture-index.js';
+import type { AdmissionRequest, KubeObject } from '../kube/types.js';
+import { CRD_RESOURCE, ownerUids, resourceKey, text, type PictureEntry } from './picture-view/entry.js';
+import type { PictureView } from './picture-view/picture-index.js';
 
 export interface Impact {
   /** Objects removed, the request's own object included. */

@@ -1,6 +1,6 @@
 // Which workload a request resizes, and its replicas before and after, from the request alone (no clock, no I/O).
 // Shared by the bulk counters (`agent.capacityRemoved`) and the effects model.
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest } from '../kube/types.js';
 
 export interface ReplicaChange {
   /** `group/resource/namespace/name` of the workload (a Scale names its parent resource). */

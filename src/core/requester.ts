@@ -1,7 +1,7 @@
 // Who is asking. Identity comes only from the apiserver-authenticated userInfo, never from the object.
-import type { UserInfo } from '../admission/types.js';
+import type { UserInfo } from '../kube/types.js';
 import type { Config } from '../config/schema.js';
-import { anyGlob, type Glob } from './glob.js';
+import { anyGlob, type Glob } from '../kube/glob.js';
 
 export interface Requester {
   isAgent: boolean;

@@ -1,6 +1,6 @@
 // Operation, resource and scope matching with Kubernetes' own rule semantics:
 // `*` is every resource but no subresource, `*/*` everything, `pods/*` every subresource of pods, `*/scale`.
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest } from '../kube/types.js';
 import type { RuleMatch } from '../config/schema.js';
 import { isClusterScoped } from './environment.js';
 

@@ -1,6 +1,7 @@
 // The ValidatingWebhookConfiguration, derived from the same agent settings the core classifies with.
 // One source of truth: the control-plane harness registers this object and the Helm chart renders the same one.
 import type { Config } from '../config/schema.js';
+import { globRegexSource } from '../kube/glob.js';
 
 export const WEBHOOK_NAME = 'agents.countersign.dev';
 export const APPROVALS_WEBHOOK_NAME = 'approvals.countersign.dev';
@@ -9,15 +10,6 @@ export interface ClientConfig {
   url?: string;
   service?: { namespace: string; name: string; path: string; port: number };
   caBundle?: string;
-}
-
-function regexFromGlob(glob: string): string {
-  // CEL's matches() is RE2. `*` and `?` mean exactly what they mean in the core's classifier (src/core/glob.ts):
-  // any run of characters and any one character, colons included, or the two would disagree on who is an agent.
-  return glob
-    .split('')
-    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch === '\\' ? '\\\\\\\\' : /[.+^${}()|[\]]/.test(ch) ? `\\\\${ch}` : ch === "'" ? "\\'" : ch))
-    .join('');
 }
 
 /** A CEL string literal. */
@@ -33,18 +25,18 @@ export function agentMatchExpression(agents: Config['agents']): string {
   const clauses: string[] = [];
   for (const pattern of agents.serviceAccounts) {
     const [namespace = '*', name = '*'] = pattern.split('/', 2);
-    clauses.push(`request.userInfo.username.matches('^system:serviceaccount:${regexFromGlob(namespace)}:${regexFromGlob(name)}$')`);
+    clauses.push(`request.userInfo.username.matches(${celString(`^system:serviceaccount:${globRegexSource(namespace)}:${globRegexSource(name)}$`)})`);
   }
   for (const pattern of agents.usernames) {
     clauses.push(pattern.includes('*') || pattern.includes('?')
-      ? `request.userInfo.username.matches('^${regexFromGlob(pattern)}$')`
+      ? `request.userInfo.username.matches(${celString(`^${globRegexSource(pattern)}$`)})`
       : `request.userInfo.username == ${celString(pattern)}`);
   }
   if (agents.groups.length > 0) {
     const exact = agents.groups.filter((g) => !g.includes('*') && !g.includes('?'));
     const globbed = agents.groups.filter((g) => g.includes('*') || g.includes('?'));
     if (exact.length > 0) clauses.push(`request.userInfo.groups.exists(g, g in [${exact.map(celString).join(', ')}])`);
-    for (const g of globbed) clauses.push(`request.userInfo.groups.exists(g, g.matches('^${regexFromGlob(g)}$'))`);
+    for (const g of globbed) clauses.push(`request.userInfo.groups.exists(g, g.matches(${celString(`^${globRegexSource(g)}$`)}))`);
   }
   return clauses.length === 0 ? 'false' : clauses.join(' || ');
 }

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { ApprovalStore } from '../approvals/store.js';
 import type { ApprovalObject, ApprovalRequestObject } from '../approvals/types.js';
-import { effectivePhase } from '../plugin/phase.js';
+import { effectivePhase } from '../approvals/phase.js';
 import { APPROVAL_STATES, type ApprovalState, type Metrics } from './metrics.js';
 
 export interface ApprovalCensus {

@@ -1,5 +1,5 @@
 // One admission decision into the metrics, at the edge: the core stays pure and never sees a counter.
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest } from '../kube/types.js';
 import { BUDGET_UNAVAILABLE, IDENTITY_UNAVAILABLE, IMPACT_UNAVAILABLE, type Decision } from '../core/decide.js';
 import { metricResourceLabel } from '../core/describe.js';
 import { NOT_AN_AGENT, type FailClosedReason, type Metrics } from './metrics.js';

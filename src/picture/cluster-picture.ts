@@ -1,7 +1,7 @@
 // The port through which the edge reads the cluster picture. A live one (kube-picture.ts) is filled by watches;
 // a static one is built from a snapshot file for offline evaluation and tests.
-import { toEntry } from './entry.js';
-import { PictureIndex, type PictureView } from './picture-index.js';
+import { toEntry } from '../core/picture-view/entry.js';
+import { PictureIndex, type PictureView } from '../core/picture-view/picture-index.js';
 
 export interface PictureStatus {
   /** True once every watched resource has listed completely and none has gone stale since. */

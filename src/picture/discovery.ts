@@ -1,9 +1,7 @@
 // Which resources the picture watches, read from aggregated discovery (apidiscovery.k8s.io/v2, GA and served by
 // every API server since Kubernetes 1.30, the oldest version Countersign supports): one request each for /api and
 // /apis instead of one per group version.
-import { field, resourceKey, text } from './entry.js';
-
-export const DISCOVERY_ACCEPT = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';
+import { field, resourceKey, text } from '../core/picture-view/entry.js';
 
 export interface WatchedResource {
   /** The picture's resource key: `pods`, `deployments.apps`. */

@@ -6,12 +6,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterPicture, PictureStatus } from './cluster-picture.js';
 import { readDiscovery, type DiscoveredResources, type WatchedResource } from './discovery.js';
-import { httpsTransport } from './https-transport.js';
-import { PictureIndex, type PictureView } from './picture-index.js';
+import { httpsTransport } from '../kube/https-transport.js';
+import { PictureIndex, type PictureView } from '../core/picture-view/picture-index.js';
 import { pictureStatus } from './picture-status.js';
-import type { PictureTransport } from './picture-transport.js';
+import type { PictureTransport } from '../kube/transport.js';
 import { ResourceWatch, type Backoff } from './resource-watch.js';
-import { CRD_RESOURCE } from './entry.js';
+import { CRD_RESOURCE } from '../core/picture-view/entry.js';
 
 
 export interface KubePictureOptions {

@@ -4,9 +4,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WatchedResource } from './discovery.js';
-import { FULL_OBJECT_RESOURCES, toEntry, type PictureEntry } from './entry.js';
-import type { PictureIndex } from './picture-index.js';
-import { isGone, statusError, type PictureTransport, type WatchEvent } from './picture-transport.js';
+import { FULL_OBJECT_RESOURCES, toEntry, type PictureEntry } from '../core/picture-view/entry.js';
+import type { PictureIndex } from '../core/picture-view/picture-index.js';
+import { isGone, statusError, type PictureTransport, type WatchEvent } from '../kube/transport.js';
 
 const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';

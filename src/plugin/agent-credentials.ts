@@ -1,7 +1,7 @@
 // `kubectl countersign agent-credentials`: the fix for inherited permissions. A human issues an agent session its
 // own ServiceAccount (owner recorded), a least-privilege Role in the namespaces asked for, and a short-lived
 // token, and gets a kubeconfig for the agent. The agent then never runs with the human's rights.
-import { orUndefinedOn404, statusCode } from '../cluster/api-error.js';
+import { orUndefinedOn404, statusCode } from '../kube/api-error.js';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';

@@ -1,6 +1,7 @@
 // The plugin's view of the cluster: the guard's requests and the humans' approvals, read as written, and who "I" am.
-import { AuthenticationV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { retryTransient } from '../cluster/retry.js';
+import { AuthenticationV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube/kubeconfig.js';
+import { retryTransient } from '../kube/retry.js';
 import { API_GROUP, API_VERSION, type ApprovalObject, type ApprovalRequestObject } from '../approvals/types.js';
 
 export interface PluginClient {
@@ -19,11 +20,7 @@ export interface Connection {
 
 /** The human's kubeconfig, as kubectl would pick it: --kubeconfig or the default chain, then --context. */
 export function pluginKubeConfig({ kubeconfig, context }: { kubeconfig?: string | undefined; context?: string | undefined }): KubeConfig {
-  const kc = new KubeConfig();
-  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
-  if (context !== undefined) kc.setCurrentContext(context);
-  return kc;
+  return loadKubeConfig(kubeconfig, context);
 }
 
 export function pluginClient(connection: Connection): PluginClient {

@@ -1,7 +1,7 @@
 // list and show: what the guard recorded, shown as the guard computed it. An agent's own words never appear here.
 import type { ApprovalObject, ApprovalRequestObject } from '../approvals/types.js';
 import { age, printable, render, table, type OutputFormat } from './format.js';
-import { approvalsOf, effectivePhase } from './phase.js';
+import { approvalsOf, effectivePhase } from '../approvals/phase.js';
 
 export interface ListOptions {
   namespace?: string;

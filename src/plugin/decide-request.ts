@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { approvalPayload } from '../approvals/payload.js';
 import { API_GROUP, API_VERSION, QUOTA_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalSpec } from '../approvals/types.js';
 import type { PluginClient } from './client.js';
-import { approvalsOf, effectivePhase } from './phase.js';
+import { approvalsOf, effectivePhase } from '../approvals/phase.js';
 
 export interface DecideOptions {
   name: string;

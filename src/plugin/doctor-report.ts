@@ -1,7 +1,7 @@
 // What doctor prints: a table per agent for people, the whole report as JSON or YAML for CI.
-import type { DoctorReport, Finding } from './doctor-analysis.js';
+import type { DoctorReport, Finding } from '../rbac/index.js';
 import { printable, render, table, type OutputFormat } from './format.js';
-import { ALL, WRITE_VERBS, type Target } from './rbac-rights.js';
+import { ALL, WRITE_VERBS, type Target } from '../rbac/index.js';
 
 /** Past this many resources a table cell says how many more there are; JSON and YAML list them all. */
 const MAX_RESOURCES = 2;

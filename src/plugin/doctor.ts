@@ -2,14 +2,14 @@
 // guard or escalate past it. The judgement is pure (doctor-analysis.ts); this file only reads and prints.
 import https from 'node:https';
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { retryTransient } from '../cluster/retry.js';
+import { retryTransient } from '../kube/retry.js';
 import type { Config } from '../config/schema.js';
-import { diagnose } from './doctor-analysis.js';
+import { diagnose } from '../rbac/index.js';
 import { protectionFromMetrics, protectionText, type Protection } from './doctor-protection.js';
 import { renderDoctor } from './doctor-report.js';
 import { render } from './format.js';
 import type { OutputFormat } from './format.js';
-import type { RbacObjects } from './rbac-rights.js';
+import type { RbacObjects } from '../rbac/index.js';
 import { pluginKubeConfig } from './client.js';
 
 export interface DoctorOptions {

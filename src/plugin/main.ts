@@ -2,8 +2,8 @@
 // kubectl countersign: list, show, approve and reject the requests Countersign recorded for agents' gated actions;
 // doctor: the agents' RBAC rights that would defeat it.
 import { parseArgs } from 'node:util';
-import { apiErrorMessage } from '../cluster/api-error.js';
-import { parseWindow } from '../core/activity.js';
+import { apiErrorMessage } from '../kube/api-error.js';
+import { parseDuration } from '../kube/duration.js';
 import { pluginClient, pluginKubeConfig, type PluginClient } from './client.js';
 import { listRequests, showRequest } from './commands.js';
 import { decideRequest } from './decide-request.js';
@@ -50,7 +50,7 @@ class Usage extends Error {}
 /** Seconds, from the same duration syntax rules use (`90s`, `15m`, `1h30m`). */
 function duration(text: string | undefined): number {
   if (text === undefined) return 15 * 60;
-  const ms = parseWindow(text);
+  const ms = parseDuration(text);
   if (ms === undefined || ms < 1000) throw new Usage(`--ttl: expected a duration such as 90s, 15m or 1h (got ${JSON.stringify(text)})`);
   return Math.floor(ms / 1000);
 }

@@ -1,8 +1,9 @@
 // The HTTP surface. Builds the app without listening, so tests drive it with inject and serve owns the socket.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { handleReview, type ReviewDeps } from '../admission/handle-review.js';
+import { handleReview, type ReviewDeps } from '../webhook/handle-review.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ReviewCapture } from './capture.js';
+import type { KeyPair } from '../tls/x509.js';
 
 /** controller-runtime's limit: an AdmissionReview carries up to two objects of etcd's maximum size. */
 export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
@@ -25,11 +26,6 @@ function errorMessage(error: FastifyError): string {
     default:
       return error.message;
   }
-}
-
-export interface KeyPair {
-  cert: string | Buffer;
-  key: string | Buffer;
 }
 
 /** Without `https` the app is plain HTTP: for inject-driven tests only; `serve` always passes a key pair. */

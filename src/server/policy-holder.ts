@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { loadConfigFile, type LoadResult } from '../config/load.js';
 import { createJudge, type Judge } from '../core/decide.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import type { CompiledPolicy } from '../config/policy-types.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface PolicyHolder {

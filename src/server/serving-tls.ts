@@ -3,18 +3,21 @@
 import { X509Certificate } from 'node:crypto';
 import type { Server } from 'node:https';
 import type { Logger } from 'pino';
-import type { TlsSource } from '../cli/args.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { KeyPair as PemPair } from './app.js';
 import type { TlsSettings } from '../tls/rotation-plan.js';
 import { tlsMetrics, type TlsMetrics } from '../tls/tls-metrics.js';
 import type { KeyPair } from '../tls/x509.js';
 import { watchFiles } from './file-watch.js';
 import { readKeyPair, reloadTls } from './tls-reloader.js';
 
+/** Where the serving certificate comes from: files a cert-manager (or similar) keeps fresh, or Countersign itself. */
+export type TlsSource =
+  | { kind: 'files'; certFile: string; keyFile: string }
+  | { kind: 'self-managed'; secretName: string; hosts: string[]; webhookConfiguration: string };
+
 export interface ServingTls {
-  initial: PemPair;
+  initial: KeyPair;
   /** Starts delivering new pairs to the listening server. */
   attach(server: Server): { stop(): void };
   /** False while this replica may be serving a certificate the apiserver no longer trusts. */
@@ -40,7 +43,7 @@ function observeExpiry(metrics: TlsMetrics, cert: string | Buffer): void {
 
 async function selfManaged(source: Extract<TlsSource, { kind: 'self-managed' }>, deps: ServingTlsDeps, metrics: TlsMetrics): Promise<ServingTls> {
   // Loaded only when needed, like the other cluster edges.
-  const { loadKubeConfig } = await import('../cluster/kube-namespace-directory.js');
+  const { loadKubeConfig } = await import('../kube/kubeconfig.js');
   const { kubeTlsStore } = await import('../tls/kube-tls-store.js');
   const { startSelfManagedTls } = await import('../tls/self-managed-tls.js');
   const store = kubeTlsStore(loadKubeConfig(deps.kubeconfig), {

@@ -5,20 +5,21 @@ import type { Server } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
+import type { KeyPair } from '../tls/x509.js';
 
 export interface TlsFiles {
   certFile: string;
   keyFile: string;
 }
 
-export async function readKeyPair(files: TlsFiles): Promise<{ cert: Buffer; key: Buffer }> {
-  const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
+export async function readKeyPair(files: TlsFiles): Promise<KeyPair> {
+  const [cert, key] = await Promise.all([readFile(files.certFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
   createSecureContext({ cert, key }); // throws if the key does not match the certificate
   return { cert, key };
 }
 
 /** The pair now served, or undefined when the files held no usable pair (the old one keeps serving). */
-export async function reloadTls(server: Server, files: TlsFiles, log: Logger, metrics?: Metrics): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+export async function reloadTls(server: Server, files: TlsFiles, log: Logger, metrics?: Metrics): Promise<KeyPair | undefined> {
   try {
     const pair = await readKeyPair(files);
     server.setSecureContext(pair);

@@ -3,8 +3,8 @@
 import {
   AdmissionregistrationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ObjectMeta, type V1OwnerReference, type V1Secret,
 } from '@kubernetes/client-node';
-import { apiErrorMessage, orUndefinedOn404, statusCode } from '../cluster/api-error.js';
-import { withTimeout } from '../cluster/retry.js';
+import { apiErrorMessage, orUndefinedOn404, statusCode } from '../kube/api-error.js';
+import { withTimeout } from '../kube/retry.js';
 import type { TlsState } from './rotation-plan.js';
 import { secretFromState, stateFromSecret } from './tls-secret.js';
 

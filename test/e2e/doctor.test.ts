@@ -1,7 +1,7 @@
 // kubectl countersign doctor against the real apiserver's RBAC: the harness's agents inherit an engineer's escalate
 // and bind; an agent then given impersonate is flagged with the binding that grants it.
 import { afterAll, describe, expect, it } from '@jest/globals';
-import type { DoctorReport } from '../../src/plugin/doctor-analysis.js';
+import type { DoctorReport } from '../../src/rbac/index.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

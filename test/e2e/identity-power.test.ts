@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { kubeconfigPath } from '../harness/control-plane.ts';
 import { createIdentityPower, type IdentityPower } from '../../src/cluster/identity-power.js';
-import { loadKubeConfig } from '../../src/cluster/kube-namespace-directory.js';
+import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import { kubeSendReview } from '../../src/cluster/kube-subject-access-review.js';
 import { DANGEROUS_RIGHTS, serviceAccountUser } from '../../src/core/dangerous-rights.js';
 import { E2E_DIR, mustKubectl } from './kube.ts';

@@ -1,12 +1,12 @@
 // The approval flow's moving parts for unit tests: the agent's attempt through the gate, a human's Approval, and
 // its admission, all over the in-memory store.
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import { admitOwnResource } from '../../src/approvals/admit-own-resources.js';
 import { applyApprovalGate, type GateDeps } from '../../src/approvals/approval-gate.js';
 import { signatureVerifier } from '../../src/approvals/signatures.js';
 import type { ApprovalObject, ApprovalSpec } from '../../src/approvals/types.js';
 import type { Judge } from '../../src/core/decide.js';
-import { auditTrail, type AuditTrail } from '../../src/observability/audit-log.js';
+import { auditTrail, type AuditTrail } from '../../src/audit/trail.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { heldOutReview, namespaceNamed, offline } from './fixtures.js';
 import type { MemoryStore } from './memory-store.js';

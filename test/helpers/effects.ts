@@ -1,6 +1,6 @@
 // Hand-written AdmissionRequests and cluster objects for the effects model's unit tests, and computeEffects wired
 // the way decide.ts wires it (the cascade from impact.ts, the default policy's agent matcher, a static picture).
-import type { AdmissionRequest, KubeObject, Operation, UserInfo } from '../../src/admission/types.js';
+import type { AdmissionRequest, KubeObject, Operation, UserInfo } from '../../src/kube/types.js';
 import { computeEffects, type Effects, type IdentityFacts } from '../../src/core/effects/index.js';
 import { cascadeImpact, computeImpact } from '../../src/core/impact.js';
 import { agentMatcher } from '../../src/core/requester.js';

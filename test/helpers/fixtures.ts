@@ -2,10 +2,10 @@
 import { fileURLToPath } from 'node:url';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
+import type { AdmissionRequest, KubeObject } from '../../src/kube/types.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { createJudge, type Judge } from '../../src/core/decide.js';
-import type { CompiledPolicy } from '../../src/policy/types.js';
+import type { CompiledPolicy } from '../../src/config/policy-types.js';
 import { staticPicture, type ClusterPicture } from '../../src/picture/cluster-picture.js';
 import type { PictureInput } from '../../src/core/decide.js';
 import { workloadAccounts, type IdentityFacts } from '../../src/core/effects/index.js';

@@ -1,5 +1,5 @@
 // An in-memory ApprovalStore with the same compare-and-swap semantics as the API server's resourceVersion.
-import type { UserInfo } from '../../src/admission/types.js';
+import type { UserInfo } from '../../src/kube/types.js';
 import type { ApprovalStore, EventAnchor } from '../../src/approvals/store.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from '../../src/approvals/types.js';
 

@@ -1,8 +1,8 @@
 // Reading samples back out of a metrics registry, and the edge's dependencies with a fresh registry per test.
-import type { ReviewDeps } from '../../src/admission/handle-review.js';
-import { handleReview } from '../../src/admission/handle-review.js';
-import type { AdmissionRequest } from '../../src/admission/types.js';
-import { memoryActivityStore } from '../../src/budgets/activity-store.js';
+import type { ReviewDeps } from '../../src/webhook/handle-review.js';
+import { handleReview } from '../../src/webhook/handle-review.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
+import { memoryActivityStore } from '../../src/activity/activity-store.js';
 import { staticNamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import type { Judge } from '../../src/core/decide.js';
 import { createLogger } from '../../src/observability/logger.js';

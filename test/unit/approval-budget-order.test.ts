@@ -3,8 +3,8 @@
 // the delete and leaves the human's approval for the retry.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
-import { memoryActivityStore, type ActivityStore } from '../../src/budgets/activity-store.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
+import { memoryActivityStore, type ActivityStore } from '../../src/activity/activity-store.js';
 import { DEFAULT_CONFIG_URL } from '../../src/config/load.js';
 import { QUOTA_LABEL, requesterLabelValue } from '../../src/approvals/types.js';
 import { approval, deps as gateDeps } from '../helpers/approval-flow.js';

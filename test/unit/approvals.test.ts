@@ -1,6 +1,6 @@
 // The approval flow without a network: gate, record, approve, consume once; and the checks on a human's approval.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import { admitOwnResource } from '../../src/approvals/admit-own-resources.js';
 import { applyApprovalGate } from '../../src/approvals/approval-gate.js';
 import type { ApprovalObject } from '../../src/approvals/types.js';

@@ -1,11 +1,12 @@
 // Bulk budgets through the edge (handleReview), with several "replicas" sharing one activity store the way
 // real replicas share the AgentActivity object: the count must hold under interleaving and conflicts.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
-import { handleReview, type ReviewDeps } from '../../src/admission/handle-review.js';
-import { memoryActivityStore, type ActivityStore } from '../../src/budgets/activity-store.js';
-import { activityView, deletesWithin, parseWindow } from '../../src/core/activity.js';
-import { LeaseLedger } from '../../src/budgets/lease-ledger.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
+import { handleReview, type ReviewDeps } from '../../src/webhook/handle-review.js';
+import { memoryActivityStore, type ActivityStore } from '../../src/activity/activity-store.js';
+import { activityView, deletesWithin } from '../../src/core/activity.js';
+import { parseDuration } from '../../src/kube/duration.js';
+import { LeaseLedger } from '../../src/activity/lease-ledger.js';
 import { staticNamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { createJudge } from '../../src/core/decide.js';
@@ -138,7 +139,7 @@ describe('bulk budgets', () => {
     expect(long.fired[0]?.error).toContain('window 2h is longer than budgets.retentionSeconds');
     expect(judgeFrom(POLICY.replace("'60s'", "'a minute'")).decide({ request, ...offline(request) }).fired[0]?.error).toContain('is not a duration');
     expect(judgeFrom(POLICY).decide({ request, picture: OFFLINE.picture }).fired[0]?.error).toContain('activity record was not read');
-    expect([parseWindow('1h30m'), parseWindow('90s'), parseWindow('500ms'), parseWindow('-1s'), parseWindow('1.5h')]).toEqual([5_400_000, 90_000, 500, undefined, undefined]);
+    expect([parseDuration('1h30m'), parseDuration('90s'), parseDuration('500ms'), parseDuration('-1s'), parseDuration('1.5h')]).toEqual([5_400_000, 90_000, 500, undefined, undefined]);
   });
 
 });

@@ -1,10 +1,10 @@
 // Cumulative effects: leases of an agent's bulk budget and their expiry, workload peaks and capacity removed
 // (4 -> 2 -> 1), replicas with separate ledgers racing on one shared record store, and the record's bound.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
-import { handleReview, type ReviewDeps } from '../../src/admission/handle-review.js';
-import { memoryActivityStore, type ActivityStore } from '../../src/budgets/activity-store.js';
-import { LeaseLedger } from '../../src/budgets/lease-ledger.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
+import { handleReview, type ReviewDeps } from '../../src/webhook/handle-review.js';
+import { memoryActivityStore, type ActivityStore } from '../../src/activity/activity-store.js';
+import { LeaseLedger } from '../../src/activity/lease-ledger.js';
 import { staticNamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import {
   activityView, addUnits, BUCKET_MS, FOLD_GRACE_MS, COARSE_MS, COMPACT_AFTER_MS, compacted, type ActivityBucket, capacityRemovedWithin, changesCounter, countWithin, EMPTY_RECORD, MAX_SAMPLES, MAX_WORKLOADS,

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
-import { decodeReview } from '../../src/admission/decode.js';
+import type { AdmissionRequest, KubeObject } from '../../src/kube/types.js';
+import { decodeReview } from '../../src/webhook/decode.js';
 import { defaultJudge, readJson, offline } from '../helpers/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -1,6 +1,6 @@
 // The three CEL guards of shared/reference/cel.md, each proven.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import { heldOutReview, judgeFrom, namespaceNamed } from '../helpers/fixtures.js';
 
 function deploymentDelete(): AdmissionRequest {

@@ -1,6 +1,6 @@
 // The pure core over realistic AdmissionReviews: every branch of the default policy, without a network.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import type { Judge } from '../../src/core/decide.js';
 import { defaultJudge, heldOutReview, judgeFrom, namespaceNamed, offline } from '../helpers/fixtures.js';
 

@@ -1,6 +1,6 @@
 // Ways an agent could try to get around the default policy, each shaped like what the apiserver sends.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
+import type { AdmissionRequest, KubeObject } from '../../src/kube/types.js';
 import type { Judge } from '../../src/core/decide.js';
 import { defaultJudge, heldOutReview, namespaceNamed, offline } from '../helpers/fixtures.js';
 

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { diagnose, type AgentReport, type DoctorReport, type Finding } from '../../src/plugin/doctor-analysis.js';
+import { diagnose, type AgentReport, type DoctorReport, type Finding } from '../../src/rbac/index.js';
 import { renderDoctor, rightText } from '../../src/plugin/doctor-report.js';
-import { ruleGrants, type BindingObject, type RbacObjects } from '../../src/plugin/rbac-rights.js';
+import { ruleGrants, type BindingObject, type RbacObjects } from '../../src/rbac/index.js';
 
 const IDENTITIES = new URL('../harness/identities.yaml', import.meta.url);
 

@@ -1,7 +1,7 @@
 // effects.actsAs: the ServiceAccount a created or changed workload runs as (workloadAccounts), judged with the
 // rights the edge looked up: its dangerous rights, those the agent lacks, whether the identity is an agent's.
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { workloadAccounts, type IdentityFacts } from '../../src/core/effects/index.js';
 import { NO_IDENTITY } from '../../src/core/effects/types.js';
 import { container, create, edited, effectsOf, podSpec, pod, update, workload } from '../helpers/effects.js';

@@ -1,7 +1,7 @@
 // effects.runsCode and effects.changesImage: connects, debug containers, new workloads, containers changed other
 // than by image tag; node powers. A new tag of the same repository is a release, not new code.
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { imageRepository } from '../../src/core/effects/runs-code.js';
 import { admission, connect, container, create, edited, effectsOf, pod, podSpec, update, workload } from '../helpers/effects.js';
 

@@ -1,7 +1,7 @@
 // Custom resources that run containers without a pod spec: workflow engines (Argo's templates[].container and
 // per-template serviceAccountName, Tekton's steps[]), database operators (an imageName, an image {repository, tag}).
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { workloadAccounts } from '../../src/core/effects/index.js';
 import { create, edited, effectsOf, update } from '../helpers/effects.js';
 

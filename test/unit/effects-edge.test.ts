@@ -2,7 +2,7 @@
 // workload's ServiceAccount, only when the request starts or changes a workload; a failure to ask refuses the agent
 // (identity-unavailable, counted as a fail-closed refusal) unless a denial decides first.
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import type { Judge } from '../../src/core/decide.js';
 import { defaultJudge } from '../helpers/fixtures.js';
 import { recordingIdentityPower } from '../helpers/identities.js';

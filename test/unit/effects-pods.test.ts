@@ -1,7 +1,7 @@
 // effects.stopsPods and effects.restartsPods: replicas taken away by any path, Jobs suspended or cut short, an
 // autoscaler bounded below what runs, Nodes tainted or relabelled, evictions; and rollouts by controller kind.
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { NO_PODS } from '../../src/core/effects/types.js';
 import { admission, container, create, edited, effectsOf, podSpec, pod, update, workload } from '../helpers/effects.js';
 

@@ -2,7 +2,7 @@
 // production and lets the same through in development where the rule says so; node-access and acts-as-* apply in
 // every environment; identity facts that cannot be had refuse a workload unless a denial decides first.
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
+import type { AdmissionRequest, KubeObject } from '../../src/kube/types.js';
 import type { Decision, DecisionInput, Judge } from '../../src/core/decide.js';
 import type { IdentityFacts } from '../../src/core/effects/index.js';
 import { staticPicture } from '../../src/picture/cluster-picture.js';

@@ -2,7 +2,7 @@
 // completes the deletion, which takes whatever else the update did to the object with it. (Found by these tests;
 // a CRD's storage version change alone is not a removal: objects are kept and converted.)
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { boundClaim, edited, effectsOf, ownedBy, pod, podSpec, update, volume } from '../helpers/effects.js';
 
 type Spec = Record<string, unknown>;

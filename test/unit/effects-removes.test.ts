@@ -1,7 +1,7 @@
 // effects.removes: what controllers remove because of an UPDATE (claim retention, reclaim policy, claimRef, Job TTL,
 // CronJob history, CRD versions, finalizers of an object being deleted), each with a near miss that removes nothing.
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { computeEffects } from '../../src/core/effects/index.js';
 import { NO_IMPACT } from '../../src/core/impact.js';
 import {

@@ -2,7 +2,7 @@
 // effects.weakensGuard (Countersign's namespace, CRDs, own RBAC, admission objects, APIServices, flow control),
 // each with a near miss.
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { admission, configMap, connect, create, edited, effectsOf, pod, update } from '../helpers/effects.js';
 
 const NS = 'shop-prod';

@@ -1,10 +1,10 @@
 // Blast radius at the cascade root, over real DELETE reviews captured from the apiserver and a picture built the
 // way the watches build it (toEntry over objects shaped like the apiserver's).
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import { computeImpact, describeImpact, propagationOf } from '../../src/core/impact.js';
-import { toEntry } from '../../src/picture/entry.js';
-import { PictureIndex } from '../../src/picture/picture-index.js';
+import { toEntry } from '../../src/core/picture-view/entry.js';
+import { PictureIndex } from '../../src/core/picture-view/picture-index.js';
 import { judgeFrom, readJson } from '../helpers/fixtures.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';

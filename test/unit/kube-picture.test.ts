@@ -6,10 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../src/observability/logger.js';
 import { readDiscovery } from '../../src/picture/discovery.js';
-import { httpsTransport, LineSplitter } from '../../src/picture/https-transport.js';
+import { httpsTransport, LineSplitter } from '../../src/kube/https-transport.js';
 import { kubePicture, type KubePicture, type KubePictureOptions } from '../../src/picture/kube-picture.js';
 import { pictureStatus } from '../../src/picture/picture-status.js';
-import { ApiStatusError, type ListPage, type ListRequest, type PictureTransport, type WatchRequest } from '../../src/picture/picture-transport.js';
+import { ApiStatusError, type ListPage, type ListRequest, type PictureTransport, type WatchRequest } from '../../src/kube/transport.js';
 import { localKubeConfig } from '../helpers/local-kubeconfig.js';
 
 const log = createLogger('silent');

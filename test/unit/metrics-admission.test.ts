@@ -2,11 +2,11 @@
 // label and its cap, approvals and quotas granted, the impact of gated actions, fail-closed refusals by reason,
 // and bulk budgets.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import type { ApprovalStore } from '../../src/approvals/store.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../src/approvals/types.js';
-import type { ActivityStore } from '../../src/budgets/activity-store.js';
-import { memoryActivityStore } from '../../src/budgets/activity-store.js';
+import type { ActivityStore } from '../../src/activity/activity-store.js';
+import { memoryActivityStore } from '../../src/activity/activity-store.js';
 import type { NamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import type { Judge } from '../../src/core/decide.js';
 import { staticPicture, type ClusterPicture } from '../../src/picture/cluster-picture.js';

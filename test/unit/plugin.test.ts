@@ -1,9 +1,13 @@
 // The plugin's pure parts: ages, effective phases, and what list/show print.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import type { ApprovalObject, ApprovalRequestObject } from '../../src/approvals/types.js';
 import { listRequests, showRequest } from '../../src/plugin/commands.js';
 import { age } from '../../src/plugin/format.js';
-import { effectivePhase } from '../../src/plugin/phase.js';
+import { effectivePhase } from '../../src/approvals/phase.js';
 
 const NOW = new Date('2026-11-21T10:00:00Z');
 const at = (minutes: number): string => new Date(NOW.getTime() + minutes * 60_000).toISOString();
@@ -22,6 +26,43 @@ const request: ApprovalRequestObject = {
 const approval = (decision: 'Approve' | 'Reject', expires = 10): ApprovalObject => ({
   apiVersion: 'countersign.dev/v1alpha1', kind: 'Approval', metadata: { name: `a-${decision}`, namespace: 'countersign' },
   spec: { requestName: request.metadata.name, digest: request.spec.digest, decision, approver: 'sre-a', reason: 'ok', expiresAt: at(expires) },
+});
+
+/** A real `ssh-keygen -Y sign` signature by a fresh ed25519 key (its key is what tells approvals apart). */
+function signedByNewKey(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cs-plugin-'));
+  try {
+    const key = join(dir, 'id');
+    expect(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]).status).toBe(0);
+    writeFileSync(join(dir, 'payload'), 'payload');
+    expect(spawnSync('ssh-keygen', ['-Y', 'sign', '-f', key, '-n', 'countersign.dev', join(dir, 'payload')]).status).toBe(0);
+    return readFileSync(join(dir, 'payload.sig'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the phase a person sees is the gate\'s answer', () => {
+  const twoSigned = { ...request, spec: { ...request.spec, approvalsRequired: 2, signatureRequired: true } };
+  const by = (approver: string, armored: string, name = approver): ApprovalObject => {
+    const base = approval('Approve');
+    return { ...base, metadata: { ...base.metadata, name }, spec: { ...base.spec, approver, signature: { armored } } };
+  };
+
+  it('counts two approvers signing with one key once, and two keys twice', () => {
+    const one = signedByNewKey();
+    expect(effectivePhase(twoSigned, [by('sre-a', one), by('sre-b', one)], NOW)).toBe('Pending');
+    expect(effectivePhase(twoSigned, [by('sre-a', one), by('sre-b', signedByNewKey())], NOW)).toBe('Approved');
+    expect(effectivePhase(twoSigned, [by('sre-a', one), by('sre-b', 'not a signature')], NOW)).toBe('Pending');
+  });
+
+  it('never counts the requester approving itself, and shows a live quota as approved', () => {
+    const self = { ...approval('Approve'), spec: { ...approval('Approve').spec, approver: request.spec.requester.username } };
+    expect(effectivePhase(request, [self], NOW)).toBe('Pending');
+    const quota = { ...approval('Approve'), spec: { ...approval('Approve').spec, quota: { deletes: 3 } } };
+    expect(effectivePhase(request, [quota], NOW)).toBe('Approved');
+    expect(effectivePhase(request, [{ ...quota, status: { phase: 'Active', used: 3 } }], NOW)).toBe('Pending');
+  });
 });
 
 describe('kubectl countersign', () => {

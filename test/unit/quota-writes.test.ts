@@ -1,7 +1,7 @@
 // Quotas beyond deletes: once the bulk-change threshold holds an agent, one human approval with a quota covers N
 // more updates of the same resource in the same namespace, and nothing a rule other than a count would gate.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import { applyApprovalGate } from '../../src/approvals/approval-gate.js';
 import { onlyCounts } from '../../src/approvals/quota.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../src/approvals/types.js';

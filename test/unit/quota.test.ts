@@ -1,7 +1,7 @@
 // Bulk quotas: one human approval covering up to N deletes by the same agent of the same resource in the same
 // namespace, spent by compare-and-swap; and what a quota may not stand in for.
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../src/approvals/types.js';
 import { defaultJudge, heldOutReview, offline } from '../helpers/fixtures.js';
 import { admit, approval, attempt, deps, gated } from '../helpers/approval-flow.js';

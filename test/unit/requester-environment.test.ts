@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/kube/types.js';
 import { environmentResolver } from '../../src/core/environment.js';
 import { agentMatcher, parseServiceAccount } from '../../src/core/requester.js';
 import { defaultPolicy, heldOutReview } from '../helpers/fixtures.js';

@@ -4,7 +4,7 @@ import { copyFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import type { Server } from 'node:https';
 import type { FastifyInstance } from 'fastify';
-import type { KubeObject } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import type { NamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import { staticNamespaceDirectory } from '../../src/cluster/namespace-directory.js';
 import type { Judge } from '../../src/core/decide.js';

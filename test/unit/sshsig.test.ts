@@ -7,7 +7,7 @@ import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { matchPatternList } from '../../src/approvals/ssh-pattern.js';
+import { matchPatternList } from '../../src/ssh/pattern.js';
 import {
   parseAllowedSigners,
   parseSshTime,
@@ -15,7 +15,7 @@ import {
   type AllowedSigner,
   type VerifySshSignatureInput,
   type VerifySshSignatureResult,
-} from '../../src/approvals/sshsig.js';
+} from '../../src/ssh/index.js';
 
 const NS = 'countersign.dev';
 const MESSAGE = '{"approve":"delete deployment/payments","nonce":"3f9c"}\n';

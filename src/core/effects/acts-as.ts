@@ -1,6 +1,6 @@
 // Acts as another identity: the ServiceAccount a created or changed workload runs as. The edge asks the apiserver
 // what that identity and the agent may do (src/cluster/identity-power.ts); the comparison is made here.
-import type { AdmissionRequest, UserInfo } from '../../admission/types.js';
+import type { AdmissionRequest, UserInfo } from '../../kube/types.js';
 import { DANGEROUS_RIGHTS } from '../dangerous-rights.js';
 import { serviceAccountIdentity } from '../requester.js';
 

@@ -1,8 +1,8 @@
 // Weakens the guard: anything that would take Countersign's powers away or route requests around it. Its own
 // namespace, CRDs and RBAC, the admission objects that call it, APIServices (which reroute whole API groups), and the
 // flow-control objects that can starve its API calls. Agents are denied these outright, whoever would approve.
-import type { AdmissionRequest } from '../../admission/types.js';
-import { field, text } from '../../picture/entry.js';
+import type { AdmissionRequest } from '../../kube/types.js';
+import { field, text } from '../picture-view/entry.js';
 import { CauseList, type Flagged } from './types.js';
 
 /** The label the chart and manifests put on everything Countersign installs. */

@@ -1,7 +1,7 @@
 // The effects model: what an agent's request will cause, worked out from the request, the cluster picture and the
 // identities the edge looked up. Pure. Exposed to CEL as `effects`; see docs/effects.md.
-import type { AdmissionRequest, UserInfo } from '../../admission/types.js';
-import type { PictureView } from '../../picture/picture-index.js';
+import type { AdmissionRequest, UserInfo } from '../../kube/types.js';
+import type { PictureView } from '../picture-view/picture-index.js';
 import { cascadeNeedsPicture, describeImpact, NO_IMPACT, type Impact } from '../impact.js';
 import { actsAs, type IdentityFacts } from './acts-as.js';
 import { weakensGuard } from './guard.js';

@@ -1,7 +1,7 @@
 // Where an object keeps the pods it will run: a Pod's spec, a workload's pod template, a CronJob's job template,
 // and any custom resource that embeds a pod template. Pure JSON walking, no cluster knowledge.
-import type { AdmissionRequest } from '../../admission/types.js';
-import { field } from '../../picture/entry.js';
+import type { AdmissionRequest } from '../../kube/types.js';
+import { field } from '../picture-view/entry.js';
 
 /** A pod spec found in an object, named by where it sits (`spec`, `spec.template.spec`, ...). */
 export interface PodSpecAt {

@@ -1,8 +1,8 @@
 // Stops or restarts pods: replicas taken away by any path, a Job suspended or cut short, an autoscaler bounded
 // below what runs, a Node tainted or relabelled (its pods evicted, its DaemonSet pods removed), and rollouts: a pod
 // template changed is every replica restarted. Counts come from the request alone (spec and status).
-import type { AdmissionRequest } from '../../admission/types.js';
-import { field } from '../../picture/entry.js';
+import type { AdmissionRequest } from '../../kube/types.js';
+import { field } from '../picture-view/entry.js';
 import { replicaChange } from '../replica-change.js';
 import { objectTarget } from '../describe.js';
 import { num, sameJson } from './json-compare.js';

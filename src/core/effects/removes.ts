@@ -1,9 +1,9 @@
 // Removals a controller carries out because of an UPDATE: the StatefulSet controller deleting claims, the volume
 // controller releasing or deleting a volume, the TTL and CronJob controllers deleting Jobs, a pending deletion let
 // through by a removed finalizer, custom resources made unreachable with their version. Pure: reads a PictureView.
-import type { AdmissionRequest } from '../../admission/types.js';
-import { CRD_RESOURCE, field, resourceKey, STATEFULSETS, text, type PictureEntry, type StatefulSetFacts } from '../../picture/entry.js';
-import type { PictureView } from '../../picture/picture-index.js';
+import type { AdmissionRequest } from '../../kube/types.js';
+import { CRD_RESOURCE, field, resourceKey, STATEFULSETS, text, type PictureEntry, type StatefulSetFacts } from '../picture-view/entry.js';
+import type { PictureView } from '../picture-view/picture-index.js';
 import { addImpacts, computeImpact, impactOfObjects, NO_IMPACT, type Impact } from '../impact.js';
 import { condemnedOrdinals } from './pods.js';
 import { num } from './json-compare.js';

@@ -1,8 +1,8 @@
 // Runs code in a workload: a shell into it (exec, attach, the apiserver's proxies), a debug container, a new
 // workload, or a changed one whose containers now run something else. A new tag of the same image is a release,
 // not new code: it is reported as changesImage and left to the audit and bulk rules.
-import type { AdmissionRequest } from '../../admission/types.js';
-import { field } from '../../picture/entry.js';
+import type { AdmissionRequest } from '../../kube/types.js';
+import { field } from '../picture-view/entry.js';
 import { objectTarget } from '../describe.js';
 import { sameJson, without } from './json-compare.js';
 import { containersOf, declaresPods, podSpecsOf, type ContainerLike, type PodSpecAt } from './pod-specs.js';

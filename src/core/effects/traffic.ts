@@ -1,8 +1,8 @@
 // Cuts traffic: pods stay up but stop being reached. A Service's selector or ports changed, a NetworkPolicy that
 // can deny everything, a Pod relabelled out of its Services (and its ReplicaSet, which starts another), endpoints
 // and ingress routes rewritten by hand.
-import type { AdmissionRequest } from '../../admission/types.js';
-import { field } from '../../picture/entry.js';
+import type { AdmissionRequest } from '../../kube/types.js';
+import { field } from '../picture-view/entry.js';
 import { sameJson } from './json-compare.js';
 import { CauseList, type Flagged } from './types.js';
 

@@ -2,8 +2,8 @@
 //   principals [options] keytype base64-key [comment]
 // Parsed strictly: a bad line fails the whole file, because a half-read trust list is worse than
 // none. Certificate authorities are refused: we verify plain keys only.
-import { fingerprint, isKnownKeyType, parsePublicKey, SUPPORTED_KEY_TYPES } from './ssh-keys.js';
-import { decodeBase64Strict, SshWireError } from './ssh-wire.js';
+import { fingerprint, isKnownKeyType, parsePublicKey, SUPPORTED_KEY_TYPES } from './keys.js';
+import { decodeBase64Strict, SshWireError } from './wire.js';
 
 export interface AllowedSigner {
   /** 1-based line in the source text, for messages that point an operator at the entry. */

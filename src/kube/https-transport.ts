@@ -4,8 +4,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { DISCOVERY_ACCEPT } from './discovery.js';
-import { statusError, type ListPage, type ListRequest, type PictureTransport, type WatchRequest } from './picture-transport.js';
+import { DISCOVERY_ACCEPT, statusError, type ListPage, type ListRequest, type PictureTransport, type WatchRequest } from './transport.js';
 
 // A list or discovery answer that stops arriving for this long is abandoned (and retried); watches are guarded by
 // the picture's own watchdog instead, since they are silent by design between events.

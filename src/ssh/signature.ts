@@ -2,8 +2,8 @@
 // over some data with a parsed public key. Malformed blobs throw SshWireError; a well-formed
 // signature that does not verify is an ordinary refusal.
 import { createHash, verify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
-import { CURVES, SK_ED25519, type SshPublicKey } from './ssh-keys.js';
-import { SshWireError, SshWireReader, sshU32 } from './ssh-wire.js';
+import { CURVES, SK_ED25519, type SshPublicKey } from './keys.js';
+import { SshWireError, SshWireReader, sshU32 } from './wire.js';
 
 export type SignatureCheck =
   | { readonly ok: true; readonly userPresent?: boolean; readonly counter?: number }

@@ -1,9 +1,9 @@
 // doctor's judgement, pure: RBAC objects and the agents' configuration in, each agent's dangerous rights out, each
 // with the binding and role that grant it.
 import type { Config } from '../config/schema.js';
-import { agentLabel, bindingReaches, discoverAgents, type AgentIdentity, type AgentKind } from './doctor-agents.js';
-import { dangersOf, DANGERS, type Hit, type Scope } from './doctor-checks.js';
-import { targetKey, type BindingObject, type PolicyRule, type RbacObjects, type RoleObject } from './rbac-rights.js';
+import { agentLabel, bindingReaches, discoverAgents, type AgentIdentity, type AgentKind } from './agents.js';
+import { dangersOf, DANGERS, type Hit, type Scope } from './dangers.js';
+import { targetKey, type BindingObject, type PolicyRule, type RbacObjects, type RoleObject } from './rights.js';
 
 export interface GrantedBy {
   /** `ClusterRoleBinding NAME` or `RoleBinding NAMESPACE/NAME`. */

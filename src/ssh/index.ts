@@ -2,14 +2,14 @@
 // list, so a human approves an agent's gated action by signing its payload with their SSH key.
 // Everything here treats the armored signature as hostile: any refusal is a { ok: false, reason }.
 import { createHash } from 'node:crypto';
-import type { AllowedSigner } from './ssh-allowed-signers.js';
-import { matchPatternList } from './ssh-pattern.js';
-import { fingerprint, parsePublicKey, type SshPublicKey } from './ssh-keys.js';
-import { checkSignature } from './ssh-signature.js';
-import { decodeBase64Strict, SshWireError, SshWireReader, sshString } from './ssh-wire.js';
+import type { AllowedSigner } from './allowed-signers.js';
+import { matchPatternList } from './pattern.js';
+import { fingerprint, parsePublicKey, type SshPublicKey } from './keys.js';
+import { checkSignature } from './signature.js';
+import { decodeBase64Strict, SshWireError, SshWireReader, sshString } from './wire.js';
 
-export { parseAllowedSigners, parseSshTime } from './ssh-allowed-signers.js';
-export type { AllowedSigner, AllowedSignersError, AllowedSignersResult } from './ssh-allowed-signers.js';
+export { parseAllowedSigners, parseSshTime } from './allowed-signers.js';
+export type { AllowedSigner, AllowedSignersError, AllowedSignersResult } from './allowed-signers.js';
 
 export interface VerifySshSignatureInput {
   /** The armored "-----BEGIN SSH SIGNATURE-----" text. */
@@ -142,6 +142,18 @@ function verifyOrThrow(input: VerifySshSignatureInput): VerifySshSignatureResult
   }
   const base = { ok: true as const, keyFingerprint: fingerprint(envelope.key.blob), keyType: envelope.key.type, principal: input.principal };
   return check.userPresent === undefined ? base : { ...base, userPresent: check.userPresent, counter: check.counter };
+}
+
+/**
+ * The fingerprint of the key an armored signature names, without verifying it: for telling approvals apart by key
+ * where the signature was verified when it was admitted. Undefined for anything that is not an SSHSIG envelope.
+ */
+export function claimedSigningKey(armored: string): string | undefined {
+  try {
+    return fingerprint(parseEnvelope(dearmor(armored)).key.blob);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Verifies an SSHSIG armored signature; never throws on malformed input. */

@@ -2,7 +2,7 @@
 // skipped; each chain (by its id) is followed from its chain-start; the first break is reported with its line and
 // why. Given the anchors Kubernetes Events carry, it also finds records deleted from a chain's end, and chains
 // rewritten wholesale, up to the newest anchored record. See README "Audit log".
-import { ANCHOR_ANNOTATIONS, chainIdOf, hashOf, type AuditAnchor, type AuditRecord } from './audit-chain.js';
+import { ANCHOR_ANNOTATIONS, chainIdOf, hashOf, type AuditAnchor, type AuditRecord } from './chain.js';
 
 /** An anchor and where it came from (the Event's name), for the report. */
 export interface SourcedAnchor extends AuditAnchor {

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../approvals/types.js';
-import { apiErrorMessage, orUndefinedOn404, statusCode } from '../cluster/api-error.js';
-import { retryTransient } from '../cluster/retry.js';
+import { apiErrorMessage, orUndefinedOn404, statusCode } from '../kube/api-error.js';
+import { retryTransient } from '../kube/retry.js';
 import type { ActivityBucket, ActivityLease, ActivityRecord, WorkloadPeak } from '../core/activity.js';
 import type { ActivityStore } from './activity-store.js';
 

@@ -1,6 +1,9 @@
 // The three API server calls the live picture makes, behind a port so the watch logic can be tested against a
 // scripted server. The real one is https-transport.ts.
 
+/** Aggregated discovery (one request per root lists every group's resources), with plain JSON as the fallback. */
+export const DISCOVERY_ACCEPT = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';
+
 export interface ListRequest {
   /** Collection path across all namespaces, without query: `/api/v1/pods`. */
   path: string;

@@ -21,18 +21,18 @@
 //
 // A human's approval is used only after the request is counted in the record: a record that cannot be read or
 // written refuses the request and leaves the approval for the retry. Refusals and dry runs are never recorded.
-import type { AdmissionRequest } from '../admission/types.js';
+import type { AdmissionRequest } from '../kube/types.js';
 import type { ApprovalsToUse } from '../approvals/approval-gate.js';
 import {
   activityView, addUnits, changesCounter, DELETES, isCountedWrite, pruned, withPeak,
   type ActivityRecord, type ActivityUnavailable, type AgentActivity,
 } from '../core/activity.js';
-import { apiErrorMessage } from '../cluster/api-error.js';
+import { apiErrorMessage } from '../kube/api-error.js';
 import type { Decision } from '../core/decide.js';
 import { replicaChange } from '../core/replica-change.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { ActivityStore } from './activity-store.js';
-import { LeaseLedger, type AgentLeases } from './lease-ledger.js';
+import type { ActivityStore } from '../activity/activity-store.js';
+import { LeaseLedger, type AgentLeases } from '../activity/lease-ledger.js';
 
 export interface BudgetDeps {
   store: ActivityStore;

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { anchorOf, nextRecord, startChain, type AuditAnchor, type AuditEvent, type AuditFields, type AuditRecord } from './audit-chain.js';
+import { anchorOf, nextRecord, startChain, type AuditAnchor, type AuditEvent, type AuditFields, type AuditRecord } from './chain.js';
 
 export interface AuditTrail {
   /** The replica whose chain this is (the host name: the pod's name in a cluster). */

@@ -2,7 +2,7 @@
 // shapes Node's crypto can verify with. Only key types we can verify are accepted; the rest are
 // named so an operator sees why a key was refused rather than a generic parse failure.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { SshWireError, SshWireReader } from './ssh-wire.js';
+import { SshWireError, SshWireReader } from './wire.js';
 
 export const ED25519 = 'ssh-ed25519';
 export const SK_ED25519 = 'sk-ssh-ed25519@openssh.com';

@@ -2,8 +2,8 @@
 import { compileExpression, type CompiledExpression } from '../cel/compile.js';
 import { createCelEnvironment } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
-import type { Config, RuleConfig } from '../config/schema.js';
-import type { CompiledPolicy, CompiledRule } from './types.js';
+import type { Config, RuleConfig } from './schema.js';
+import type { CompiledPolicy, CompiledRule } from './policy-types.js';
 
 const env = createCelEnvironment();
 

@@ -1,9 +1,9 @@
 // Which identities in the cluster's RBAC are agents, by the same matching the webhook uses, and which bindings
 // reach each of them (directly, or through a group every request of theirs carries).
 import type { Config } from '../config/schema.js';
-import { anyGlob } from '../core/glob.js';
+import { anyGlob } from '../kube/glob.js';
 import { agentMatcher, parseServiceAccount, serviceAccountIdentity } from '../core/requester.js';
-import type { BindingObject, RbacObjects, Subject } from './rbac-rights.js';
+import type { BindingObject, RbacObjects, Subject } from './rights.js';
 
 export type AgentKind = 'ServiceAccount' | 'User' | 'Group';
 

@@ -1,6 +1,6 @@
 // Turns an untrusted body into an AdmissionRequest, or a message that names exactly what is wrong.
 // Only the fields the core relies on are checked; everything else is passed through untouched.
-import { OPERATIONS, type AdmissionRequest, type Operation } from './types.js';
+import { OPERATIONS, type AdmissionRequest, type Operation } from '../kube/types.js';
 
 export type DecodeResult =
   | { ok: true; request: AdmissionRequest }

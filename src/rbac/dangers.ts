@@ -1,6 +1,6 @@
 // The rights that defeat the guard or escalate, and which of them one RBAC rule grants where it is bound.
 import { API_GROUP } from '../approvals/types.js';
-import { ALL, isFullWildcard, nameRestrictionAllows, ruleGrants, targetKey, verbGranted, WRITE_VERBS, type PolicyRule, type Target } from './rbac-rights.js';
+import { ALL, isFullWildcard, nameRestrictionAllows, ruleGrants, targetKey, verbGranted, WRITE_VERBS, type PolicyRule, type Target } from './rights.js';
 
 export const DANGERS = [
   'cluster-admin-like', 'impersonate', 'escalate', 'bind', 'mint-tokens', 'read-secrets', 'switch-guard-off',

@@ -1,5 +1,5 @@
 import type { CompiledExpression } from '../cel/compile.js';
-import type { Config, RuleConfig } from '../config/schema.js';
+import type { Config, RuleConfig } from './schema.js';
 
 export interface CompiledRule {
   config: RuleConfig;

@@ -15,10 +15,10 @@ import { recordDecision } from '../observability/record-decision.js';
 import { admitOwnResource, isOwnResource } from '../approvals/admit-own-resources.js';
 import { checkApprovalGate, type GateDeps } from '../approvals/approval-gate.js';
 import { isCountedWrite } from '../core/activity.js';
-import { decideWithBudget, type BudgetDeps, type DecideWith } from '../budgets/budget-gate.js';
+import { decideWithBudget, type BudgetDeps, type DecideWith } from './budget-gate.js';
 import { decodeReview, decodeReviewText } from './decode.js';
 import { reviewResponse } from './response.js';
-import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, KubeObject } from './types.js';
+import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, KubeObject } from '../kube/types.js';
 
 export interface ReviewDeps {
   /** The judge for the policy serving right now (it changes on reload). */

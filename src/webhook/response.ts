@@ -1,5 +1,5 @@
 // Builders for the AdmissionReview answer; every one carries the request's uid.
-import type { AdmissionResponse, AdmissionReviewResponse } from './types.js';
+import type { AdmissionResponse, AdmissionReviewResponse } from '../kube/types.js';
 
 export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
