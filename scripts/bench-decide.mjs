@@ -31,7 +31,7 @@ const log = createLogger('info', pino.destination({ dest: '/dev/null', sync: tru
 // SubjectAccessReviews (cached 30 s in production; measured by test/e2e/identity-power.test.ts).
 const deps = {
   judge: () => judge, namespaces, log, metrics: createMetrics(false), identities: tableIdentityPower({}),
-  budgets: { store: memoryActivityStore(), now: () => new Date() },
+  activity: { store: memoryActivityStore(), now: () => new Date() },
 };
 
 const cases = {

@@ -2,6 +2,8 @@
 // manifests/` installs what `helm install` would. TLS comes from cert-manager (a self-signed Issuer): Helm's
 // generated certificates differ on every render and could not be checked in. Usage: npm run manifests
 // (--check: exit 1 if manifests/ differs from a fresh render; CI runs that in the chart's end-to-end test).
+// It first writes the chart's copy of the default policy: Helm cannot read files outside the chart, so the copy is
+// generated here from policy/default.yaml, the one place the default policy is written.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,6 +12,13 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const MANIFEST = join(ROOT, 'manifests', 'countersign.yaml');
 const HELM = join(ROOT, 'test', 'helm', 'bin', 'helm');
+export const CHART_POLICY = join(ROOT, 'charts', 'countersign', 'files', 'default-policy.yaml');
+
+/** The chart's copy of policy/default.yaml, marked as generated. */
+export function chartPolicy() {
+  const header = '# Generated from policy/default.yaml by scripts/render-manifests.mjs (npm run manifests); edit that file, not this one.\n';
+  return header + readFileSync(join(ROOT, 'policy', 'default.yaml'), 'utf8');
+}
 
 export function renderManifests() {
   const namespace = [
@@ -31,15 +40,19 @@ export function renderManifests() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const fresh = renderManifests();
   if (process.argv.includes('--check')) {
-    if (readFileSync(MANIFEST, 'utf8') !== fresh) {
+    if (readFileSync(CHART_POLICY, 'utf8') !== chartPolicy()) {
+      console.error('charts/countersign/files/default-policy.yaml is out of date with policy/default.yaml: run npm run manifests');
+      process.exit(1);
+    }
+    if (readFileSync(MANIFEST, 'utf8') !== renderManifests()) {
       console.error('manifests/countersign.yaml is out of date with charts/countersign: run npm run manifests');
       process.exit(1);
     }
     console.log('manifests/countersign.yaml matches the chart');
   } else {
-    writeFileSync(MANIFEST, fresh);
+    writeFileSync(CHART_POLICY, chartPolicy());
+    writeFileSync(MANIFEST, renderManifests());
     console.log(`wrote ${MANIFEST}`);
   }
 }

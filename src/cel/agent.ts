@@ -46,7 +46,7 @@ function windowed(name: string, agent: CelAgent, window: string): { counts: Agen
   if (ms === undefined) throw celError(`agent.${name}: "${window}" is not a duration such as "60s", "10m" or "1h"`);
   if (agent.counts === undefined) throw celError(`agent.${name}: the agent's activity record was not read for this request`);
   if (ms > agent.counts.retentionMs) {
-    throw celError(`agent.${name}: window ${window} is longer than budgets.retentionSeconds (${String(agent.counts.retentionMs / 1000)} s)`);
+    throw celError(`agent.${name}: window ${window} is longer than activity.retentionSeconds (${String(agent.counts.retentionMs / 1000)} s)`);
   }
   return { counts: agent.counts, ms };
 }

@@ -17,8 +17,8 @@ export function enableRegexBacktrackGuard(): void {
 enableRegexBacktrackGuard();
 
 export class DeadlineExceeded extends Error {
-  constructor(readonly budgetMs: number) {
-    super(`policy evaluation exceeded its budget of ${budgetMs} ms`);
+  constructor(readonly timeoutMs: number) {
+    super(`policy evaluation exceeded its timeout of ${timeoutMs} ms`);
     this.name = 'DeadlineExceeded';
   }
 }
@@ -28,15 +28,15 @@ export class DeadlineExceeded extends Error {
 const sandbox = vm.createContext({ job: undefined as (() => unknown) | undefined });
 const trampoline = new vm.Script('job()');
 
-/** Runs `job` synchronously and interrupts it if it runs longer than `budgetMs`. */
-export function runWithDeadline<T>(job: () => T, budgetMs: number): T {
-  if (budgetMs <= 0) throw new DeadlineExceeded(0);
+/** Runs `job` synchronously and interrupts it if it runs longer than `timeoutMs`. */
+export function runWithDeadline<T>(job: () => T, timeoutMs: number): T {
+  if (timeoutMs <= 0) throw new DeadlineExceeded(0);
   const box = sandbox as { job: (() => unknown) | undefined };
   box.job = job;
   try {
-    return trampoline.runInContext(sandbox, { timeout: Math.max(1, Math.floor(budgetMs)) }) as T;
+    return trampoline.runInContext(sandbox, { timeout: Math.max(1, Math.floor(timeoutMs)) }) as T;
   } catch (error: unknown) {
-    if ((error as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new DeadlineExceeded(budgetMs);
+    if ((error as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new DeadlineExceeded(timeoutMs);
     throw error;
   } finally {
     box.job = undefined;

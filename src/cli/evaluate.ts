@@ -53,7 +53,7 @@ export async function evaluate(settings: EvaluateSettings): Promise<string> {
     // The snapshot is the whole cluster as far as offline evaluation knows: impact is counted within it.
     picture: staticPicture(objects),
     // Offline, the agent has done nothing yet: a budget counts this request alone.
-    budgets: { store: memoryActivityStore(), now: () => new Date() },
+    activity: { store: memoryActivityStore(), now: () => new Date() },
     log: createLogger('silent'),
     // Without --identities, a workload's identity cannot be checked offline, and the agent is refused for it.
     ...(identities === undefined ? {} : { identities }),

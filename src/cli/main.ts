@@ -45,6 +45,7 @@ async function run(argv: string[]): Promise<void> {
       const { config } = parseCheckArgs(rest);
       const result = await loadConfigFile(config);
       if (!result.ok) throw new UsageError(result.errors);
+      for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
       process.stdout.write(`${config}: ok (${result.policy.rules.length} rules)\n`);
       return;
     }

@@ -28,7 +28,7 @@ import { UsageError } from './args.js';
 interface ClusterEdges {
   namespaces: NamespaceDirectory;
   picture: ClusterPicture;
-  budgets: ReviewDeps['budgets'];
+  activity: ReviewDeps['activity'];
   approvals?: GateDeps;
   /** What a workload's ServiceAccount and the agent may do; none from a snapshot (no apiserver to ask). */
   identities?: IdentityPower;
@@ -39,7 +39,7 @@ async function clusterEdges(settings: ServeSettings, config: Config, log: Logger
   const now = (): Date => new Date();
   if (settings.cluster !== undefined) {
     const objects = await readClusterSnapshot(settings.cluster);
-    return { namespaces: staticNamespaceDirectory(objects), picture: staticPicture(objects), budgets: { store: memoryActivityStore(), now } };
+    return { namespaces: staticNamespaceDirectory(objects), picture: staticPicture(objects), activity: { store: memoryActivityStore(), now } };
   }
   // Loaded only when needed: client-node is heavy and unused for snapshot runs.
   const kube = await import('../cluster/kube-namespace-directory.js');
@@ -52,7 +52,7 @@ async function clusterEdges(settings: ServeSettings, config: Config, log: Logger
   return {
     namespaces: kube.kubeNamespaceDirectory(kc, log),
     picture: kubePicture(kc, log, config.picture),
-    budgets: { store: kubeActivityStore(kc, config.countersignNamespace), now },
+    activity: { store: kubeActivityStore(kc, config.countersignNamespace), now },
     identities: createIdentityPower({ send: kubeSendReview(kc) }),
     pods: kubePodIdentities(kc),
     approvals: {
@@ -72,15 +72,16 @@ export async function serve(settings: ServeSettings): Promise<void> {
   const loaded = await loadConfigFile(source);
   if (!loaded.ok) throw new UsageError(['the configuration was refused:', ...loaded.errors]);
   metrics.policyLoads.inc({ result: 'ok' });
+  if (loaded.warnings.length > 0) log.warn({ source: String(source), warnings: loaded.warnings }, 'the configuration uses deprecated fields');
   const policies = policyHolder(loaded.policy, source, log, metrics);
-  const { namespaces, picture, budgets, approvals, identities, pods } = await clusterEdges(settings, loaded.policy.config, log);
+  const { namespaces, picture, activity, approvals, identities, pods } = await clusterEdges(settings, loaded.policy.config, log);
   const tls = await servingTls(settings.tls, {
     kubeconfig: settings.kubeconfig, config: () => policies.judge().policy.config, log, metrics, reloadIntervalMs: settings.reloadIntervalMs,
   });
   const app = buildApp(
     {
       judge: () => policies.judge(), namespaces, picture, log, metrics, ready: () => namespaces.isReady() && tls.ready(),
-      ...(budgets === undefined ? {} : { budgets }),
+      ...(activity === undefined ? {} : { activity }),
       ...(approvals === undefined ? {} : { approvals }),
       ...(identities === undefined ? {} : { identities }), ...(pods === undefined ? {} : { pods }),
       ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),

@@ -4,9 +4,10 @@ import { parseDocument } from 'yaml';
 import { compilePolicy, partialRuleErrors } from './compile-policy.js';
 import type { CompiledPolicy } from './policy-types.js';
 import { configSpec, type Config } from './schema.js';
-import { check, formatErrors, type ValidationError } from './validate.js';
+import { check, formatErrors, refusals, type ValidationError } from './validate.js';
 
-export type LoadResult = { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] };
+/** A loaded policy comes with its deprecation warnings (each `source: path: message`), to be logged by the caller. */
+export type LoadResult = { ok: true; policy: CompiledPolicy; warnings: string[] } | { ok: false; errors: string[] };
 
 export const DEFAULT_CONFIG_URL = new URL('../../policy/default.yaml', import.meta.url);
 
@@ -46,14 +47,16 @@ export function loadConfigText(text: string, source: string): LoadResult {
   if (!parsed.ok) return parsed;
   const problems: ValidationError[] = [];
   const config = check(configSpec, parsed.value, '', problems) as Config;
-  if (problems.length > 0) {
-    const structural = formatErrors(problems).split('\n');
+  const errors = refusals(problems);
+  if (errors.length > 0) {
+    const structural = formatErrors(errors).split('\n');
     const cel = partialRuleErrors((parsed.value as { rules?: unknown } | null)?.rules, withSafeDefaults(config));
     return { ok: false, errors: [...structural, ...cel].map((line) => `${source}: ${line}`) };
   }
   const compiled = compilePolicy(config);
   if (!compiled.ok) return { ok: false, errors: compiled.errors.map((line) => `${source}: ${line}`) };
-  return compiled;
+  const warnings = problems.filter((p) => p.warning === true);
+  return { ok: true, policy: compiled.policy, warnings: warnings.length === 0 ? [] : formatErrors(warnings).split('\n').map((line) => `${source}: ${line}`) };
 }
 
 export async function loadConfigFile(path: string | URL): Promise<LoadResult> {

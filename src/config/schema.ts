@@ -1,96 +1,16 @@
 // The configuration file's shape: who the agents are, how namespaces map to environments, the rules, and the
-// evaluation budget. One document, validated in full before anything serves; defaults live here and nowhere else.
+// evaluation time limit. One document, validated in full before anything serves; defaults live here and nowhere else.
 import { OPERATIONS } from '../kube/types.js';
-import type { Spec } from './validate.js';
+import type { FromSpec, Spec } from './validate.js';
 
 export const TIERS = ['allow', 'audit', 'require-approval', 'deny'] as const;
 export type Tier = (typeof TIERS)[number];
 
-export interface RuleMatch {
-  operations: string[];
-  apiGroups: string[];
-  resources: string[];
-  environments: string[];
-  scope: 'Cluster' | 'Namespaced' | '*';
-}
-
-export interface ApprovalRequirement {
-  /** Distinct humans (by username and by signing key) who must approve. */
-  approvers: number;
-  /** Each approval must carry an SSH signature by a key in the allowed-signers list. */
-  signature: boolean;
-}
-
-export interface RuleConfig {
-  name: string;
-  description?: string;
-  tier: Tier;
-  match: RuleMatch;
-  expression: string;
-  message?: string;
-  messageExpression?: string;
-  failurePolicy: 'Fail' | 'Ignore';
-  approval: ApprovalRequirement;
-}
-
-export interface NamespacePattern {
-  environment: string;
-  names: string[];
-}
-
-export interface Config {
-  countersignNamespace: string;
-  agents: { serviceAccounts: string[]; usernames: string[]; groups: string[] };
-  environments: {
-    label: string;
-    known: string[];
-    default: string;
-    clusterScoped: string;
-    unknownLabel: string;
-    namespacePatterns: NamespacePattern[];
-  };
-  evaluation: { budgetMilliseconds: number; maxExpressionLength: number };
-  approvals: {
-    /** Countersign's own ServiceAccount (in countersignNamespace): the only writer of requests and statuses. */
-    serviceAccount: string;
-    requestTtlSeconds: number;
-    maxApprovalTtlSeconds: number;
-    /** Pending requests one requester may have open at once: an agent cannot bury a request among decoys. */
-    maxPendingPerRequester: number;
-    allowedSignersSecret: string;
-    signatureNamespace: string;
-  };
-  /** The cluster picture, from which a DELETE's blast radius is computed. */
-  picture: {
-    /** Resource keys not watched (`events`, `leases.coordination.k8s.io`): high churn, nothing to lose. */
-    exclude: string[];
-    /** A watch silent this long is restarted (the API server sends bookmarks about once a minute). */
-    idleRestartSeconds: number;
-    /** A resource unconfirmed this long makes the picture stale: agents' deletes are refused until it recovers. */
-    staleAfterSeconds: number;
-    rediscoverySeconds: number;
-  };
-  /** Bulk budgets (`agent.deletes("60s")`): one record per agent in countersignNamespace, shared by replicas. */
-  budgets: { retentionSeconds: number };
-  /** Prometheus metrics: how often the approval gauges are recomputed from the approval resources. */
-  metrics: { approvalsRefreshSeconds: number };
-  /** Self-managed TLS (`serve --tls-secret`): how long certificates live and how rotation steps are spaced. */
-  tls: {
-    caValiditySeconds: number;
-    certValiditySeconds: number;
-    /** Time for the apiserver to see a new CA bundle and for every replica to reload, between rotation steps. */
-    propagationSeconds: number;
-    checkIntervalSeconds: number;
-  };
-  params: Record<string, unknown>;
-  rules: RuleConfig[];
-}
-
 const DAY = 24 * 3600;
 
-const stringList = (defaults: string[] = []): Spec => ({ kind: 'list', of: { kind: 'string', nonEmpty: true }, default: defaults });
+const stringList = <const D extends readonly string[]>(defaults: D) => ({ kind: 'list', of: { kind: 'string', nonEmpty: true }, default: defaults }) as const;
 
-const ruleSpec: Spec = {
+const ruleSpec = {
   kind: 'object',
   required: ['name', 'tier'],
   fields: {
@@ -119,10 +39,12 @@ const ruleSpec: Spec = {
       },
     },
   },
-};
+} as const satisfies Spec;
 
-export const configSpec: Spec = {
+export const configSpec = {
   kind: 'object',
+  // The per-agent record is the activity record; budgets are the rules' limits over it.
+  renamed: { budgets: 'activity' },
   fields: {
     apiVersion: { kind: 'string', oneOf: ['countersign.dev/v1alpha1'], default: 'countersign.dev/v1alpha1' },
     kind: { kind: 'string', oneOf: ['CountersignConfig'], default: 'CountersignConfig' },
@@ -131,7 +53,7 @@ export const configSpec: Spec = {
       kind: 'object',
       fields: {
         serviceAccounts: { kind: 'list', of: { kind: 'string', pattern: /^[^/]+\/[^/]+$/, patternHelp: 'namespace/name, globs allowed ("agents/*")' }, default: ['agents/*'] },
-        usernames: stringList(),
+        usernames: stringList([]),
         groups: stringList(['countersign:agents']),
       },
     },
@@ -156,8 +78,10 @@ export const configSpec: Spec = {
     },
     evaluation: {
       kind: 'object',
+      // "budget" names the bulk limits over an agent's activity; this is a time limit on one evaluation.
+      renamed: { budgetMilliseconds: 'timeoutMilliseconds' },
       fields: {
-        budgetMilliseconds: { kind: 'int', min: 1, max: 5000, default: 200 },
+        timeoutMilliseconds: { kind: 'int', min: 1, max: 5000, default: 200 },
         maxExpressionLength: { kind: 'int', min: 1, max: 100_000, default: 5000 },
       },
     },
@@ -181,7 +105,7 @@ export const configSpec: Spec = {
         rediscoverySeconds: { kind: 'int', min: 5, max: 3600, default: 30 },
       },
     },
-    budgets: {
+    activity: {
       kind: 'object',
       fields: { retentionSeconds: { kind: 'int', min: 60, max: 24 * 3600, default: 3600 } },
     },
@@ -201,4 +125,12 @@ export const configSpec: Spec = {
     params: { kind: 'map', of: { kind: 'any' }, default: {} },
     rules: { kind: 'list', of: ruleSpec, default: [] },
   },
-};
+} as const satisfies Spec;
+
+/** The validated configuration: every default filled in. Derived from the schema, so the two cannot drift. */
+export type Config = FromSpec<typeof configSpec>;
+export type RuleConfig = FromSpec<typeof ruleSpec>;
+export type RuleMatch = RuleConfig['match'];
+/** Distinct humans (by username and by signing key) who must approve, and whether each signs with an SSH key. */
+export type ApprovalRequirement = RuleConfig['approval'];
+export type NamespacePattern = Config['environments']['namespacePatterns'][number];

@@ -255,7 +255,7 @@ function impactUnavailable(base: DecisionBase, reason: string): Decision {
 export function createJudge(policy: CompiledPolicy): Judge {
   const agents = agentMatcher(policy.config.agents);
   const environments = environmentResolver(policy.config.environments);
-  const budget = policy.config.evaluation.budgetMilliseconds;
+  const timeoutMs = policy.config.evaluation.timeoutMilliseconds;
 
   /** What the rules need to know beyond the request: its impact, its effects, the identities involved. */
   function gatherFacts(input: DecisionInput, candidates: readonly CompiledRule[], base: DecisionBase): Facts | Decision {
@@ -285,7 +285,7 @@ export function createJudge(policy: CompiledPolicy): Judge {
     const evaluated = facts.identityMissing === undefined ? candidates : candidates.filter((rule) => !rule.usesIdentity);
     const context = { ...base, impact: facts.impact ?? NO_IMPACT, effects: facts.effects ?? NO_EFFECTS };
     try {
-      return evaluateRules(evaluated, celVariables(policy, input, context), budget);
+      return evaluateRules(evaluated, celVariables(policy, input, context), timeoutMs);
     } catch (error: unknown) {
       if (!(error instanceof RuleTimeout)) throw error;
       return refusedOnError({ ...base, rule: error.rule.config.name }, error.message);
@@ -300,7 +300,7 @@ export function createJudge(policy: CompiledPolicy): Judge {
     const facts = gatherFacts(input, candidates, base);
     if (isDecision(facts)) return facts;
     if (input.activity !== undefined && 'unavailable' in input.activity && candidates.some((rule) => rule.usesBudget)) {
-      return refusedOnError({ ...base, rule: BUDGET_UNAVAILABLE }, `the agent's bulk budget could not be read (${input.activity.unavailable})`);
+      return refusedOnError({ ...base, rule: BUDGET_UNAVAILABLE }, `the agent's activity record, which its budgets count, could not be read (${input.activity.unavailable})`);
     }
     const outcomes = evaluateCandidates(input, candidates, base, facts);
     if (isDecision(outcomes)) return outcomes;

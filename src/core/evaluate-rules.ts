@@ -13,8 +13,8 @@ export interface RuleOutcome {
 }
 
 export class RuleTimeout extends Error {
-  constructor(readonly rule: CompiledRule, readonly budgetMs: number) {
-    super(`policy evaluation exceeded its budget of ${budgetMs} ms in rule "${rule.config.name}" (${rule.path})`);
+  constructor(readonly rule: CompiledRule, readonly timeoutMs: number) {
+    super(`policy evaluation exceeded its timeout of ${timeoutMs} ms in rule "${rule.config.name}" (${rule.path})`);
     this.name = 'RuleTimeout';
   }
 }
@@ -49,7 +49,7 @@ function messageOf(rule: CompiledRule, variables: Record<string, unknown>): stri
   return rule.config.message;
 }
 
-export function evaluateRules(rules: readonly CompiledRule[], variables: Record<string, unknown>, budgetMs: number): RuleOutcome[] {
+export function evaluateRules(rules: readonly CompiledRule[], variables: Record<string, unknown>, timeoutMs: number): RuleOutcome[] {
   let current: CompiledRule | undefined;
   const runAll = (): RuleOutcome[] =>
     rules.map((rule) => {
@@ -61,9 +61,9 @@ export function evaluateRules(rules: readonly CompiledRule[], variables: Record<
     });
   if (rules.every((rule) => rule.condition.bounded && rule.messageExpression?.bounded !== false)) return runAll();
   try {
-    return runWithDeadline(runAll, budgetMs);
+    return runWithDeadline(runAll, timeoutMs);
   } catch (error: unknown) {
-    if (error instanceof DeadlineExceeded && current !== undefined) throw new RuleTimeout(current, budgetMs);
+    if (error instanceof DeadlineExceeded && current !== undefined) throw new RuleTimeout(current, timeoutMs);
     throw error;
   }
 }

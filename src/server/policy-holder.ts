@@ -41,6 +41,7 @@ export function policyHolder(
       metrics?.policyRules.set(result.policy.rules.length);
       metrics?.policyLastLoadSuccess.set(1);
       log.info({ source: String(source), generation, rules: result.policy.rules.length }, 'policy reloaded');
+      if (result.warnings.length > 0) log.warn({ source: String(source), warnings: result.warnings }, 'the configuration uses deprecated fields');
       return result;
     },
   };

@@ -17,7 +17,7 @@
 // While a write that folds a replica's lease into the record is computed and in flight (a new lease, a flush),
 // that lease is held: no local spend from it, or the spend would be written over and forgotten (a request that
 // arrives meanwhile goes to the record). Worst-case overspend across replicas is therefore zero for a rule that
-// refuses above a count, up to clock skew beyond SPEND_MARGIN_MS at a window's edge (docs/bulk-budgets.md).
+// refuses above a count, up to clock skew beyond SPEND_MARGIN_MS at a window's edge (docs/blast-radius-and-budgets.md).
 //
 // A human's approval is used only after the request is counted in the record: a record that cannot be read or
 // written refuses the request and leaves the approval for the retry. Refusals and dry runs are never recorded.

@@ -35,7 +35,7 @@ export interface ReviewDeps {
   /** Which ServiceAccount a pod runs as, for a shell or tunnel into it (exec, attach, port-forward). */
   pods?: PodIdentities;
   /** Where agents' activity records live, for bulk budgets. Without it `agent.deletes(...)` cannot be answered. */
-  budgets?: Omit<BudgetDeps, 'retentionMs' | 'metrics'>;
+  activity?: Omit<BudgetDeps, 'retentionMs' | 'metrics'>;
 }
 
 export type HandledReview = { status: 200; body: AdmissionReviewResponse } | { status: 400; body: { error: string } };
@@ -161,11 +161,11 @@ function judgeWithApprovals(input: DecisionInput, judge: Judge, deps: ReviewDeps
 
 /** Stage 3, count: under the policy's budgets, the request is recorded before any approval is used. */
 async function withinBudget(request: AdmissionRequest, judge: Judge, deps: ReviewDeps, judged: DecideWith): Promise<Decision> {
-  if (!judge.policy.usesBudgets || !isCountedWrite(request.operation) || deps.budgets === undefined) {
+  if (!judge.policy.usesBudgets || !isCountedWrite(request.operation) || deps.activity === undefined) {
     const answer = await judged(undefined);
     return 'use' in answer ? answer.use() : answer;
   }
-  const budgets = { ...deps.budgets, retentionMs: judge.policy.config.budgets.retentionSeconds * 1000, metrics: deps.metrics };
+  const budgets = { ...deps.activity, retentionMs: judge.policy.config.activity.retentionSeconds * 1000, metrics: deps.metrics };
   return stage('budget-unavailable', () => decideWithBudget(request, judged, budgets));
 }
 

@@ -41,7 +41,7 @@ export function edgeDeps(judge: Judge, overrides: Partial<ReviewDeps> = {}): Rev
   return {
     judge: () => judge,
     namespaces: staticNamespaceDirectory(heldOutNamespaces()), picture: EMPTY_CLUSTER,
-    log: createLogger('silent'), budgets: { store: memoryActivityStore(), now: () => new Date() },
+    log: createLogger('silent'), activity: { store: memoryActivityStore(), now: () => new Date() },
     // No one holds a dangerous right unless a test says so.
     identities: recordingIdentityPower(),
     ...overrides,

@@ -57,7 +57,7 @@ describe('approvals under bulk budgets', () => {
   it('leaves the approval unused when the approved delete cannot be written to the budget, and uses it on the retry', async () => {
     const store = memoryStore();
     const activity = faulty();
-    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), budgets: { store: activity, now: () => new Date() } });
+    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), activity: { store: activity, now: () => new Date() } });
     await approved(deps, store, heldOutReview('agent-delete-production-deployment').request);
 
     activity.fault = 'write-error';
@@ -86,7 +86,7 @@ describe('approvals under bulk budgets', () => {
   it('spends no quota unit on a delete whose budget write fails', async () => {
     const store = memoryStore();
     const activity = faulty();
-    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), budgets: { store: activity, now: () => new Date() } });
+    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), activity: { store: activity, now: () => new Date() } });
     expect((await review(deps, podDelete('a'))).allowed).toBe(false);
     const recorded = [...store.requests.values()][0]!;
     const quota = approval('q', { requestName: recorded.metadata.name, digest: recorded.spec.digest, quota: { deletes: 2 } });
@@ -125,7 +125,7 @@ describe('approvals under bulk budgets', () => {
     expect(noBulkOnDeployments).not.toBe(budgetOnConfigMaps);
     const store = memoryStore();
     const activity = faulty();
-    const deps = edgeDeps(judgeFrom(noBulkOnDeployments), { approvals: gateDeps(store), budgets: { store: activity, now: () => new Date() } });
+    const deps = edgeDeps(judgeFrom(noBulkOnDeployments), { approvals: gateDeps(store), activity: { store: activity, now: () => new Date() } });
     await approved(deps, store, heldOutReview('agent-delete-production-deployment').request);
 
     activity.fault = 'read-error';
@@ -143,7 +143,7 @@ describe('approvals under bulk budgets', () => {
   it('lets one of two concurrent approved deletes through; the other, refused, stays counted (failing closed)', async () => {
     const store = memoryStore();
     const activity = faulty();
-    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), budgets: { store: activity, now: () => new Date() } });
+    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), activity: { store: activity, now: () => new Date() } });
     await approved(deps, store, heldOutReview('agent-delete-production-deployment').request);
     const both = await Promise.all([1, 2].map(() => review(deps, heldOutReview('agent-delete-production-deployment').request)));
     expect(both.map((r) => r.allowed).sort()).toEqual([false, true]);
@@ -156,7 +156,7 @@ describe('approvals under bulk budgets', () => {
   it('honours a rejection that lands while the delete is being counted: the approvals are read again at use', async () => {
     const store = memoryStore();
     const activity = faulty();
-    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), budgets: { store: activity, now: () => new Date() } });
+    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), activity: { store: activity, now: () => new Date() } });
     await approved(deps, store, heldOutReview('agent-delete-production-deployment').request);
     const { requestName, digest } = store.approvals.get('ok-1')!.spec;
     const write = activity.write.bind(activity);
@@ -171,7 +171,7 @@ describe('approvals under bulk budgets', () => {
 
   it('refuses as approvals-unavailable when using the approval fails after the delete was counted', async () => {
     const store = memoryStore();
-    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), budgets: { store: faulty(), now: () => new Date() } });
+    const deps = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), activity: { store: faulty(), now: () => new Date() } });
     await approved(deps, store, heldOutReview('agent-delete-production-deployment').request);
     store.markUsed = () => Promise.reject(new Error('the apiserver is unavailable'));
     const answer = await review(deps, heldOutReview('agent-delete-production-deployment').request);

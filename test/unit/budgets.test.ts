@@ -41,7 +41,7 @@ function agentDelete(name: string, dryRun = false): { request: AdmissionRequest 
 function replica(store: ActivityStore, clock: { now: number }, ledger = new LeaseLedger()): ReviewDeps {
   return {
     judge: policy(), namespaces: staticNamespaceDirectory(heldOutNamespaces()), picture: EMPTY_CLUSTER,
-    log: createLogger('silent'), budgets: { store, now: () => new Date(clock.now), ledger },
+    log: createLogger('silent'), activity: { store, now: () => new Date(clock.now), ledger },
   };
 }
 
@@ -120,7 +120,7 @@ describe('bulk budgets', () => {
   it('refuses an agent delete when the record cannot be read, and a budget rule that matches more than DELETE', async () => {
     const broken: ActivityStore = { read: () => Promise.reject(new Error('etcd is down')), write: () => Promise.resolve(true) };
     const result = await handleReview(agentDelete('x'), replica(broken, { now: 0 }));
-    expect(result.status === 200 && result.body.response).toMatchObject({ allowed: false, status: { message: expect.stringContaining("the agent's bulk budget could not be read (etcd is down)") } });
+    expect(result.status === 200 && result.body.response).toMatchObject({ allowed: false, status: { message: expect.stringContaining("the agent's activity record, which its budgets count, could not be read (etcd is down)") } });
     // A delete no budget rule judges is still refused: allowed, it could not be counted.
     const unjudged = replica(broken, { now: 0 });
     const other = loadConfigText(POLICY.replace('match: {operations: [DELETE]}', 'match: {operations: [DELETE], resources: [configmaps]}'), 'budget.yaml');
@@ -136,7 +136,7 @@ describe('bulk budgets', () => {
     const judge = judgeFrom(POLICY.replace("'60s'", "'2h'").replace("'60s'", "'2h'"));
     const { request } = agentDelete('x');
     const long = judge.decide({ request, ...offline(request) });
-    expect(long.fired[0]?.error).toContain('window 2h is longer than budgets.retentionSeconds');
+    expect(long.fired[0]?.error).toContain('window 2h is longer than activity.retentionSeconds');
     expect(judgeFrom(POLICY.replace("'60s'", "'a minute'")).decide({ request, ...offline(request) }).fired[0]?.error).toContain('is not a duration');
     expect(judgeFrom(POLICY).decide({ request, picture: OFFLINE.picture }).fired[0]?.error).toContain('activity record was not read');
     expect([parseDuration('1h30m'), parseDuration('90s'), parseDuration('500ms'), parseDuration('-1s'), parseDuration('1.5h')]).toEqual([5_400_000, 90_000, 500, undefined, undefined]);

@@ -36,7 +36,7 @@ function replica(store: ActivityStore, clock: Clock, ledger = new LeaseLedger('r
   const judge = judgeFrom(POLICY);
   return {
     judge: () => judge, namespaces: staticNamespaceDirectory(heldOutNamespaces()), picture: EMPTY_CLUSTER,
-    log: createLogger('silent'), budgets: { store, now: () => new Date(clock.now), ledger },
+    log: createLogger('silent'), activity: { store, now: () => new Date(clock.now), ledger },
   };
 }
 
@@ -145,12 +145,12 @@ describe('leases', () => {
     expect((await judged(deps, setImage('dry', true))).allowed).toBe(false);
     const refused = await judged(deps, setImage('c10'));
     expect(refused).toMatchObject({ allowed: false, message: expect.stringContaining('rule bulk') });
-    await (deps.budgets?.ledger as LeaseLedger).flush(store, clock.now, HOUR, true);
+    await (deps.activity?.ledger as LeaseLedger).flush(store, clock.now, HOUR, true);
     expect(await productionChanges(store, clock.now)).toBe(10);
     // A dry run of an allowed change spends nothing either.
     clock.now += 5 * 60_000 + 2 * BUCKET_MS;
     expect((await judged(deps, setImage('dry-ok', true))).allowed).toBe(true);
-    await (deps.budgets?.ledger as LeaseLedger).flush(store, clock.now, HOUR, true);
+    await (deps.activity?.ledger as LeaseLedger).flush(store, clock.now, HOUR, true);
     expect(await productionChanges(store, clock.now)).toBe(0);
   });
 
@@ -256,7 +256,7 @@ describe('two replicas, one record', () => {
     const allowed = results.filter((r) => r.allowed).length;
     expect(allowed).toBeLessThanOrEqual(10);
     expect(allowed).toBeGreaterThanOrEqual(1);
-    for (const deps of [a, b]) await (deps.budgets?.ledger as LeaseLedger).flush(store, clock.now, HOUR, true);
+    for (const deps of [a, b]) await (deps.activity?.ledger as LeaseLedger).flush(store, clock.now, HOUR, true);
     expect(await productionChanges(store, clock.now)).toBe(allowed);
   });
 

@@ -38,10 +38,10 @@ rules:
   });
 });
 
-describe('guard 3: evaluation budget', () => {
+describe('guard 3: evaluation timeout', () => {
   it('cuts off a pathological expression at the budget and refuses the agent explicitly', () => {
     const judge = judgeFrom(`
-evaluation: {budgetMilliseconds: 100}
+evaluation: {timeoutMilliseconds: 100}
 rules:
   - name: cubic
     tier: audit
@@ -57,14 +57,14 @@ rules:
     const elapsed = performance.now() - started;
     expect(d).toMatchObject({ allowed: false, errored: true, rule: 'cubic' });
     expect(d.status).toMatchObject({ code: 500 });
-    expect(d.status?.message).toContain('exceeded its budget of 100 ms in rule "cubic"');
+    expect(d.status?.message).toContain('exceeded its timeout of 100 ms in rule "cubic"');
     // 400^3 = 64 M evaluations would take tens of seconds; the budget plus the deadline's own overhead holds it.
     expect(elapsed).toBeLessThan(1000);
   });
 
   it('holds regular expressions to the budget too: many matches over a megabyte cannot stall a request', () => {
     const calls = Array.from({ length: 80 }, () => "oldObject.metadata.annotations.big.matches('^(a|aa)+$')").join(' && ');
-    const judge = judgeFrom(`evaluation: {budgetMilliseconds: 50}\nrules: [{name: regex, tier: audit, expression: "${calls}"}]`);
+    const judge = judgeFrom(`evaluation: {timeoutMilliseconds: 50}\nrules: [{name: regex, tier: audit, expression: "${calls}"}]`);
     expect(judge.policy.rules[0]!.condition.bounded).toBe(false);
     const request = deploymentDelete();
     request.oldObject!.metadata!.annotations = { big: 'a'.repeat(1_000_000) };

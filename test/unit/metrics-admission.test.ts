@@ -171,14 +171,14 @@ describe('countersign_admission_fail_closed_total', () => {
   it('budget-unavailable: the activity record cannot be read, written, or keeps changing', async () => {
     const judge = await defaultJudge();
     const unreadable: ActivityStore = { read: () => Promise.reject(new Error('etcd timeout')), write: () => Promise.resolve(true) };
-    const deps = edgeDeps(judge, { budgets: { store: unreadable, now: () => new Date() } });
+    const deps = edgeDeps(judge, { activity: { store: unreadable, now: () => new Date() } });
     // The core refuses (delete-budget reads agent.deletes): rule budget-unavailable.
     await refusal(deps, fixture('agent-delete-development-deployment'));
     const unwritable: ActivityStore = { read: (agent) => memoryActivityStore().read(agent), write: () => Promise.reject(new Error('forbidden')) };
-    deps.budgets = { store: unwritable, now: () => new Date() };
+    deps.activity = { store: unwritable, now: () => new Date() };
     await refusal(deps, fixture('agent-delete-development-deployment'));
     const contended: ActivityStore = { read: (agent) => memoryActivityStore().read(agent), write: () => Promise.resolve(false) };
-    deps.budgets = { store: contended, now: () => new Date() };
+    deps.activity = { store: contended, now: () => new Date() };
     await refusal(deps, fixture('agent-delete-development-deployment'));
     expect(await failClosed(deps)).toEqual({ [`budget-unavailable ${CODER}`]: 3 });
     // The core's refusal (unreadable) and the edge's (unwritable, contended) carry the same reason as their rule.
@@ -198,9 +198,9 @@ describe('countersign_admission_fail_closed_total', () => {
     expect(await failClosed(deps)).toEqual({ [`approvals-unavailable ${CODER}`]: 1, 'approvals-unavailable none': 1 });
   });
 
-  it('rule-timeout: a rule over its evaluation budget', async () => {
+  it('rule-timeout: a rule over its evaluation timeout', async () => {
     const calls = Array.from({ length: 80 }, () => "oldObject.metadata.annotations.big.matches('^(a|aa)+$')").join(' && ');
-    const deps = edgeDeps(judgeFrom(`evaluation: {budgetMilliseconds: 20}\nrules: [{name: regex, tier: audit, expression: "${calls}"}]`));
+    const deps = edgeDeps(judgeFrom(`evaluation: {timeoutMilliseconds: 20}\nrules: [{name: regex, tier: audit, expression: "${calls}"}]`));
     const request = fixture('agent-delete-development-deployment');
     request.oldObject!.metadata!.annotations = { big: 'a'.repeat(1_000_000) };
     await refusal(deps, request);
@@ -228,7 +228,7 @@ describe('bulk budgets', () => {
       read: (agent) => inner.read(agent),
       write: (agent, deletes, version) => { flip = !flip; return flip ? Promise.resolve(false) : inner.write(agent, deletes, version); },
     };
-    const deps = edgeDeps(await defaultJudge(), { budgets: { store, now: () => new Date() } });
+    const deps = edgeDeps(await defaultJudge(), { activity: { store, now: () => new Date() } });
     for (const uid of ['a', 'b', 'c']) {
       const request = fixture('agent-delete-development-deployment');
       request.uid = uid;

@@ -43,6 +43,25 @@ rules:
     ]);
   });
 
+  it('reads evaluation.budgetMilliseconds as timeoutMilliseconds, with a deprecation warning, and refuses both at once', () => {
+    const old = loadConfigText('evaluation: {budgetMilliseconds: 30}\n', 'policy.yaml');
+    if (!old.ok) throw new Error(old.errors.join('\n'));
+    expect(old.policy.config.evaluation.timeoutMilliseconds).toBe(30);
+    expect(old.warnings).toEqual(['policy.yaml: evaluation.budgetMilliseconds: is deprecated: renamed to evaluation.timeoutMilliseconds (still read; rename it)']);
+    const current = loadConfigText('evaluation: {timeoutMilliseconds: 30}\n', 'policy.yaml');
+    expect(current.ok && current.warnings).toEqual([]);
+    expect(errorsOf('evaluation: {budgetMilliseconds: 30, timeoutMilliseconds: 40}\n')).toEqual([
+      'policy.yaml: evaluation.budgetMilliseconds: is the deprecated name of evaluation.timeoutMilliseconds; set only timeoutMilliseconds',
+    ]);
+  });
+
+  it('reads budgets, the old name of the activity record\'s settings, as activity', () => {
+    const old = loadConfigText('budgets: {retentionSeconds: 600}\n', 'policy.yaml');
+    if (!old.ok) throw new Error(old.errors.join('\n'));
+    expect(old.policy.config.activity.retentionSeconds).toBe(600);
+    expect(old.warnings).toEqual(['policy.yaml: budgets: is deprecated: renamed to activity (still read; rename it)']);
+  });
+
   it('refuses unknown fields, duplicate names, unknown environments and non-boolean conditions', () => {
     const errors = errorsOf(`
 rules:
