@@ -3,16 +3,30 @@
 // generated certificates differ on every render and could not be checked in. Usage: npm run manifests
 // (--check: exit 1 if manifests/ differs from a fresh render; CI runs that in the chart's end-to-end test).
 // It first writes the chart's copy of the default policy: Helm cannot read files outside the chart, so the copy is
-// generated here from policy/default.yaml, the one place the default policy is written.
+// generated here from policy/default.yaml, the one place the default policy is written, and so are the
+// configuration's defaults (files/config-defaults.yaml, from the schema in src/config/schema.ts, built to dist/ by
+// npm run manifests): the chart's templates read every setting from the merged configuration, never a default of
+// their own.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { configSpec } from '../dist/config/schema.js';
+import { check } from '../dist/config/validate.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const MANIFEST = join(ROOT, 'manifests', 'countersign.yaml');
 const HELM = join(ROOT, 'test', 'helm', 'bin', 'helm');
 export const CHART_POLICY = join(ROOT, 'charts', 'countersign', 'files', 'default-policy.yaml');
+
+export const CHART_DEFAULTS = join(ROOT, 'charts', 'countersign', 'files', 'config-defaults.yaml');
+
+/** Every setting's default, as the schema fills them into an empty document. */
+export function chartConfigDefaults() {
+  const header = '# Generated from the configuration schema (src/config/schema.ts) by scripts/render-manifests.mjs (npm run manifests).\n';
+  return header + stringify(check(configSpec, {}, '', []));
+}
 
 /** The chart's copy of policy/default.yaml, marked as generated. */
 export function chartPolicy() {
@@ -41,8 +55,8 @@ export function renderManifests() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--check')) {
-    if (readFileSync(CHART_POLICY, 'utf8') !== chartPolicy()) {
-      console.error('charts/countersign/files/default-policy.yaml is out of date with policy/default.yaml: run npm run manifests');
+    if (readFileSync(CHART_POLICY, 'utf8') !== chartPolicy() || readFileSync(CHART_DEFAULTS, 'utf8') !== chartConfigDefaults()) {
+      console.error('charts/countersign/files/default-policy.yaml is or files/config-defaults.yaml is out of date with policy/default.yaml or the schema: run npm run manifests');
       process.exit(1);
     }
     if (readFileSync(MANIFEST, 'utf8') !== renderManifests()) {
@@ -51,6 +65,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     }
     console.log('manifests/countersign.yaml matches the chart');
   } else {
+    writeFileSync(CHART_DEFAULTS, chartConfigDefaults());
     writeFileSync(CHART_POLICY, chartPolicy());
     writeFileSync(MANIFEST, renderManifests());
     console.log(`wrote ${MANIFEST}`);

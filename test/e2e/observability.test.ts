@@ -20,7 +20,7 @@ import { E2E_DIR, capturedReview, kubectlAs, mustKubectl, postReview, sleep, web
 const HELM = join(ROOT, 'test', 'helm', 'bin', 'helm');
 const CHART = join(ROOT, 'charts', 'countersign');
 const DASHBOARD_FILE = join(CHART, 'dashboards', 'countersign.json');
-/** Where the picture's data goes (scripts/render-dashboard-png.mjs reads it). */
+/** Where the picture's data goes (scripts/render-dashboard-svg.mjs draws docs/dashboard.svg from it). */
 const DATA_FILE = process.env.COUNTERSIGN_DASHBOARD_DATA ?? join(ROOT, '.run', 'observability', 'dashboard-data.json');
 
 const AGENT = 'observed';
@@ -519,7 +519,7 @@ describe('Countersign observed by a real Prometheus', () => {
     expect(labelsOf('CountersignDown')).toEqual([expect.objectContaining({ severity: 'critical', team: 'platform' })]);
   });
 
-  it('shows on every stat and bar gauge of the dashboard the counts of the actions performed, and saves them for the README\'s picture', async () => {
+  it('shows on every stat and bar gauge of the dashboard the counts of the actions performed, and saves them for the picture in docs/dashboard.svg', async () => {
     const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as Dashboard;
     const end = Math.ceil(Date.now() / 1000) + 1;
     await sleep(2500);

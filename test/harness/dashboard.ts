@@ -1,5 +1,5 @@
 // The chart's Grafana dashboard as the tests see it: every panel's PromQL with Grafana's variables filled in the
-// way Grafana would, and the data file the README's picture is drawn from (scripts/render-dashboard-png.mjs).
+// way Grafana would, and the data file docs/dashboard.svg is drawn from (scripts/render-dashboard-svg.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Prometheus, Series } from './prometheus.ts';
@@ -98,7 +98,7 @@ export async function evaluateDashboard(
   return panels;
 }
 
-/** The data the README's picture is rendered from. */
+/** The data docs/dashboard.svg is drawn from (scripts/render-dashboard-svg.mjs). */
 export function saveDashboardData(file: string, data: { dashboard: string; start: number; end: number; step: number; panels: EvaluatedPanel[]; alerts: string[] }): void {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(data)}\n`);

@@ -18,7 +18,9 @@ The configuration Countersign serves: the bundled default policy, the values' co
 .Values.agents, its own namespace from the release. Rules given in values replace the default rules.
 */}}
 {{- define "countersign.config" -}}
-{{- $config := .Files.Get "files/default-policy.yaml" | fromYaml -}}
+{{- /* Defaults (generated from the schema), then the default policy, then the values' overrides. */ -}}
+{{- $config := .Files.Get "files/config-defaults.yaml" | fromYaml -}}
+{{- $config = mustMergeOverwrite $config (.Files.Get "files/default-policy.yaml" | fromYaml) -}}
 {{- $overrides := deepCopy .Values.config -}}
 {{- $rules := pluck "rules" $overrides | first -}}
 {{- $_ := unset $overrides "rules" -}}
@@ -26,9 +28,7 @@ The configuration Countersign serves: the bundled default policy, the values' co
 {{- if $rules }}{{- $_ := set $config "rules" $rules -}}{{- end -}}
 {{- $_ := set $config "agents" .Values.agents -}}
 {{- $_ := set $config "countersignNamespace" .Release.Namespace -}}
-{{- $approvals := default (dict) $config.approvals -}}
-{{- $_ := set $approvals "serviceAccount" (include "countersign.fullname" .) -}}
-{{- $_ := set $config "approvals" $approvals -}}
+{{- $_ := set $config.approvals "serviceAccount" (include "countersign.fullname" .) -}}
 {{- toYaml $config -}}
 {{- end }}
 
