@@ -7,6 +7,7 @@ import { apiErrorMessage, orUndefinedOn404, statusCode } from '../kube/api-error
 import { retryTransient } from '../kube/retry.js';
 import type { ActivityBucket, ActivityLease, ActivityRecord, WorkloadPeak } from '../core/activity.js';
 import type { ActivityStore } from './activity-store.js';
+import { present } from '../kube/present.js';
 
 const PLURAL = 'agentactivities';
 
@@ -56,13 +57,13 @@ export function kubeActivityStore(kc: KubeConfig, namespace: string): ActivitySt
       if (object === undefined) return { buckets: [], leases: [], peaks: [] };
       // The name is a hash of the agent: a record naming someone else is not this agent's.
       if (object.spec.agent !== agent) throw new Error(`activity record ${object.metadata.name} names ${object.spec.agent}, not ${agent}`);
-      return { ...recordOf(object.spec), ...(object.metadata.resourceVersion === undefined ? {} : { version: object.metadata.resourceVersion }) };
+      return { ...recordOf(object.spec), ...present({ version: object.metadata.resourceVersion }) };
     },
     async write(agent, record, version) {
       const name = activityNameFor(agent);
       const body: ActivityObject = {
         apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'AgentActivity',
-        metadata: { name, namespace, ...(version === undefined ? {} : { resourceVersion: version }) },
+        metadata: { name, namespace, ...present({ resourceVersion: version }) },
         spec: { agent, ...record },
       };
       try {

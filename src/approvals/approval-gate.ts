@@ -14,6 +14,7 @@ import { approvalFields, auditStep, requestFields } from './audit-step.js';
 import type { SignatureVerifier } from './signatures.js';
 import type { ApprovalStore } from './store.js';
 import { requestNameFor, type ApprovalObject, type ApprovalRequestObject } from './types.js';
+import { present } from '../kube/present.js';
 
 export interface GateDeps {
   store: ApprovalStore;
@@ -100,7 +101,7 @@ async function recordRequest(request: AdmissionRequest, decision: Decision, conf
   const owner = await deps.store.agentOwner(request.userInfo.username);
   const created = approvalRequestFor({
     action: approval.action, digest, groups: request.userInfo.groups,
-    ...(owner === undefined ? {} : { requesterOwner: owner }),
+    ...present({ requesterOwner: owner }),
     approvalsRequired: approval.requirement.approvers, signatureRequired: approval.requirement.signature,
     namespace: config.countersignNamespace,
     expiresAt: new Date(deps.now().getTime() + config.approvals.requestTtlSeconds * 1000),

@@ -8,6 +8,7 @@ import { retryTransient } from '../kube/retry.js';
 import { anchorAnnotations } from '../audit/chain.js';
 import type { ApprovalStore } from './store.js';
 import { API_GROUP, API_VERSION, OWNER_ANNOTATION, QUOTA_LABEL, REQUESTER_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalRequestObject, type RequestPhase } from './types.js';
+import { present } from '../kube/present.js';
 
 export interface KubeStoreSettings {
   namespace: string;
@@ -89,8 +90,7 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
           spec: {
             user: user.username,
             groups: user.groups,
-            ...(user.uid === undefined ? {} : { uid: user.uid }),
-            ...(user.extra === undefined ? {} : { extra: user.extra }),
+            ...present({ uid: user.uid, extra: user.extra }),
             resourceAttributes: { group: API_GROUP, resource: 'environments', verb: 'approve', name: environment, namespace },
           },
         },
@@ -106,7 +106,7 @@ export function kubeApprovalStore(kc: KubeConfig, settings: KubeStoreSettings): 
           metadata: { generateName: `${request.metadata.name.slice(0, 40)}.`, namespace: settings.namespace, ...annotations },
           involvedObject: {
             apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'ApprovalRequest', name: request.metadata.name, namespace: settings.namespace,
-            ...(request.metadata.uid === undefined ? {} : { uid: request.metadata.uid }),
+            ...present({ uid: request.metadata.uid }),
           },
           reason: event.reason, message: event.message.slice(0, 1024), type: 'Normal',
           source: { component: 'countersign' }, firstTimestamp: new Date(at), lastTimestamp: new Date(at), count: 1,

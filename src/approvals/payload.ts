@@ -2,6 +2,7 @@
 // the payload; the digest binds it to one action on one object.
 import { canonicalJson } from '../core/digest.js';
 import type { ApprovalSpec } from './types.js';
+import { present } from '../kube/present.js';
 
 export function approvalPayload(spec: ApprovalSpec): string {
   return canonicalJson({
@@ -12,6 +13,6 @@ export function approvalPayload(spec: ApprovalSpec): string {
     approver: spec.approver,
     reason: spec.reason,
     expiresAt: spec.expiresAt,
-    ...(spec.quota === undefined ? {} : { quota: spec.quota }),
+    ...present({ quota: spec.quota }),
   });
 }

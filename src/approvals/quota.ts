@@ -15,6 +15,7 @@ import { actionLabel, auditStep, requestFields } from './audit-step.js';
 import { quotable } from './check-approval.js';
 import type { ApprovalStore } from './store.js';
 import type { ApprovalObject, ApprovalRequestObject } from './types.js';
+import { TIER } from '../config/tiers.js';
 
 const QUOTA_ROUNDS = 3;
 
@@ -48,7 +49,7 @@ export function onlyCounts(expression: string): boolean {
  * bulk updates never waives the capacity limit, a blast radius, or an identity a workload would run as).
  */
 function gatedOnlyBy(decision: Decision, rule: string, policy: QuotaPolicy): boolean {
-  const gates = new Set([decision.rule, ...decision.fired.filter((f) => f.tier === 'require-approval').map((f) => f.rule)]);
+  const gates = new Set([decision.rule, ...decision.fired.filter((f) => TIER[f.tier].gated).map((f) => f.rule)]);
   if (!gates.has(rule)) return false;
   const counting = new Set(policy.rules.filter((r) => onlyCounts(r.expression)).map((r) => r.name));
   return [...gates].every((gate) => gate === rule || counting.has(gate));

@@ -3,6 +3,7 @@ import type { ActionRecord } from '../core/digest.js';
 import { API_GROUP, API_VERSION, REQUESTER_LABEL, requestNameFor, requesterLabelValue, type ApprovalRequestObject } from './types.js';
 
 import type { ChangeSummary } from './change-summary.js';
+import { present } from '../kube/present.js';
 
 export interface RequestFacts {
   action: ActionRecord;
@@ -30,12 +31,12 @@ export function approvalRequestFor(facts: RequestFacts): ApprovalRequestObject {
       digest: facts.digest,
       action: target,
       requester: { username: requester, groups: facts.groups },
-      ...(facts.requesterOwner === undefined ? {} : { requesterOwner: facts.requesterOwner }),
+      ...present({ requesterOwner: facts.requesterOwner }),
       environment,
       rule,
       message,
       ...(impact === undefined ? {} : { impact: { ...impact } }),
-      ...(facts.change === undefined ? {} : { change: facts.change }),
+      ...present({ change: facts.change }),
       approvalsRequired: facts.approvalsRequired,
       signatureRequired: facts.signatureRequired,
       expiresAt: facts.expiresAt.toISOString(),

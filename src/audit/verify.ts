@@ -3,6 +3,7 @@
 // why. Given the anchors Kubernetes Events carry, it also finds records deleted from a chain's end, and chains
 // rewritten wholesale, up to the newest anchored record. See README "Audit log".
 import { ANCHOR_ANNOTATIONS, chainIdOf, hashOf, type AuditAnchor, type AuditRecord } from './chain.js';
+import { present } from '../kube/present.js';
 
 /** An anchor and where it came from (the Event's name), for the report. */
 export interface SourcedAnchor extends AuditAnchor {
@@ -198,7 +199,7 @@ export function verifyAuditLog(lines: readonly string[], anchors: readonly Sourc
     return { ok: true, chains: summaries(chains), records: collected.entries.length, skipped: collected.skipped, anchors: anchors.length };
   } catch (error: unknown) {
     if (!(error instanceof Break)) throw error;
-    const broken = { kind: error.kind, reason: error.reason, ...(error.line === undefined ? {} : { line: error.line }) };
+    const broken = { kind: error.kind, reason: error.reason, ...present({ line: error.line }) };
     return { ok: false, broken, chains: summaries(chains), records: collected.entries.length, skipped: collected.skipped, anchors: anchors.length };
   }
 }

@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../observability/logger.js';
 import type { TlsSource } from '../server/serving-tls.js';
+import { present } from '../kube/present.js';
 
 export class UsageError extends Error {
   constructor(readonly problems: string[]) {
@@ -103,10 +104,7 @@ export function parseServeArgs(argv: string[]): ServeSettings {
   const tls = tlsSource(v, problems);
   if (problems.length > 0) throw new UsageError(problems);
   return {
-    ...(v.config === undefined ? {} : { config: v.config }),
-    ...(v.cluster === undefined ? {} : { cluster: v.cluster }),
-    ...(v.kubeconfig === undefined ? {} : { kubeconfig: v.kubeconfig }),
-    ...(v['capture-dir'] === undefined ? {} : { captureDir: v['capture-dir'] }),
+    ...present({ config: v.config, cluster: v.cluster, kubeconfig: v.kubeconfig, captureDir: v['capture-dir'] }),
     address: v.address ?? SERVE_DEFAULTS.address,
     port, tls, logLevel, reloadIntervalMs,
   };
@@ -123,9 +121,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateSettings {
   if (problems.length > 0) throw new UsageError(problems);
   return {
     review: v.review ?? '-',
-    ...(v.cluster === undefined ? {} : { cluster: v.cluster }),
-    ...(v.config === undefined ? {} : { config: v.config }),
-    ...(v.identities === undefined ? {} : { identities: v.identities }),
+    ...present({ cluster: v.cluster, config: v.config, identities: v.identities }),
   };
 }
 

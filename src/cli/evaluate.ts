@@ -11,6 +11,7 @@ import { memoryActivityStore } from '../activity/activity-store.js';
 import { tableIdentityPower } from '../cluster/table-identity-power.js';
 import type { EvaluateSettings } from './args.js';
 import { UsageError } from './args.js';
+import { present } from '../kube/present.js';
 
 async function readText(path: string): Promise<string> {
   if (path !== '-') return readFile(path, 'utf8');
@@ -56,7 +57,7 @@ export async function evaluate(settings: EvaluateSettings): Promise<string> {
     activity: { store: memoryActivityStore(), now: () => new Date() },
     log: createLogger('silent'),
     // Without --identities, a workload's identity cannot be checked offline, and the agent is refused for it.
-    ...(identities === undefined ? {} : { identities }),
+    ...present({ identities }),
   });
   if (result.status !== 200) throw new UsageError([`${settings.review}: ${result.body.error}`]);
   return JSON.stringify(result.body, null, 2);

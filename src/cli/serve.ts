@@ -24,6 +24,7 @@ import type { ReviewDeps } from '../webhook/handle-review.js';
 import { memoryActivityStore } from '../activity/activity-store.js';
 import { staticPicture, type ClusterPicture } from '../picture/cluster-picture.js';
 import { UsageError } from './args.js';
+import { present } from '../kube/present.js';
 
 interface ClusterEdges {
   namespaces: NamespaceDirectory;
@@ -81,9 +82,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
   const app = buildApp(
     {
       judge: () => policies.judge(), namespaces, picture, log, metrics, ready: () => namespaces.isReady() && tls.ready(),
-      ...(activity === undefined ? {} : { activity }),
-      ...(approvals === undefined ? {} : { approvals }),
-      ...(identities === undefined ? {} : { identities }), ...(pods === undefined ? {} : { pods }),
+      ...present({ activity, approvals, identities, pods }),
       ...(settings.captureDir === undefined ? {} : { capture: reviewCapture(settings.captureDir, log) }),
     },
     tls.initial,

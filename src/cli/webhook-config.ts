@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import { selfDefencePolicies, staticAdmissionConfiguration } from '../deploy/self-defence-policy.js';
 import { webhookConfiguration, type ClientConfig } from '../deploy/webhook-configuration.js';
 import { UsageError } from './args.js';
+import { present } from '../kube/present.js';
 
 function clientConfig(url: string | undefined, service: string | undefined, caBundle: string | undefined): ClientConfig {
   if ((url === undefined) === (service === undefined)) throw new UsageError(['give exactly one of --url or --service']);
@@ -35,7 +36,7 @@ export async function webhookConfigCommand(argv: string[]): Promise<string> {
   }
   const object = webhookConfiguration(loaded.policy.config, {
     clientConfig: clientConfig(values.url, values.service, ca),
-    ...(timeout === undefined ? {} : { timeoutSeconds: timeout }),
+    ...present({ timeoutSeconds: timeout }),
   });
   return stringify(object, { lineWidth: 0 });
 }

@@ -2,6 +2,7 @@
 // holds in a namespace, asked of the apiserver by SubjectAccessReview. The edge asks it for the identity a workload
 // will run as and for the agent itself; the pure core compares the two. Throws when it cannot tell (fail closed).
 import { DANGEROUS_RIGHTS, type DangerousRight } from '../core/dangerous-rights.js';
+import { present } from '../kube/present.js';
 
 /** Who is asked about: a ServiceAccount's user name and groups, or an agent's as the apiserver authenticated it. */
 export interface Identity {
@@ -53,7 +54,7 @@ function review(identity: Identity, namespace: string, right: DangerousRight): S
   // A namespaced right asked with namespace '' is asked in all namespaces: only a cluster-wide grant answers yes.
   const attributes = {
     verb: right.verb, group: right.group, resource: right.resource,
-    ...(right.subresource === undefined ? {} : { subresource: right.subresource }),
+    ...present({ subresource: right.subresource }),
     ...(right.namespaced ? { namespace } : {}),
   };
   return {

@@ -4,6 +4,7 @@ import { createCelEnvironment } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
 import type { Config, RuleConfig } from './schema.js';
 import type { CompiledPolicy, CompiledRule } from './policy-types.js';
+import { present } from '../kube/present.js';
 
 const env = createCelEnvironment();
 
@@ -82,7 +83,7 @@ function compileRule(rule: RuleConfig, path: string, config: Config, errors: str
   };
   if (uses.usesBudget) errors.push(...budgetOperationErrors(sources, rule.match.operations, path));
   if (errors.length > before || condition === undefined) return undefined;
-  return { config: rule, path, condition, ...(messageExpression === undefined ? {} : { messageExpression }), ...uses };
+  return { config: rule, path, condition, ...present({ messageExpression }), ...uses };
 }
 
 function stringsOf(value: unknown): string[] {

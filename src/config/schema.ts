@@ -3,8 +3,9 @@
 import { OPERATIONS } from '../kube/types.js';
 import type { FromSpec, Spec } from './validate.js';
 
-export const TIERS = ['allow', 'audit', 'require-approval', 'deny'] as const;
-export type Tier = (typeof TIERS)[number];
+import { TIERS } from './tiers.js';
+
+export { TIERS, type Tier } from './tiers.js';
 
 const DAY = 24 * 3600;
 

@@ -4,6 +4,7 @@
 // The record stays bounded whatever the traffic: 10-second buckets (1-minute ones past 15 minutes) dropped past
 // retention, at most MAX_WORKLOADS workloads with at most MAX_SAMPLES peak samples each, one lease per replica
 // and counter.
+import { present } from '../kube/present.js';
 
 /** Counted units of one counter (`deletes`, `changes:<environment>`) in one 10-second bucket. */
 export interface ActivityBucket {
@@ -194,7 +195,7 @@ export function withPeak(record: ActivityRecord, workload: string, before: numbe
     peaks = peaks.filter((p) => p !== oldest);
     overflow = now;
   }
-  return { ...record, peaks, ...(overflow === undefined ? {} : { peaksOverflowAt: overflow }) };
+  return { ...record, peaks, ...present({ peaksOverflowAt: overflow }) };
 }
 
 /** A write counts as one change (CONNECT does not: it changes no object). */

@@ -6,6 +6,7 @@ import { agentCounts, removesCapacity } from './agent-counts.js';
 import type { CelVariables } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
 import type { ApprovalRequirement, Tier } from '../config/schema.js';
+import { TIER } from '../config/tiers.js';
 import { allowedDecision, refusedOnError, type Decision } from './decision.js';
 import type { PictureView } from './picture-view/picture-index.js';
 import type { CompiledPolicy, CompiledRule } from '../config/policy-types.js';
@@ -19,6 +20,7 @@ import { computeEffects, connectsToPod, effectCauses, needsPicture, NO_EFFECTS, 
 import { cascadeImpact, computeImpact, describeImpact, NO_IMPACT, type Impact } from './impact.js';
 import { agentMatcher, type Requester } from './requester.js';
 import { ruleMatches } from './resource-match.js';
+import { present } from '../kube/present.js';
 
 export { allowedDecision, deniedDecision, refusedOnError, type Decision, type DecisionBase } from './decision.js';
 
@@ -94,13 +96,12 @@ export const BUDGET_UNAVAILABLE = 'budget-unavailable';
 /** The rule name of a refusal because the rights of the identity a workload would run as could not be checked. */
 export const IDENTITY_UNAVAILABLE = 'identity-unavailable';
 
-const SEVERITY: Record<Tier, number> = { allow: 0, audit: 1, 'require-approval': 2, deny: 3 };
 
 /** Among equally severe rules the first in the policy decides (its approval requirement applies). */
 function mostSevere(fired: readonly RuleOutcome[]): RuleOutcome | undefined {
   let top: RuleOutcome | undefined;
   for (const outcome of fired) {
-    if (top === undefined || SEVERITY[outcome.rule.config.tier] > SEVERITY[top.rule.config.tier]) top = outcome;
+    if (top === undefined || TIER[outcome.rule.config.tier].severity > TIER[top.rule.config.tier].severity) top = outcome;
   }
   return top;
 }
@@ -153,28 +154,12 @@ function verdictOf(top: RuleOutcome | undefined, description: string): Verdict {
 }
 
 function verdictMessage(verdict: Verdict, digest: string | undefined): string {
-  switch (verdict.tier) {
-    case 'deny':
-      return `Countersign denied this request (rule ${verdict.rule}): ${verdict.message}`;
-    case 'require-approval':
-      return (
-        `Countersign requires a human approval for this request (rule ${verdict.rule}): ${verdict.message}. ` +
-        `Request digest: ${digest ?? ''}.`
-      );
-    default:
-      return `Countersign audit (rule ${verdict.rule}): ${verdict.message}`;
-  }
+  return TIER[verdict.tier].wording(verdict.rule, verdict.message, digest ?? '');
 }
 
 function dryRunWarning(verdict: Verdict, impact: Impact | undefined): string {
-  const what: Record<Tier, string> = {
-    allow: 'allow this request',
-    audit: 'allow this request and record it for audit',
-    'require-approval': 'refuse this request until a human approves it',
-    deny: 'deny this request',
-  };
   const reach = impact === undefined || impact.total === 0 ? '' : ` It would remove ${describeImpact(impact)}.`;
-  return `dry run: Countersign would ${what[verdict.tier]} (rule ${verdict.rule}).${reach}`;
+  return `dry run: Countersign would ${TIER[verdict.tier].dryRun} (rule ${verdict.rule}).${reach}`;
 }
 
 interface Judged {
@@ -187,12 +172,12 @@ interface Judged {
 
 function decisionFrom({ input: { request }, base, fired, verdict, impact }: Judged): Decision {
   const { environment, requester, dryRun } = base;
-  const action = verdict.tier === 'require-approval'
+  const action = TIER[verdict.tier].gated
     ? actionRecord(request, { environment, rule: verdict.rule, message: verdict.message }, impact)
     : undefined;
   // The message describes the action and may carry live figures (a budget's count): it is recorded, not hashed.
   const digest = action === undefined ? undefined : sha256Digest({ ...action, message: undefined });
-  const allowed = verdict.tier === 'allow' || verdict.tier === 'audit';
+  const { allowed } = TIER[verdict.tier];
   // Audit warnings accompany what was allowed; on a refusal they would only bury the reason.
   const warnings = fired
     .filter((o) => allowed && o.rule.config.tier === 'audit')
@@ -215,9 +200,8 @@ function decisionFrom({ input: { request }, base, fired, verdict, impact }: Judg
     warnings,
     auditAnnotations,
     errored: false,
-    fired: fired.map((o) => ({ rule: o.rule.config.name, tier: o.rule.config.tier, ...(o.error === undefined ? {} : { error: o.error }) })),
-    ...(impact === undefined ? {} : { impact }),
-    ...(digest === undefined ? {} : { digest }),
+    fired: fired.map((o) => ({ rule: o.rule.config.name, tier: o.rule.config.tier, ...present({ error: o.error }) })),
+    ...present({ impact, digest }),
     ...(action === undefined || verdict.requirement === undefined ? {} : { approval: { action, requirement: verdict.requirement } }),
     ...(allowed ? {} : { status: { code: 403, reason: 'Forbidden', message: verdictMessage(verdict, digest) } }),
   };
@@ -239,7 +223,7 @@ function isDecision(value: object): value is Decision {
 /** The impact a decision records: an approval names the impact it was given for, controllers' removals included. */
 function impactToApprove(input: DecisionInput, verdict: Verdict, facts: Facts): Impact | { reason: string } | undefined {
   let { impact } = facts;
-  if (verdict.tier === 'require-approval' && impact === undefined && needsPicture(input.request)) {
+  if (TIER[verdict.tier].gated && impact === undefined && needsPicture(input.request)) {
     const result = lazyImpact(input.request, input.picture)();
     if (!result.ok) return { reason: result.reason };
     impact = result.impact;
@@ -274,9 +258,9 @@ export function createJudge(policy: CompiledPolicy): Judge {
     const cascade = request.operation === 'DELETE' ? result.impact : cascadeImpact(request, result.view);
     const effects = computeEffects(request, {
       cascade, view: result.view, countersignNamespace: policy.config.countersignNamespace,
-      isAgent: (identity) => agents.classify(identity).isAgent, ...(known === undefined ? {} : { identities: known }),
+      isAgent: (identity) => agents.classify(identity).isAgent, ...present({ identities: known }),
     });
-    return { impact: result.impact, effects, ...(identityMissing === undefined ? {} : { identityMissing }) };
+    return { impact: result.impact, effects, ...present({ identityMissing }) };
   }
 
   /** Every candidate rule, evaluated; those that read identities left out when they could not be checked. */

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { AdmissionRequest, KubeObject } from '../kube/types.js';
 import { objectName } from './describe.js';
 import type { Impact } from './impact.js';
+import { present } from '../kube/present.js';
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
@@ -93,6 +94,6 @@ export function actionRecord(
     objectDigest: request.operation === 'DELETE' ? '' : contentDigest(request.object),
     requester: request.userInfo.username,
     ...facts,
-    ...(impact === undefined ? {} : { impact }),
+    ...present({ impact }),
   };
 }

@@ -2,6 +2,7 @@
 import type { UserInfo } from '../kube/types.js';
 import type { Config } from '../config/schema.js';
 import { anyGlob, type Glob } from '../kube/glob.js';
+import { present } from '../kube/present.js';
 
 export interface Requester {
   isAgent: boolean;
@@ -32,7 +33,7 @@ export function agentMatcher(agents: Config['agents']): AgentMatcher {
   return {
     classify(user: UserInfo): Requester {
       const sa = parseServiceAccount(user.username);
-      const base = { username: user.username, groups: user.groups, ...(sa === undefined ? {} : { serviceAccount: sa }) };
+      const base = { username: user.username, groups: user.groups, ...present({ serviceAccount: sa }) };
       if (sa !== undefined && serviceAccount(`${sa.namespace}/${sa.name}`)) {
         return { ...base, isAgent: true, matchedBy: `serviceAccount ${sa.namespace}/${sa.name}` };
       }

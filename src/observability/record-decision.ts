@@ -3,6 +3,7 @@ import type { AdmissionRequest } from '../kube/types.js';
 import { BUDGET_UNAVAILABLE, IDENTITY_UNAVAILABLE, IMPACT_UNAVAILABLE, type Decision } from '../core/decide.js';
 import { metricResourceLabel } from '../core/describe.js';
 import { NOT_AN_AGENT, type FailClosedReason, type Metrics } from './metrics.js';
+import { TIER } from '../config/tiers.js';
 
 export interface DecisionOutcome {
   request: AdmissionRequest;
@@ -34,13 +35,13 @@ export function failClosedReason(decision: Decision, failure: FailClosedReason |
 
 /** A gated request let through by a human's approval: its tier stays require-approval, its outcome is allowed. */
 function recordApproval(metrics: Metrics, decision: Decision, agent: string): void {
-  if (!decision.allowed || decision.tier !== 'require-approval' || decision.dryRun) return;
+  if (!decision.allowed || !TIER[decision.tier].gated || decision.dryRun) return;
   metrics.approvalsGranted.inc({ agent });
   if (decision.auditAnnotations.quota === 'true') metrics.quotaUses.inc({ agent });
 }
 
 function recordImpact(metrics: Metrics, decision: Decision): void {
-  if (decision.tier !== 'require-approval' && decision.tier !== 'deny') return;
+  if (TIER[decision.tier].allowed) return;
   if (decision.impact === undefined || decision.impact.total <= 0 || decision.dryRun) return;
   metrics.gatedImpact.observe({ tier: decision.tier }, decision.impact.total);
 }

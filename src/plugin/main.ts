@@ -12,6 +12,7 @@ import { doctor as runDoctor } from './doctor.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
 import type { OutputFormat } from './format.js';
 import { MAX_QUOTA_DELETES } from '../approvals/types.js';
+import { present } from '../kube/present.js';
 
 const USAGE = `kubectl countersign: human approvals for AI agents' gated actions
 
@@ -98,8 +99,7 @@ async function decide(context: Context, name: string, decision: 'Approve' | 'Rej
   return decideRequest(context.client, {
     name, decision, reason: values.reason, ttlSeconds: duration(values.ttl),
     signatureNamespace: values['signature-namespace'] ?? 'countersign.dev', countersignNamespace: context.countersignNamespace,
-    ...(values['sign-key'] === undefined ? {} : { signKey: values['sign-key'] }),
-    ...(quota === undefined ? {} : { quota }),
+    ...present({ signKey: values['sign-key'], quota }),
   }, context.now);
 }
 
@@ -108,9 +108,7 @@ async function doctor({ values, output }: Context): Promise<string> {
   if (!loaded.ok) throw new Usage(loaded.errors.join('\n'));
   const result = await runDoctor({
     config: loaded.policy.config, output,
-    ...(values['countersign-namespace'] === undefined ? {} : { countersignNamespace: values['countersign-namespace'] }),
-    ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
-    ...(values.context === undefined ? {} : { context: values.context }),
+    ...present({ countersignNamespace: values['countersign-namespace'], kubeconfig: values.kubeconfig, context: values.context }),
   });
   if (result.flagged) process.exitCode = 1;
   return result.text;
@@ -148,8 +146,7 @@ async function run(argv: string[]): Promise<string> {
   const countersignNamespace = values['countersign-namespace'] ?? 'countersign';
   const client = pluginClient({
     countersignNamespace,
-    ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
-    ...(values.context === undefined ? {} : { context: values.context }),
+    ...present({ kubeconfig: values.kubeconfig, context: values.context }),
   });
   const context: Context = { client, values, output: outputFormat(values.output), countersignNamespace, now: new Date() };
   switch (command) {

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { agentLabel, bindingReaches, discoverAgents, type AgentIdentity, type AgentKind } from './agents.js';
 import { dangersOf, DANGERS, type Hit, type Scope } from './dangers.js';
 import { targetKey, type BindingObject, type PolicyRule, type RbacObjects, type RoleObject } from './rights.js';
+import { present } from '../kube/present.js';
 
 export interface GrantedBy {
   /** `ClusterRoleBinding NAME` or `RoleBinding NAMESPACE/NAME`. */
@@ -116,7 +117,7 @@ function reportFor(agent: AgentIdentity, bound: Bound[], countersignNamespace: s
       notes.push(`${b.label} refers to ${b.role}, which does not exist: whoever creates it grants this agent its rules`);
       continue;
     }
-    const grantedBy: GrantedBy = { binding: b.label, role: b.role, ...(reach.via === undefined ? {} : { via: reach.via }) };
+    const grantedBy: GrantedBy = { binding: b.label, role: b.role, ...present({ via: reach.via }) };
     for (const rule of b.rules) {
       for (const hit of dangersOf(rule, { scope: b.scope, countersignNamespace })) findings.push({ ...hit, scope: scopeText(b.scope), grantedBy: { ...grantedBy } });
     }

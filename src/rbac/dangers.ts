@@ -1,6 +1,7 @@
 // The rights that defeat the guard or escalate, and which of them one RBAC rule grants where it is bound.
 import { API_GROUP } from '../approvals/types.js';
 import { ALL, isFullWildcard, nameRestrictionAllows, ruleGrants, targetKey, verbGranted, WRITE_VERBS, type PolicyRule, type Target } from './rights.js';
+import { present } from '../kube/present.js';
 
 export const DANGERS = [
   'cluster-admin-like', 'impersonate', 'escalate', 'bind', 'mint-tokens', 'read-secrets', 'switch-guard-off',
@@ -46,7 +47,7 @@ const WRITE: readonly string[] = WRITE_VERBS;
 const at = (reach: Reach, group: string, ...resources: string[]): TargetRight[] =>
   resources.map((resource) => {
     const [name = resource, subresource] = resource.split('/');
-    return { reach, group, resource: name, ...(subresource === undefined ? {} : { subresource }) };
+    return { reach, group, resource: name, ...present({ subresource }) };
   });
 
 // What Countersign runs on and keeps in its namespace: changing any of it (its pods, the Service the webhook
@@ -139,14 +140,14 @@ function inCountersignNamespace({ scope, countersignNamespace }: CheckContext): 
 function writesInNamespace(rule: PolicyRule): Pair[] {
   const targets = (rule.apiGroups ?? []).flatMap((group) => (rule.resources ?? []).map((entry): Target => {
     const [resource = entry, subresource] = entry.split('/');
-    return { group, resource, ...(subresource === undefined ? {} : { subresource }) };
+    return { group, resource, ...present({ subresource }) };
   }));
   return WRITE.filter((verb) => verbGranted(rule, verb))
     .flatMap((verb) => targets.filter((target) => nameRestrictionAllows(rule, verb, target)).map((target) => ({ verb, target })));
 }
 
 function plain({ group, resource, subresource, anySubresource }: Target): Target {
-  return { group, resource, ...(subresource === undefined ? {} : { subresource }), ...(anySubresource === true ? { anySubresource } : {}) };
+  return { group, resource, ...present({ subresource }), ...(anySubresource === true ? { anySubresource } : {}) };
 }
 
 function pairsOf(check: Check, rule: PolicyRule, context: CheckContext): Pair[] {

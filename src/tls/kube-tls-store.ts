@@ -7,6 +7,7 @@ import { apiErrorMessage, orUndefinedOn404, statusCode } from '../kube/api-error
 import { withTimeout } from '../kube/retry.js';
 import type { TlsState } from './rotation-plan.js';
 import { secretFromState, stateFromSecret } from './tls-secret.js';
+import { present } from '../kube/present.js';
 
 export interface TlsStore {
   /** The stored state and its version; undefined when there is no Secret yet. */
@@ -78,8 +79,7 @@ export function kubeTlsStore(kc: KubeConfig, where: TlsLocation): TlsStore {
           name, namespace,
           labels: { ...(version === undefined ? {} : readMetadata?.labels), ...MANAGED_BY },
           annotations: { ...(version === undefined ? {} : readMetadata?.annotations), ...annotations },
-          ...(owners === undefined ? {} : { ownerReferences: owners }),
-          ...(version === undefined ? {} : { resourceVersion: version }),
+          ...present({ ownerReferences: owners, resourceVersion: version }),
         };
         const body: V1Secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', data, metadata };
         if (version === undefined) await timed(core.createNamespacedSecret({ namespace, body }), `creating Secret ${namespace}/${name}`);

@@ -33,6 +33,7 @@ import { replicaChange } from '../core/replica-change.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ActivityStore } from '../activity/activity-store.js';
 import { LeaseLedger, type AgentLeases } from '../activity/lease-ledger.js';
+import { present } from '../kube/present.js';
 
 export interface BudgetDeps {
   store: ActivityStore;
@@ -155,7 +156,7 @@ export async function decideWithBudget(request: AdmissionRequest, decideWith: De
       const counters = countersOf(request, answer.environment);
       // An approved request is the human's call: counted as committed whatever the count, then the approval used.
       const lease = 'use' in answer ? undefined : { replica: ledger.replica, units: ledger.leaseUnits, expires: now + ledger.leaseMs };
-      const next = counted(flushed, request, counters, { now, ...(lease === undefined ? {} : { lease }) });
+      const next = counted(flushed, request, counters, { now, ...present({ lease }) });
       if (await deps.store.write(agent, next, version)) {
         ledger.afterWrite(agent, next, lease === undefined ? [] : counters, now);
         noteCounted(request, deps);

@@ -19,6 +19,8 @@ import { decideWithBudget, type BudgetDeps, type DecideWith } from './budget-gat
 import { decodeReview, decodeReviewText } from './decode.js';
 import { reviewResponse } from './response.js';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, KubeObject } from '../kube/types.js';
+import { TIER } from '../config/tiers.js';
+import { present } from '../kube/present.js';
 
 export interface ReviewDeps {
   /** The judge for the policy serving right now (it changes on reload). */
@@ -140,8 +142,7 @@ async function gatherInput(request: AdmissionRequest, judge: Judge, deps: Review
   // Never throws: a failure to ask is handed to the core, which refuses unless a denial decides.
   const identities = await identityFacts(request, judge, deps);
   return {
-    request, ...(namespace === undefined ? {} : { namespace }), ...(picture === undefined ? {} : { picture }),
-    ...(identities === undefined ? {} : { identities }),
+    request, ...present({ namespace, picture, identities }),
   };
 }
 
@@ -151,8 +152,8 @@ async function gatherInput(request: AdmissionRequest, judge: Judge, deps: Review
  */
 function judgeWithApprovals(input: DecisionInput, judge: Judge, deps: ReviewDeps): DecideWith {
   return async (activity) => {
-    const decision = decideTagged(judge, { ...input, ...(activity === undefined ? {} : { activity }) });
-    if (decision.tier !== 'require-approval' || decision.errored || deps.approvals === undefined) return decision;
+    const decision = decideTagged(judge, { ...input, ...present({ activity }) });
+    if (!TIER[decision.tier].gated || decision.errored || deps.approvals === undefined) return decision;
     const approvals = deps.approvals;
     const gated = await stage('approvals-unavailable', () => checkApprovalGate(input.request, decision, judge.policy.config, approvals));
     return 'use' in gated ? { use: () => stage('approvals-unavailable', () => gated.use()), environment: decision.environment } : gated;
@@ -225,7 +226,7 @@ function logDecision(request: AdmissionRequest, decision: Decision, seconds: num
     operation: request.operation, resource: resourceLabel(request), namespace: request.namespace ?? '', name: objectName(request),
     environment: decision.environment, rule: decision.rule, tier: decision.tier, decision: decision.allowed ? 'allowed' : 'denied',
     dryRun: decision.dryRun, fired: decision.fired, latencyMs: Math.round(seconds * 1e6) / 1e3,
-    ...(decision.digest === undefined ? {} : { digest: decision.digest }),
+    ...present({ digest: decision.digest }),
     ...(decision.errored ? { error: decision.status?.message } : {}),
     ...(!decision.allowed && !decision.errored ? { message: decision.status?.message } : {}),
   });

@@ -2,6 +2,7 @@
 // and any custom resource that embeds a pod template. Pure JSON walking, no cluster knowledge.
 import type { AdmissionRequest } from '../../kube/types.js';
 import { field } from '../picture-view/entry.js';
+import { present } from '../../kube/present.js';
 
 /** A pod spec found in an object, named by where it sits (`spec`, `spec.template.spec`, ...). */
 export interface PodSpecAt {
@@ -111,7 +112,7 @@ export function podSpecsOf(object: unknown): PodSpecAt[] {
   if (containers.length === 0 && accounts.size === 0) return found;
   const names = accounts.size === 0 ? [undefined] : [...accounts].sort();
   return names.map((account, i) => {
-    const synthetic = { containers, ...(account === undefined ? {} : { serviceAccountName: account }) };
+    const synthetic = { containers, ...present({ serviceAccountName: account }) };
     return { path: i === 0 ? 'spec' : `spec#${account ?? ''}`, spec: synthetic, template: synthetic };
   });
 }

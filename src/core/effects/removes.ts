@@ -8,6 +8,7 @@ import { addImpacts, computeImpact, impactOfObjects, NO_IMPACT, type Impact } fr
 import { condemnedOrdinals } from './pods.js';
 import { num } from './json-compare.js';
 import type { Removes } from './types.js';
+import { present } from '../../kube/present.js';
 
 
 function strings(value: unknown): string[] {
@@ -126,7 +127,7 @@ function jobRemovals(request: AdmissionRequest, view: PictureView): Found[] {
   const job = view.get(text(field(request.oldObject, 'metadata', 'uid')));
   const entries = job === undefined ? [] : [job, ...view.dependentsOf(job.uid)];
   const unseen = entries.length === 0 ? { ...NO_IMPACT, total: 1, byResource: { 'jobs.batch': 1 } } : undefined;
-  return [{ entries, ...(unseen === undefined ? {} : { unseen }), cause: `ttlSecondsAfterFinished ${String(ttl)}: the TTL controller deletes job ${request.namespace ?? ''}/${request.name ?? ''} and its pods once finished` }];
+  return [{ entries, ...present({ unseen }), cause: `ttlSecondsAfterFinished ${String(ttl)}: the TTL controller deletes job ${request.namespace ?? ''}/${request.name ?? ''} and its pods once finished` }];
 }
 
 function cronJobRemovals(request: AdmissionRequest, view: PictureView): Found[] {
@@ -157,7 +158,7 @@ function crdRemovals(request: AdmissionRequest, view: PictureView): Found[] {
   const plural = text(field(request.object, 'spec', 'names', 'plural'));
   const objects = [...view.ofResource(resourceKey(group, plural))];
   const unseen = objects.length === 0 ? { ...NO_IMPACT, total: 1, byResource: { [CRD_RESOURCE]: 1 } } : undefined;
-  return [{ entries: objects, ...(unseen === undefined ? {} : { unseen }), cause: `stops serving ${plural}.${group} version ${lost.join(', ')}: clients of it lose ${String(objects.length)} objects` }];
+  return [{ entries: objects, ...present({ unseen }), cause: `stops serving ${plural}.${group} version ${lost.join(', ')}: clients of it lose ${String(objects.length)} objects` }];
 }
 
 function finalizerRemovals(request: AdmissionRequest, view: PictureView): Found[] {
