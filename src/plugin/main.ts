@@ -6,7 +6,7 @@ import { apiErrorMessage } from '../kube/api-error.js';
 import { parseDuration } from '../kube/duration.js';
 import { pluginClient, pluginKubeConfig, type PluginClient } from './client.js';
 import { listRequests, showRequest } from './commands.js';
-import { decideRequest } from './decide-request.js';
+import { answerRequest } from './answer-request.js';
 import { credentialProblems, issueAgentCredentials } from './agent-credentials.js';
 import { doctor as runDoctor } from './doctor.js';
 import { DEFAULT_CONFIG_URL, loadConfigFile } from '../config/load.js';
@@ -96,7 +96,7 @@ async function decide(context: Context, name: string, decision: 'Approve' | 'Rej
   if (decision === 'Reject' && values['sign-key'] !== undefined) throw new Usage('reject: a rejection needs no signature');
   if (decision === 'Reject' && values.quota !== undefined) throw new Usage('reject: a rejection carries no quota');
   const quota = quotaOf(values.quota);
-  return decideRequest(context.client, {
+  return answerRequest(context.client, {
     name, decision, reason: values.reason, ttlSeconds: duration(values.ttl),
     signatureNamespace: values['signature-namespace'] ?? 'countersign.dev', countersignNamespace: context.countersignNamespace,
     ...present({ signKey: values['sign-key'], quota }),

@@ -210,7 +210,7 @@ async function decideOwnResource(request: AdmissionRequest, judge: Judge, deps: 
   }
 }
 
-async function decideRequest(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Judgement> {
+async function judgeRequest(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Judgement> {
   if (isOwnResource(request)) {
     if (deps.approvals !== undefined) return decideOwnResource(request, judge, { ...deps, approvals: deps.approvals });
     // Without the approval store (a static --cluster picture) nothing about an approval can be checked.
@@ -243,7 +243,7 @@ export async function handleReview(body: unknown, deps: ReviewDeps): Promise<Han
   }
   const { request } = decoded;
   const judge = deps.judge();
-  const { decision, failure } = await decideRequest(request, judge, deps);
+  const { decision, failure } = await judgeRequest(request, judge, deps);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (deps.metrics !== undefined) {
     recordDecision(deps.metrics, { request, decision, seconds, knownEnvironments: judge.policy.config.environments.known, failure });

@@ -38,7 +38,7 @@ function approvalName(requestName: string, approver: string): string {
   return `${requestName}-${who}-${Date.now().toString(36)}`;
 }
 
-export async function decideRequest(client: PluginClient, options: DecideOptions, now: Date): Promise<string> {
+export async function answerRequest(client: PluginClient, options: DecideOptions, now: Date): Promise<string> {
   const [request, approvals, me] = await Promise.all([client.getRequest(options.name), client.listApprovals(), client.whoami()]);
   const phase = effectivePhase(request, approvals, now);
   if (phase !== 'Pending' && !(phase === 'Approved' && options.decision === 'Reject')) {
