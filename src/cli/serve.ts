@@ -1,5 +1,6 @@
 // `countersign serve`: wires configuration, the cluster picture, the app and the reloaders, and owns the socket.
 import type { Server } from 'node:https';
+import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import type { NamespaceDirectory } from '../cluster/namespace-directory.js';
 import { staticNamespaceDirectory } from '../cluster/namespace-directory.js';
@@ -66,6 +67,9 @@ async function clusterEdges(settings: ServeSettings, config: Config, log: Logger
   };
 }
 
+/** Requests in flight get this long after SIGTERM (the chart's grace period is longer), then the process exits. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
 export async function serve(settings: ServeSettings): Promise<void> {
   const log = createLogger(settings.logLevel);
   const metrics = createMetrics();
@@ -101,15 +105,14 @@ export async function serve(settings: ServeSettings): Promise<void> {
   const address = server.address();
   log.info({ address, rules: loaded.policy.rules.length, config: String(source) }, 'countersign serving');
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
+  // Signals, a second signal and a crash on the way out, and a deadline for requests that never finish, are
+  // close-with-grace's (the Fastify project's); SIGHUP stays ours: it reloads the policy.
+  closeWithGrace({ delay: SHUTDOWN_DEADLINE_MS, skip: ['SIGHUP'], logger: { error: (message: unknown) => { log.error({ message }, 'shutdown'); } } }, async ({ signal, err }) => {
+    if (err !== undefined) log.error({ err }, 'unexpected error; shutting down');
     log.info({ signal }, 'shutting down; finishing requests in flight');
     for (const watcher of watchers) watcher.stop();
-    void app.close().then(() => Promise.all([namespaces.close(), picture.close()])).finally(() => { process.exit(0); });
-  };
-  process.once('SIGTERM', () => { stop('SIGTERM'); });
-  process.once('SIGINT', () => { stop('SIGINT'); });
+    await app.close();
+    await Promise.all([namespaces.close(), picture.close()]);
+  });
   process.on('SIGHUP', () => { void policies.reload(); });
 }
