@@ -1,6 +1,7 @@
 // Keeps one resource of the picture current: a paginated list, then a watch from the list's resourceVersion, again
 // and again, until stopped. It never gives up; it says how current it is through lastConfirmedAt, and the picture
 // decides from that whether it may be trusted.
+// Hand-written: client-node's informers stop silently on errors and cannot watch PartialObjectMetadata.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WatchedResource } from './discovery.js';

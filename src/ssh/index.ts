@@ -1,6 +1,7 @@
 // Verifies `ssh-keygen -Y sign` signatures (OpenSSH PROTOCOL.sshsig) against an allowed_signers
 // list, so a human approves an agent's gated action by signing its payload with their SSH key.
 // Everything here treats the armored signature as hostile: any refusal is a { ok: false, reason }.
+// Hand-written: no maintained npm package verifies SSHSIG (security keys included); ssh-keygen cross-checks it.
 import { createHash } from 'node:crypto';
 import type { AllowedSigner } from './allowed-signers.js';
 import { matchPatternList } from './pattern.js';

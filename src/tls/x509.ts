@@ -1,5 +1,7 @@
 // Minting the webhook's own CA and serving certificates: ECDSA P-256, signed with SHA-256, the extensions Go's
 // verifier (the apiserver's) checks. Keys and certificates travel as PEM text.
+// Hand-written (with der.ts): Node signs and parses certificates but cannot build them, and the libraries that can
+// (node-forge, @peculiar/x509) would bring RSA-era code or async WebCrypto into a synchronous, pure rotation plan.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import {
