@@ -19,6 +19,8 @@ export const VARIABLES = {
 } as const;
 
 export type CelVariables = { [K in keyof typeof VARIABLES]: unknown };
+export type CelVariable = keyof typeof VARIABLES;
+export const CEL_VARIABLE_NAMES = Object.keys(VARIABLES) as CelVariable[];
 
 export function createCelEnvironment(): Environment {
   const env = new Environment({

@@ -1,6 +1,6 @@
 // Turns a validated configuration into compiled rules, or into the full list of what is wrong with it.
 import { compileExpression, type CompiledExpression } from '../cel/compile.js';
-import { createCelEnvironment } from '../cel/environment.js';
+import { CEL_VARIABLE_NAMES, createCelEnvironment, type CelVariable } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
 import type { Config, RuleConfig } from './schema.js';
 import type { CompiledPolicy, CompiledRule } from './policy-types.js';
@@ -67,6 +67,14 @@ function compileOne(source: string, { path, expected, maxLength }: Target, error
   return undefined;
 }
 
+/**
+ * The CEL variables a rule's expressions name, found by word in their text: a name inside a string or a field
+ * counts too, so the set may hold more than the rule reads but never less. Only these are converted for it.
+ */
+function readsOf(sources: string): ReadonlySet<CelVariable> {
+  return new Set(CEL_VARIABLE_NAMES.filter((name) => new RegExp(`\\b${name}\\b`).test(sources)));
+}
+
 function compileRule(rule: RuleConfig, path: string, config: Config, errors: string[]): CompiledRule | undefined {
   const before = errors.length;
   errors.push(...checkRuleShape(rule, path, knownEnvironments(config)));
@@ -78,6 +86,7 @@ function compileRule(rule: RuleConfig, path: string, config: Config, errors: str
       : compileOne(rule.messageExpression, { path: `${path}.messageExpression`, expected: 'string', maxLength: max }, errors);
   const sources = `${rule.expression}\n${rule.messageExpression ?? ''}`;
   const uses = {
+    reads: readsOf(sources),
     usesImpact: /\bblastRadius\b/.test(sources), usesBudget: BUDGET_CALL.test(sources),
     usesEffects: /\beffects\b/.test(sources), usesIdentity: /\bactsAs\b/.test(sources),
   };

@@ -1,4 +1,5 @@
 import type { CompiledExpression } from '../cel/compile.js';
+import type { CelVariable } from '../cel/environment.js';
 import type { Config, RuleConfig } from './schema.js';
 
 export interface CompiledRule {
@@ -7,6 +8,8 @@ export interface CompiledRule {
   path: string;
   condition: CompiledExpression;
   messageExpression?: CompiledExpression;
+  /** The CEL variables its expressions may read: the others are not converted for it. */
+  reads: ReadonlySet<CelVariable>;
   /** The rule reads `blastRadius`: the request's impact must be computed first. */
   usesImpact: boolean;
   /** The rule reads an agent's bulk budget (`agent.deletes(...)`). */

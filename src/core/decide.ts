@@ -3,7 +3,7 @@
 import type { AdmissionRequest, KubeObject } from '../kube/types.js';
 import { CelAgent } from '../cel/agent.js';
 import { agentCounts, removesCapacity } from './agent-counts.js';
-import type { CelVariables } from '../cel/environment.js';
+import type { CelVariable, CelVariables } from '../cel/environment.js';
 import { toCel } from '../cel/values.js';
 import type { ApprovalRequirement, Tier } from '../config/schema.js';
 import { TIER } from '../config/tiers.js';
@@ -113,8 +113,17 @@ interface Context {
   effects: Effects;
 }
 
-function celVariables(policy: CompiledPolicy, input: DecisionInput, { environment, requester, impact, effects }: Context): CelVariables {
+/** The variables the evaluated rules name (by word in their text), each converted only if one of them does. */
+function readBy(rules: readonly CompiledRule[]): (name: CelVariable) => boolean {
+  const names = new Set<CelVariable>();
+  for (const rule of rules) for (const name of rule.reads) names.add(name);
+  return (name) => names.has(name);
+}
+
+function celVariables(policy: CompiledPolicy, input: DecisionInput, { environment, requester, impact, effects }: Context, reads: (name: CelVariable) => boolean): CelVariables {
   const { object, oldObject, ...attributes } = input.request;
+  // Converting an object for CEL copies it whole: a variable no evaluated rule names stays null.
+  const cel = (name: CelVariable, value: () => unknown): unknown => (reads(name) ? value() : null);
   // A dry run counts itself too: it must get the answer the real request would get.
   const thisRequest = {
     deletes: input.request.operation === 'DELETE' ? 1 : 0, changes: isCountedWrite(input.request.operation) ? 1 : 0,
@@ -123,10 +132,10 @@ function celVariables(policy: CompiledPolicy, input: DecisionInput, { environmen
   const activity = input.activity === undefined || 'unavailable' in input.activity ? undefined : input.activity;
   return {
     // ValidatingAdmissionPolicy's typed request always has these fields, empty when unset; expressions rely on it.
-    request: toCel({ name: '', namespace: '', subResource: '', dryRun: false, ...attributes }),
-    object: toCel(object ?? null),
-    oldObject: toCel(oldObject ?? null),
-    namespaceObject: toCel(input.namespace ?? null),
+    request: cel('request', () => toCel({ name: '', namespace: '', subResource: '', dryRun: false, ...attributes })),
+    object: cel('object', () => toCel(object ?? null)),
+    oldObject: cel('oldObject', () => toCel(oldObject ?? null)),
+    namespaceObject: cel('namespaceObject', () => toCel(input.namespace ?? null)),
     params: policy.params,
     environment,
     agent: new CelAgent({
@@ -135,8 +144,8 @@ function celVariables(policy: CompiledPolicy, input: DecisionInput, { environmen
       removesCapacity: removesCapacity(thisRequest.replicaChange),
     }),
     countersign: policy.countersign,
-    blastRadius: impactToCel(impact),
-    effects: toCel({ ...effects, removes: { ...effects.removes, summary: describeImpact(effects.removes) }, causes: effectCauses(effects) }),
+    blastRadius: cel('blastRadius', () => impactToCel(impact)),
+    effects: cel('effects', () => toCel({ ...effects, removes: { ...effects.removes, summary: describeImpact(effects.removes) }, causes: effectCauses(effects) })),
   };
 }
 
@@ -269,7 +278,7 @@ export function createJudge(policy: CompiledPolicy): Judge {
     const evaluated = facts.identityMissing === undefined ? candidates : candidates.filter((rule) => !rule.usesIdentity);
     const context = { ...base, impact: facts.impact ?? NO_IMPACT, effects: facts.effects ?? NO_EFFECTS };
     try {
-      return evaluateRules(evaluated, celVariables(policy, input, context), timeoutMs);
+      return evaluateRules(evaluated, celVariables(policy, input, context, readBy(evaluated)), timeoutMs);
     } catch (error: unknown) {
       if (!(error instanceof RuleTimeout)) throw error;
       return refusedOnError({ ...base, rule: error.rule.config.name }, error.message);

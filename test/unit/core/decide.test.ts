@@ -188,3 +188,25 @@ describe('the digest of a create', () => {
     expect(otherData).not.toBe(first);
   });
 });
+
+describe('converting for CEL only what the rules name', () => {
+  // A Proxy counts how often the object's keys are listed: toCel lists them once when it converts the object.
+  function watched(request: AdmissionRequest): { reads: () => number } {
+    let reads = 0;
+    const object = request.object as Record<string, unknown>;
+    request.object = new Proxy(object, { ownKeys: (target) => { reads += 1; return Reflect.ownKeys(target); } });
+    return { reads: () => reads };
+  }
+
+  it('leaves object unconverted when no matching rule names it, and converts it when one does', () => {
+    const byEnvironment = judgeFrom('rules: [{name: dev-create, tier: audit, match: {operations: [CREATE]}, expression: "environment == \'development\'"}]');
+    let counter = { reads: () => -1 };
+    const unread = decideFixture(byEnvironment, 'agent-create-development-pod', (r) => { counter = watched(r); });
+    expect(unread).toMatchObject({ allowed: true, tier: 'audit', rule: 'dev-create' });
+    expect(counter.reads()).toBe(0);
+    const byObject = judgeFrom('rules: [{name: dev-pod, tier: audit, match: {operations: [CREATE]}, expression: "object.kind == \'Pod\'"}]');
+    const read = decideFixture(byObject, 'agent-create-development-pod', (r) => { counter = watched(r); });
+    expect(read).toMatchObject({ allowed: true, tier: 'audit', rule: 'dev-pod' });
+    expect(counter.reads()).toBeGreaterThan(0);
+  });
+});
