@@ -42,6 +42,8 @@ export interface Metrics {
   policyRules: Gauge;
   policyLastLoadSuccess: Gauge;
   tlsReloads: Counter<'result'>;
+  /** TLS connections the apiserver (or anyone) opened: a burst of these is the handshake spiral of a stalled server. */
+  tlsConnections: Counter;
   /** The `agent` label value for an agent's username: itself, or "other" once AGENT_LABEL_LIMIT are known. */
   agentLabel(username: string): string;
   /** Where the cluster_picture gauges read from at scrape time (picture.status() is in memory and cheap). */
@@ -135,7 +137,7 @@ function approvalMetrics(registers: Registry[]): Pick<Metrics, 'approvalsGranted
   };
 }
 
-function policyMetrics(registers: Registry[]): Pick<Metrics, 'policyLoads' | 'policyGeneration' | 'policyRules' | 'policyLastLoadSuccess' | 'budgetDeletes' | 'budgetConflicts' | 'tlsReloads'> {
+function policyMetrics(registers: Registry[]): Pick<Metrics, 'policyLoads' | 'policyGeneration' | 'policyRules' | 'policyLastLoadSuccess' | 'budgetDeletes' | 'budgetConflicts' | 'tlsReloads' | 'tlsConnections'> {
   return {
     policyLoads: new Counter({
       name: 'countersign_policy_loads_total',
@@ -165,6 +167,11 @@ function policyMetrics(registers: Registry[]): Pick<Metrics, 'policyLoads' | 'po
       name: 'countersign_tls_reloads_total',
       help: 'Serving certificate reloads by result.',
       labelNames: ['result'],
+      registers,
+    }),
+    tlsConnections: new Counter({
+      name: 'countersign_tls_connections_opened_total',
+      help: 'TLS connections opened to the webhook (handshakes completed); with keep-alive it stays near the clients\' pool size.',
       registers,
     }),
   };

@@ -33,11 +33,14 @@ export function buildApp(deps: AppDeps, https?: KeyPair): FastifyInstance {
   const common = {
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
-    // The apiserver keeps connections alive; a new TLS handshake per review costs far more than the review.
-    keepAliveTimeout: 75_000,
+    // The apiserver keeps connections alive; a new TLS handshake per review costs far more than the review. Its
+    // client drops an idle connection after 90 s (apimachinery's transport defaults): the server waits longer, so
+    // the client is the one that closes, never a server racing a request the client just sent.
+    keepAliveTimeout: 120_000,
     requestTimeout: 30_000,
   };
   const app = (https === undefined ? Fastify(common) : Fastify({ ...common, https })) as unknown as FastifyInstance;
+  if (https !== undefined) app.server.on('secureConnection', () => { deps.metrics.tlsConnections.inc(); });
   app.removeAllContentTypeParsers();
   // The body is decoded by our own decoder, which names what is wrong; Fastify only hands us the text.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => { done(null, body); });

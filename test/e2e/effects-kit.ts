@@ -78,9 +78,13 @@ export function expectRefused(a: Attempt, tier: keyof typeof REFUSAL, named: str
   return quoted;
 }
 
-/** The attempt went through, and Countersign warned about nothing (or logged nothing beyond an allow). */
+/**
+ * The agent's attempt went through, Countersign judged it (an agent's request it never logged was not judged at all:
+ * no quiet allow), and it allowed without a word: no rule fired.
+ */
 export function expectAllowedQuietly(a: Attempt): void {
   const loud = a.logged.filter((d) => d.decision !== 'allowed' || d.fired.length > 0);
+  if (a.logged.length === 0) throw new Error(`expected a quiet allow, but Countersign logged no decision for the agent's request\n${explain(a)}`);
   if (a.run.code !== 0 || /Countersign/.test(a.said) || loud.length > 0) throw new Error(`expected a quiet allow\n${explain(a)}`);
 }
 

@@ -109,6 +109,8 @@ describe('humans and controllers', () => {
       kubectlAs('admin', ['get', 'namespace', 'shop-prod-2']).code !== 0 ? true : undefined,
     );
     const after = webhookDecisions().slice(before);
+    // What follows says nothing was logged: first, that the log is read at all (the agents' decisions are in it).
+    expect(webhookDecisions().filter((d) => d.requester.startsWith('system:serviceaccount:agents:')).length).toBeGreaterThan(5);
     expect(after.filter((d) => d.requester === 'sre-a')).toEqual([]);
     expect(after.filter((d) => d.requester.startsWith('system:serviceaccount:kube-system:'))).toEqual([]);
     // Only approval resources are checked for everyone (approvals.countersign.dev); nothing else of a human's.

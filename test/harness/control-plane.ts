@@ -16,6 +16,7 @@ export const ROOT = resolve(HERE, '..', '..');
 const CPLANE = join(ROOT, 'test', 'control-plane', 'bin', 'cplane');
 export const KUBECTL = join(ROOT, 'test', 'control-plane', 'bin', 'kubectl');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const HELM = join(ROOT, 'test', 'helm', 'bin', 'helm');
 export const IDENTITIES = ['admin', 'sre-a', 'sre-b', 'dev-a', 'coder', 'ops-bot', 'sweeper'] as const;
 export type Identity = (typeof IDENTITIES)[number];
 
@@ -136,7 +137,7 @@ function writeStaticSelfDefence(dir: string, config: string | undefined): string
 
 /** Starts `cplane run` on DIR/cluster and waits for its READY line (only what it logs after `since` counts). */
 async function runControlPlane(dir: string, extra: string[], since = 0): Promise<{ info: ControlPlaneInfo; pid: number; apiserverReadyAt: number }> {
-  if (!existsSync(CPLANE)) throw new Error(`${CPLANE} is missing: build it with bash test/control-plane/build.sh`);
+  if (!existsSync(CPLANE)) throw new Error(`${CPLANE} is missing: build it with \`npm run control-plane:build\` (bash test/control-plane/build.sh)`);
   const logFile = join(dir, 'cplane.log');
   const admissionConfig = join(dir, 'admission-configuration.yaml');
   const pid = startDetached(CPLANE, ['run', '--dir', join(dir, 'cluster'), '--admission-control-config-file', admissionConfig, ...extra], logFile);
@@ -303,7 +304,14 @@ async function waitForProbe(dir: string, since = 0): Promise<void> {
   await waitFor('the cluster picture to sync', 60_000, () => (readFileSync(logFile, 'utf8').slice(since).includes(PICTURE_SYNCED) ? true : undefined));
 }
 
+/** The helm `npm run helm:build` writes (never one on PATH), or an error naming that command: a test needing it fails. */
+export function requireHelm(): string {
+  if (!existsSync(HELM)) throw new Error(`helm is not built (${HELM} is missing): run \`npm run helm:build\``);
+  return HELM;
+}
+
 export async function up(dir: string, config: string | undefined): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm run test:e2e builds first)`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'kubeconfigs'), { recursive: true });
   mkdirSync(join(dir, 'webhook'), { recursive: true });

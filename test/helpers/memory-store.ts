@@ -6,6 +6,10 @@ import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject, type ApprovalReq
 export interface MemoryStore extends ApprovalStore {
   requests: Map<string, ApprovalRequestObject>;
   approvals: Map<string, ApprovalObject>;
+  /**
+   * Stores an Approval as the apiserver does once admission allowed it, without judging it. Tests make a human's
+   * Approval with approve() or answer() (approval-flow.ts), which run Countersign's admission first.
+   */
   add(approval: ApprovalObject): void;
   approvers: Set<string>;
   owners: Map<string, string>;

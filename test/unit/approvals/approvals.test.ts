@@ -7,7 +7,7 @@ import type { ApprovalObject } from '../../../src/approvals/types.js';
 import type { Judge } from '../../../src/core/decide.js';
 import { defaultJudge, heldOutReview, namespaceNamed, offline } from '../../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../../helpers/memory-store.js';
-import { admit, approval, attempt, creating, deps, gated, minutes, NOW } from '../../helpers/approval-flow.js';
+import { admit, answer, approval, approve, attempt, creating, deps, gated, minutes, NOW } from '../../helpers/approval-flow.js';
 
 describe('the approval gate', () => {
   it('records a pending request on the first attempt and tells the agent the exact command', async () => {
@@ -33,11 +33,13 @@ describe('the approval gate', () => {
     const judge = await defaultJudge();
     const store = memoryStore();
     const { review, about } = await gated(judge, store);
-    store.add(approval('ok-1', about));
+    // `kubectl countersign approve`, its Approval admitted by Countersign and stored.
+    const ok = await answer(judge, store, 'sre-a', { request: about.requestName });
+    expect(ok.spec).toMatchObject({ ...about, decision: 'Approve', approver: 'sre-a' });
     const retry = await attempt(judge, store, review);
-    expect(retry).toMatchObject({ allowed: true, auditAnnotations: { approvals: 'ok-1', approvers: 'sre-a', decision: 'allowed' } });
-    expect(store.approvals.get('ok-1')?.status?.phase).toBe('Used');
-    expect(store.events.map((e) => e.reason)).toEqual(['ApprovalRequested', 'ApprovalUsed']);
+    expect(retry).toMatchObject({ allowed: true, auditAnnotations: { approvals: ok.metadata.name, approvers: 'sre-a', decision: 'allowed' } });
+    expect(store.approvals.get(ok.metadata.name)?.status?.phase).toBe('Used');
+    expect(store.events.map((e) => e.reason)).toEqual(['ApprovalRequested', 'Approved', 'ApprovalUsed']);
     expect((await attempt(judge, store, review)).allowed).toBe(false);
   });
 
@@ -45,7 +47,7 @@ describe('the approval gate', () => {
     const judge = await defaultJudge();
     const store = memoryStore();
     const { review, about } = await gated(judge, store);
-    store.add(approval('ok-1', about));
+    await approve(judge, store, approval('ok-1', about));
     const recreated = structuredClone(review);
     recreated.oldObject!.metadata!.uid = 'a-new-uid';
     const changed = structuredClone(review);
@@ -61,7 +63,7 @@ describe('the approval gate', () => {
     const judge = await defaultJudge();
     const store = memoryStore();
     const { review, about } = await gated(judge, store);
-    store.add(approval('ok-1', about));
+    await approve(judge, store, approval('ok-1', about));
     const results = await Promise.all([attempt(judge, store, review), attempt(judge, store, review)]);
     expect(results.map((r) => r.allowed).sort()).toEqual([false, true]);
   });
@@ -70,13 +72,20 @@ describe('the approval gate', () => {
     const judge = await defaultJudge();
     const store = memoryStore();
     const { review, about } = await gated(judge, store);
-    store.add(approval('old', { ...about, expiresAt: minutes(-1) }));
-    expect((await attempt(judge, store, review)).allowed).toBe(false);
-    store.add(approval('no', { ...about, approver: 'sre-b', decision: 'Reject', reason: 'not during the sale' }));
-    store.add(approval('yes', { ...about }));
-    const d = await attempt(judge, store, review);
+    // sre-a's approval runs out a minute before the agent retries.
+    await approve(judge, store, approval('old', { ...about, expiresAt: minutes(1) }));
+    const later = new Date(Date.parse(minutes(2)));
+    const expired = await attempt(judge, store, review, later);
+    expect(expired.allowed).toBe(false);
+    expect(expired.status?.message).toContain('is pending (0 of 1 approvals)');
+    // Another SRE approves, then sre-b rejects: the rejection stands over the live approval.
+    store.approvers.add('sre-c');
+    await approve(judge, store, approval('yes', { ...about, approver: 'sre-c' }), { now: later });
+    await approve(judge, store, approval('no', { ...about, approver: 'sre-b', decision: 'Reject', reason: 'not during the sale' }), { now: later });
+    const d = await attempt(judge, store, review, later);
     expect(d.allowed).toBe(false);
     expect(d.status?.message).toContain('rejected by sre-b: not during the sale');
+    expect(store.approvals.get('yes')?.status).toBeUndefined();
   });
 
   it('asks anew once an unapproved request has expired', async () => {
@@ -104,6 +113,17 @@ describe('admitting a human\'s approval', () => {
   it('admits a proper approval', async () => {
     const { judge, store, name, digest } = await pending();
     expect(await admit(judge, store, approval('a', { requestName: name, digest }), 'sre-a')).toEqual({ allowed: true, note: `Approve of ${name} by sre-a` });
+  });
+
+  it('stores what kubectl countersign approve sends only once Countersign admits it', async () => {
+    const { judge, store, name } = await pending();
+    await expect(answer(judge, store, 'dev-a', { request: name })).rejects.toThrow('dev-a may not approve actions in environment "production"');
+    expect(store.approvals.size).toBe(0);
+    const ok = await answer(judge, store, 'sre-b', { request: name, reason: 'checked: web is unused' });
+    expect(store.approvals.get(ok.metadata.name)?.spec).toMatchObject({ requestName: name, approver: 'sre-b', reason: 'checked: web is unused' });
+    await expect(answer(judge, store, 'sre-b', { request: name })).rejects.toThrow('is already approved; nothing to approve');
+    await expect(answer(judge, store, 'sre-b', { request: name, decision: 'Reject' })).rejects.toThrow('you (sre-b) have already decided');
+    expect(store.approvals.size).toBe(1);
   });
 
   it('refuses the owner of the requesting agent (agent-credentials records it), admits a colleague', async () => {
@@ -201,7 +221,7 @@ describe('hardening (security review)', () => {
     const stored = store.requests.get(about.requestName)!;
     const forged = `sha256:${'f'.repeat(64)}`;
     store.requests.set(about.requestName, { ...stored, spec: { ...stored.spec, digest: forged } });
-    store.add(approval('ok', { requestName: about.requestName, digest: forged }));
+    await approve(judge, store, approval('ok', { requestName: about.requestName, digest: forged }));
     const d = await attempt(judge, store, review);
     expect(d.allowed).toBe(false);
     expect(d.status?.message).toContain('records another action');
@@ -211,7 +231,7 @@ describe('hardening (security review)', () => {
     const judge = await defaultJudge();
     const store = memoryStore();
     const { review, about } = await gated(judge, store);
-    store.add(approval('ok', about));
+    await approve(judge, store, approval('ok', about));
     const stricter = { ...judge.decide({ request: review, namespace: namespaceNamed('shop-prod')!, ...offline(review) }) };
     stricter.approval = { ...stricter.approval!, requirement: { approvers: 2, signature: false } };
     const d = await applyApprovalGate(review, stricter, judge.policy.config, deps(store));
@@ -241,10 +261,15 @@ describe('hardening (security review)', () => {
   it('refuses an approval that would outlive its request', async () => {
     const judge = await defaultJudge();
     const store = memoryStore();
-    const { about } = await gated(judge, store);
-    const request = store.requests.get(about.requestName)!;
-    store.requests.set(about.requestName, { ...request, spec: { ...request.spec, expiresAt: minutes(5) } });
-    const verdict = await admitOwnResource(creating(approval('a', { ...about, expiresAt: minutes(10) }), 'sre-a'), judge.policy.config, { ...deps(store), isAgent: (r) => judge.isAgent(r) });
+    const review = heldOutReview('agent-delete-production-deployment').request;
+    // Under a configuration whose requests live 5 minutes, the gate records one that expires at minutes(5).
+    const config = judge.policy.config;
+    const shortLived = { ...config, approvals: { ...config.approvals, requestTtlSeconds: 300 } };
+    await applyApprovalGate(review, judge.decide({ request: review, namespace: namespaceNamed('shop-prod')!, ...offline(review) }), shortLived, deps(store));
+    const [request] = [...store.requests.values()];
+    if (request === undefined) throw new Error('the gate recorded no approval request');
+    expect(request.spec.expiresAt).toBe(minutes(5));
+    const verdict = await admit(judge, store, approval('a', { requestName: request.metadata.name, digest: request.spec.digest, expiresAt: minutes(10) }), 'sre-a');
     expect(verdict).toMatchObject({ allowed: false, message: expect.stringContaining('is after the request expires') });
   });
 });

@@ -7,7 +7,7 @@ import { onlyCounts } from '../../../src/approvals/quota.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../../src/approvals/types.js';
 import { changesCounter, type AgentActivity } from '../../../src/core/activity.js';
 import type { Decision, Judge } from '../../../src/core/decide.js';
-import { admit, approval, deps, NOW } from '../../helpers/approval-flow.js';
+import { admit, approval, approve, deps, gate, NOW } from '../../helpers/approval-flow.js';
 import { defaultJudge, EMPTY_PICTURE, heldOutReview, judgeFrom, namespaceNamed, noRights } from '../../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../../helpers/memory-store.js';
 
@@ -67,7 +67,7 @@ function decide(judge: Judge, request: AdmissionRequest, activity = busy()): Dec
 }
 
 async function attempt(judge: Judge, store: MemoryStore, request: AdmissionRequest, activity = busy()): Promise<Decision> {
-  return applyApprovalGate(request, decide(judge, request, activity), judge.policy.config, deps(store));
+  return gate(request, decide(judge, request, activity), judge.policy.config, deps(store));
 }
 
 function quota(about: { requestName: string; digest: string }, count: number): ApprovalObject {
@@ -82,9 +82,7 @@ async function withQuota(count: number): Promise<{ judge: Judge; store: MemorySt
   expect(first).toMatchObject({ allowed: false, rule: 'production-bulk-change' });
   const [request] = [...store.requests.values()];
   if (request === undefined) throw new Error('no approval request was recorded');
-  const object = quota({ requestName: request.metadata.name, digest: request.spec.digest }, count);
-  expect(await admit(judge, store, object, 'sre-a')).toMatchObject({ allowed: true });
-  store.add(object);
+  await approve(judge, store, quota({ requestName: request.metadata.name, digest: request.spec.digest }, count));
   return { judge, store };
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { AdmissionRequest } from '../../../src/kube/types.js';
 import { QUOTA_LABEL, requesterLabelValue, type ApprovalObject } from '../../../src/approvals/types.js';
 import { defaultJudge, heldOutReview, offline } from '../../helpers/fixtures.js';
-import { admit, approval, attempt, deps, gated } from '../../helpers/approval-flow.js';
+import { admit, approval, approve, attempt, deps, gated } from '../../helpers/approval-flow.js';
 import { coveredByQuota } from '../../../src/approvals/quota.js';
 import { checkApprovalGate } from '../../../src/approvals/approval-gate.js';
 import { memoryStore } from '../../helpers/memory-store.js';
@@ -35,9 +35,7 @@ async function withQuota(deletes: number): Promise<{ judge: Awaited<ReturnType<t
   const judge = await defaultJudge();
   const store = memoryStore();
   const { about } = await gated(judge, store, POD_FIXTURE);
-  const object = quota(about, deletes);
-  expect(await admit(judge, store, object, 'sre-a')).toMatchObject({ allowed: true });
-  store.add(object);
+  await approve(judge, store, quota(about, deletes));
   return { judge, store };
 }
 
@@ -82,7 +80,7 @@ describe('bulk quotas', () => {
     expect(await coveredByQuota(bigger, { ...decision, rule: 'large-delete' }, deps(store), judge.policy.config)).toBeUndefined();
     expect(await coveredByQuota(bigger, decision, deps(store), judge.policy.config)).toMatchObject({ allowed: true });
     const [request] = [...store.requests.values()];
-    store.add(approval('no', { requestName: request!.metadata.name, digest: request!.spec.digest, decision: 'Reject', approver: 'sre-b' }));
+    await approve(judge, store, approval('no', { requestName: request!.metadata.name, digest: request!.spec.digest, decision: 'Reject', approver: 'sre-b' }));
     expect(await coveredByQuota(podDelete('after-rejection'), decision, deps(store), judge.policy.config)).toBeUndefined();
   });
 

@@ -121,6 +121,7 @@ describe('rightsOf', () => {
 
   it('sends namespaced rights with the namespace and cluster-scoped ones without, authenticated as Countersign', async () => {
     await service().rightsOf(ADMIN, 'shop');
+    expect(received).toHaveLength(DANGEROUS_RIGHTS.length);
     for (const r of received) {
       expect(r).toMatchObject({ method: 'POST', url: '/apis/authorization.k8s.io/v1/subjectaccessreviews', authorization: 'Bearer countersign-token' });
       expect(r.review).toMatchObject({ apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: ADMIN.username, groups: ADMIN.groups } });

@@ -96,7 +96,7 @@ rules:
   it('fills defaults: an empty document is the built-in agent and environment settings with no rules', () => {
     const result = loadConfigText('{}', 'empty.yaml');
     expect(result.ok).toBe(true);
-    if (!result.ok) return;
+    if (!result.ok) throw new Error(result.errors.join('\n'));
     expect(result.policy.config.agents).toEqual({ serviceAccounts: ['agents/*'], usernames: [], groups: ['countersign:agents'] });
     expect(result.policy.config.environments.label).toBe('environment');
     expect(result.policy.rules).toEqual([]);

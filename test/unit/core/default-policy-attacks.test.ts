@@ -93,7 +93,7 @@ describe('production by other means', () => {
     const d = decide(await defaultJudge(), { ...r, object: dangling });
     expect(d).toMatchObject({ allowed: false, tier: 'require-approval', rule: 'dangling-owner', environment: 'development' });
     expect(d.status?.message).toContain('name owners that do not exist: the garbage collector would delete 1 object (1 configmaps)');
-    expect(d.digest).toBeDefined();
+    expect(d.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
   it('gates evicting a production pod, autoscaler changes, exec, and scaling any */scale', async () => {

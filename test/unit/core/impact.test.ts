@@ -181,7 +181,8 @@ rules:
     expect(gated.status?.message).toContain('would remove 7 objects (5 pods, 1 deployments.apps, 1 replicasets.apps)');
     add(big, 'pods', ['extra-2', 'extra-2'], { namespace: 'cap-prod', owners: ['rs-1'] });
     const grown = judge.decide({ request, picture: { view: big } });
-    expect(grown.digest).toBeDefined();
+    expect(gated.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(grown.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(grown.digest).not.toBe(gated.digest);
   });
 

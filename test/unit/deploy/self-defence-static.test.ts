@@ -36,6 +36,8 @@ describe('self-defence policies in static form', () => {
     expect(all.length).toBeGreaterThan(0);
     for (const item of all) expect(item.metadata.name.endsWith(STATIC_SUFFIX)).toBe(true);
     const policies = policiesOf(all).map((p) => p.metadata.name).sort();
+    // Not two empty lists: the policies the static form exists for are there.
+    expect(policies).toEqual(expect.arrayContaining([`countersign-admission-policies${STATIC_SUFFIX}`, `countersign-admission-webhooks${STATIC_SUFFIX}`]));
     expect(bindingsOf(all).map((b) => b.spec.policyName).sort()).toEqual(policies);
     for (const binding of bindingsOf(all)) {
       expect(binding.spec.validationActions).toEqual(['Deny']);
@@ -47,6 +49,7 @@ describe('self-defence policies in static form', () => {
   it('match agents only: every static policy carries the webhook\'s agents-only condition', async () => {
     const expected = agentMatchExpression((await defaultPolicy()).config.agents);
     const all = policiesOf(await items('static'));
+    expect(all.length).toBeGreaterThan(0);
     for (const policy of all) expect(policy.spec.matchConditions).toEqual([{ name: 'agents-only', expression: expected }]);
     // The everyone-matching owner check stays API-managed: a static policy must never stand in a human's way.
     expect(all.map((p) => p.metadata.name)).not.toContain(`countersign-agent-owner${STATIC_SUFFIX}`);

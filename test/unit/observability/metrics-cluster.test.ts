@@ -11,7 +11,7 @@ import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { observeCluster } from '../../../src/observability/observe-cluster.js';
 import { policyHolder } from '../../../src/server/policy-holder.js';
-import { approval, deps as gateDeps, minutes, NOW } from '../../helpers/approval-flow.js';
+import { approval, approve, deps as gateDeps, minutes, NOW } from '../../helpers/approval-flow.js';
 import { defaultJudge, EMPTY_CLUSTER, heldOutReview } from '../../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../../helpers/memory-store.js';
 import { edgeDeps, review, sampleSum } from '../../helpers/metrics.js';
@@ -42,7 +42,8 @@ function recorded(store: MemoryStore, rule: string, ageSeconds: number): { reque
 describe('countersign_approval_requests', () => {
   it('counts the requests the edge recorded by the phase kubectl countersign list shows, and the oldest pending one\'s age', async () => {
     const store = memoryStore();
-    const edge = edgeDeps(await defaultJudge(), { approvals: gateDeps(store), picture: EMPTY_CLUSTER });
+    const judge = await defaultJudge();
+    const edge = edgeDeps(judge, { approvals: gateDeps(store), picture: EMPTY_CLUSTER });
     const census = startApprovalCensus({ store, metrics: edge.metrics, log, now: () => NOW }, 3_600_000);
     try {
       await review(edge, heldOutReview('agent-delete-production-deployment').request);
@@ -57,8 +58,8 @@ describe('countersign_approval_requests', () => {
       expect(await states(edge.metrics)).toEqual({ pending: 3, approved: 0, rejected: 0, expired: 0, used: 0 });
       expect(await sampleSum(edge.metrics, 'countersign_approval_request_oldest_pending_age_seconds')).toBe(600);
 
-      store.add(approval('ok', deployment));
-      store.add(approval('no', { ...namespace, decision: 'Reject', reason: 'not today' }));
+      await approve(judge, store, approval('ok', deployment));
+      await approve(judge, store, approval('no', { ...namespace, decision: 'Reject', reason: 'not today' }));
       await census.refresh();
       expect(await states(edge.metrics)).toEqual({ pending: 1, approved: 1, rejected: 1, expired: 0, used: 0 });
       expect(await sampleSum(edge.metrics, 'countersign_approval_request_oldest_pending_age_seconds')).toBe(90);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { observeCluster } from '../../../src/observability/observe-cluster.js';
 import { APPROVAL_STATES, createMetrics, FAIL_CLOSED_REASONS, type Metrics } from '../../../src/observability/metrics.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { approval, deps as gateDeps } from '../../helpers/approval-flow.js';
+import { approval, approve, deps as gateDeps } from '../../helpers/approval-flow.js';
 import { defaultJudge, heldOutReview } from '../../helpers/fixtures.js';
 import { memoryStore } from '../../helpers/memory-store.js';
 import { requireTool } from '../../harness/prometheus-tools.ts';
@@ -38,6 +38,7 @@ const CONTRACT: [string, Kind, string[]][] = [
   ['countersign_cluster_picture_resources', 'gauge', []],
   ['countersign_cluster_picture_unknown_groups', 'gauge', []],
   ['countersign_tls_reloads_total', 'counter', ['result']],
+  ['countersign_tls_connections_opened_total', 'counter', []],
 ];
 
 /** Label values that must come from a fixed vocabulary, by label name (per metric where they differ). */
@@ -66,7 +67,7 @@ async function exercised(): Promise<Metrics> {
   try {
     await review(deps, heldOutReview('agent-delete-production-deployment').request);
     const request = [...store.requests.values()][0]!;
-    store.add(approval('ok', { requestName: request.metadata.name, digest: request.spec.digest }));
+    await approve(deps.judge(), store, approval('ok', { requestName: request.metadata.name, digest: request.spec.digest }));
     for (const name of ['agent-delete-production-deployment', 'agent-bind-cluster-admin', 'human-delete-production-namespace', 'agent-create-production-configmap']) {
       await review(deps, heldOutReview(name).request);
     }
@@ -100,7 +101,10 @@ describe('metric names, types and labels', () => {
   });
 
   it('follows the naming conventions: prefix, snake case, _total for counters only, base units, a help text', async () => {
-    for (const metric of await metrics.registry.getMetricsAsJSON()) {
+    const all = await metrics.registry.getMetricsAsJSON();
+    // The contract's metrics and the process defaults: the loop checks every one of them, and there are some.
+    expect(all.length).toBeGreaterThan(CONTRACT.length);
+    for (const metric of all) {
       const { name, help } = metric;
       const type = String(metric.type);
       expect(name).toMatch(/^countersign_[a-z][a-z0-9]*(_[a-z0-9]+)*$/);

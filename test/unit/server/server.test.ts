@@ -156,11 +156,12 @@ describe('over real TLS on 127.0.0.1', () => {
   const second = makeCert('countersign-two');
   let server: FastifyInstance;
   let port = 0;
+  const tlsMetrics = createMetrics(false);
 
   beforeAll(async () => {
     const judge = await defaultJudge();
     const namespaces = staticNamespaceDirectory(heldOutNamespaces());
-    server = buildApp({ judge: () => judge, namespaces, picture: EMPTY_CLUSTER, log, metrics: createMetrics(false), ready: () => true }, await readKeyPair(first));
+    server = buildApp({ judge: () => judge, namespaces, picture: EMPTY_CLUSTER, log, metrics: tlsMetrics, ready: () => true }, await readKeyPair(first));
     await server.listen({ host: '127.0.0.1', port: 0 });
     const address = server.server.address();
     port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -173,6 +174,8 @@ describe('over real TLS on 127.0.0.1', () => {
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body)).toMatchObject({ response: { uid: review.request.uid, allowed: false } });
     expect((await post(port, first.cert, '{nope')).status).toBe(400);
+    // Each post above opened its own connection (agent: false): both handshakes are counted.
+    expect((await tlsMetrics.tlsConnections.get()).values[0]?.value).toBe(2);
   });
 
   it('reloads the certificate for new connections without failing requests', async () => {
@@ -185,7 +188,7 @@ describe('over real TLS on 127.0.0.1', () => {
     copyFileSync(second.keyFile, first.keyFile);
     const reloaded = await reloadTls(server.server as unknown as Server, first, log);
     const results = await Promise.all(inFlight);
-    expect(reloaded).toBeDefined();
+    expect(reloaded?.cert).toBe(second.cert);
     expect(results.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 200));
     const after = await post(port, both, review);
     expect(after.status).toBe(200);

@@ -163,7 +163,7 @@ describe('parseAllowedSigners', () => {
     ];
     const parsed = parseAllowedSigners(['# header', ...bad].join('\n'));
     expect(parsed.ok).toBe(false);
-    if (parsed.ok) return;
+    if (parsed.ok) throw new Error('expected the bad lines to be refused');
     expect(parsed.errors.map((e) => e.line)).toEqual(bad.map((_, i) => i + 2));
     expect(parsed.errors.map((e) => e.message)).toEqual([
       expect.stringContaining('cert-authority is not supported'),

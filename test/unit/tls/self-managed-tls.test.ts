@@ -259,6 +259,7 @@ describe('replicas sharing the Secret', () => {
     store.failPublish = true;
     now = at(SETTINGS.certValiditySeconds * 0.9);
     const renewed = await syncTls(deps);
+    expect(renewed.serving?.cert).toContain('BEGIN CERTIFICATE');
     expect(renewed.serving?.cert).not.toBe(first.serving?.cert);
     expect(store.writes).toBe(2);
   });
@@ -269,6 +270,7 @@ describe('replicas sharing the Secret', () => {
     const start = await syncTls(deps);
     store.put({ ...start, bundle: '' });
     await syncTls(deps);
+    expect(store.published.length).toBeGreaterThan(0);
     expect(store.published.every((bundle) => chainsTo(start.serving?.cert ?? '', bundle, at(1)))).toBe(true);
     expect(store.published.at(-1)).toBe(start.bundle);
   });

@@ -7,7 +7,7 @@ import type { AdmissionRequest } from '../../../src/kube/types.js';
 import { memoryActivityStore, type ActivityStore } from '../../../src/activity/activity-store.js';
 import { DEFAULT_CONFIG_URL } from '../../../src/config/load.js';
 import { QUOTA_LABEL, requesterLabelValue } from '../../../src/approvals/types.js';
-import { approval, deps as gateDeps } from '../../helpers/approval-flow.js';
+import { approval, approve, deps as gateDeps } from '../../helpers/approval-flow.js';
 import { defaultJudge, heldOutReview, judgeFrom } from '../../helpers/fixtures.js';
 import { memoryStore, type MemoryStore } from '../../helpers/memory-store.js';
 import { edgeDeps, review, sampleSum } from '../../helpers/metrics.js';
@@ -44,10 +44,12 @@ function podDelete(name: string): AdmissionRequest {
 async function approved(deps: Parameters<typeof review>[0], store: MemoryStore, request: AdmissionRequest): Promise<void> {
   expect((await review(deps, request)).allowed).toBe(false);
   const recorded = [...store.requests.values()][0]!;
-  store.add(approval('ok-1', { requestName: recorded.metadata.name, digest: recorded.spec.digest }));
+  await approve(deps.judge(), store, approval('ok-1', { requestName: recorded.metadata.name, digest: recorded.spec.digest }));
 }
 
 function unused(store: MemoryStore): void {
+  // Still there, and never used.
+  expect(store.approvals.get('ok-1')?.spec.approver).toBe('sre-a');
   expect(store.approvals.get('ok-1')?.status).toBeUndefined();
   expect([...store.requests.values()][0]?.status?.phase ?? 'Pending').toBe('Pending');
   expect(store.events.map((e) => e.reason)).not.toContain('ApprovalUsed');
@@ -76,7 +78,8 @@ describe('approvals under bulk budgets', () => {
     const retry = await review(deps, heldOutReview('agent-delete-production-deployment').request);
     expect(retry).toMatchObject({ allowed: true, warnings: [expect.stringContaining('allowed with approval ok-1 by sre-a, now used')] });
     expect(store.approvals.get('ok-1')?.status?.phase).toBe('Used');
-    expect(store.events.map((e) => e.reason)).toEqual(['ApprovalRequested', 'ApprovalUsed']);
+    // The human's approval was admitted (Approved), then used once.
+    expect(store.events.map((e) => e.reason)).toEqual(['ApprovalRequested', 'Approved', 'ApprovalUsed']);
     expect(await sampleSum(deps.metrics, GRANTED, { agent: CODER })).toBe(1);
     expect(await sampleSum(deps.metrics, 'countersign_budget_deletes_total', { agent: CODER })).toBe(1);
     // Used once: the same action asks again.
@@ -90,7 +93,7 @@ describe('approvals under bulk budgets', () => {
     expect((await review(deps, podDelete('a'))).allowed).toBe(false);
     const recorded = [...store.requests.values()][0]!;
     const quota = approval('q', { requestName: recorded.metadata.name, digest: recorded.spec.digest, quota: { deletes: 2 } });
-    store.add({ ...quota, metadata: { ...quota.metadata, labels: { [QUOTA_LABEL]: requesterLabelValue(CODER) } } });
+    await approve(deps.judge(), store, { ...quota, metadata: { ...quota.metadata, labels: { [QUOTA_LABEL]: requesterLabelValue(CODER) } } });
 
     for (const fault of ['write-error', 'write-conflict'] as const) {
       activity.fault = fault;
@@ -160,8 +163,8 @@ describe('approvals under bulk budgets', () => {
     await approved(deps, store, heldOutReview('agent-delete-production-deployment').request);
     const { requestName, digest } = store.approvals.get('ok-1')!.spec;
     const write = activity.write.bind(activity);
-    activity.write = (...args) => {
-      store.add(approval('no', { requestName, digest, decision: 'Reject', approver: 'sre-b', reason: 'not during the sale' }));
+    activity.write = async (...args) => {
+      await approve(deps.judge(), store, approval('no', { requestName, digest, decision: 'Reject', approver: 'sre-b', reason: 'not during the sale' }));
       return write(...args);
     };
     const answer = await review(deps, heldOutReview('agent-delete-production-deployment').request);

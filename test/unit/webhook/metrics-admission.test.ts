@@ -11,7 +11,7 @@ import type { NamespaceDirectory } from '../../../src/cluster/namespace-director
 import type { Judge } from '../../../src/core/decide.js';
 import { staticPicture, type ClusterPicture } from '../../../src/picture/cluster-picture.js';
 import { AGENT_LABEL_LIMIT } from '../../../src/observability/metrics.js';
-import { approval, creating, deps as gateDeps } from '../../helpers/approval-flow.js';
+import { approval, approve, creating, deps as gateDeps } from '../../helpers/approval-flow.js';
 import { defaultJudge, EMPTY_CLUSTER, heldOutNamespaces, heldOutReview, judgeFrom } from '../../helpers/fixtures.js';
 import { memoryStore } from '../../helpers/memory-store.js';
 import { edgeDeps, review, sampleSum, samples } from '../../helpers/metrics.js';
@@ -72,7 +72,8 @@ describe('approvals through the edge', () => {
     const first = await review(deps, fixture('agent-delete-production-deployment'));
     expect(first).toMatchObject({ allowed: false, code: 403 });
     const request = [...store.requests.values()][0]!;
-    store.add(approval('ok-1', { requestName: request.metadata.name, digest: request.spec.digest }));
+    const judge = deps.judge();
+    await approve(judge, store, approval('ok-1', { requestName: request.metadata.name, digest: request.spec.digest }));
 
     const dry = await review(deps, fixture('agent-dry-run-delete-production-deployment'));
     expect(dry.allowed).toBe(true);
@@ -97,7 +98,7 @@ describe('approvals through the edge', () => {
     expect((await review(deps, podDelete('a'))).allowed).toBe(false);
     const request = [...store.requests.values()][0]!;
     const quota = approval('q', { requestName: request.metadata.name, digest: request.spec.digest, quota: { deletes: 2 } });
-    store.add({ ...quota, metadata: { ...quota.metadata, labels: { [QUOTA_LABEL]: requesterLabelValue(CODER) } } });
+    await approve(deps.judge(), store, { ...quota, metadata: { ...quota.metadata, labels: { [QUOTA_LABEL]: requesterLabelValue(CODER) } } });
     const outcomes = [];
     for (const name of ['b', 'c', 'd']) outcomes.push((await review(deps, podDelete(name))).allowed);
     expect(outcomes).toEqual([true, true, false]);
