@@ -10,15 +10,14 @@
 //   saturation  closed loop: C connections kept alive, each sending its next request when the last is answered
 //   fixed rate  open loop: R requests a second scheduled by the clock (a slow answer never delays the next send),
 //               latency from the actual send, the scheduling lag reported apart
-// The client is node:https with a keep-alive Agent configured like the apiserver's webhook client (Go's
-// MaxIdleConnsPerHost 25, no cap on connections, no TLS session resumption): a request takes an idle connection if
-// one is free, else opens a new one; every 'secureConnect' is counted. CPU per request is the server process's
-// utime+stime (/proc/PID/stat) over the measured window divided by the requests answered in it.
+// The load generator is test/loadgen (Go, built here on first use): the apiserver's own client stack (net/http,
+// keep-alive, 25 idle connections per host, no cap on connections, full handshakes), costing far less CPU per request
+// than a Node client, so the server is what saturates. It counts the TLS connections it opens and reads the server's
+// utime+stime (/proc/PID/stat) and every core's busy and steal time at the edges of the measured window.
 // Usage: npm run bench:http [-- --rounds 3 --seconds 5 --rate 1000 --concurrency 32 --warmup 1]
 import { spawn, spawnSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
-import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,9 +33,7 @@ const CAPTURED = join(ROOT, 'test', 'fixtures', 'captured');
 const HOST = '127.0.0.1';
 /** The apiserver's webhook timeout default; also the cap on any one request here. */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** Open loop: requests in flight beyond this are not sent (counted as skipped), so a collapse stays bounded. */
-const MAX_IN_FLIGHT = 5_000;
-/** Every this many responses (and the first) is parsed and checked: uid echoed, allowed as expected. */
+/** test/loadgen checks one answer in this many (uid echoed, allowed as expected); it skips sends past 5,000 in flight. */
 const CHECK_EVERY = 64;
 /** A window is flagged when others used more than this of core 0 or the hypervisor stole more than this. */
 const DISTURBED = 0.1;
@@ -183,174 +180,48 @@ async function countLines(file) {
   return lines;
 }
 
-// --- measurement -------------------------------------------------------------------------------------------------
-let CLOCK_TICK_US = 1e6 / 100;
+// --- measurement: test/loadgen (Go) drives the server and reads its CPU; this script only orchestrates ----------
+const LOADGEN_DIR = join(ROOT, 'test', 'loadgen');
+const LOADGEN = join(LOADGEN_DIR, 'bin', 'loadgen');
 
-function serverTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
+/** Builds the load generator from its Go source (standard library only, a few seconds) when it is missing or older. */
+function buildLoadgen() {
+  const source = join(LOADGEN_DIR, 'main.go');
+  if (existsSync(LOADGEN) && statSync(LOADGEN).mtimeMs >= statSync(source).mtimeMs) return;
+  const built = spawnSync('go', ['build', '-trimpath', '-o', LOADGEN, '.'], { cwd: LOADGEN_DIR, encoding: 'utf8', timeout: 300_000 });
+  if (built.status !== 0) throw new Error(`could not build test/loadgen (needs Go): ${built.error?.message ?? built.stderr}`);
 }
 
-/** Per-core jiffies from /proc/stat: busy (user..softirq), steal, total. */
-function coreTimes() {
-  const cores = {};
-  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
-    const match = /^cpu(\d+) (.*)$/.exec(line);
-    if (match === null) continue;
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = match[2].trim().split(/\s+/).map(Number);
-    cores[match[1]] = { busy: user + nice + system + irq + softirq, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
-  }
-  return cores;
-}
-
-function snapshot(server) {
-  return { at: performance.now(), server: serverTicks(server.pid), client: process.cpuUsage(), cores: coreTimes() };
-}
-
-/** What else ran during a window: core 0's busy time not spent by the server, steal, this process's own CPU. */
-function windowLoad(before, after, pinned) {
-  const c0 = (k) => (after.cores['0']?.[k] ?? 0) - (before.cores['0']?.[k] ?? 0);
-  const stealAll = Object.keys(after.cores).reduce((sum, k) => sum + after.cores[k].steal - (before.cores[k]?.steal ?? 0), 0);
-  const totalAll = Object.keys(after.cores).reduce((sum, k) => sum + after.cores[k].total - (before.cores[k]?.total ?? 0), 0);
-  const client = process.cpuUsage(before.client);
-  const wallUs = (after.at - before.at) * 1000;
-  const other = pinned && c0('total') > 0 ? Math.max(0, (c0('busy') - (after.server - before.server)) / c0('total')) : undefined;
-  return { other, steal: totalAll > 0 ? stealAll / totalAll : 0, client: (client.user + client.system) / wallUs };
-}
-
-function makeClient(ca) {
-  // Like client-go's transport for webhooks: HTTP/1.1, keep-alive, 25 idle connections kept per host, no limit on
-  // connections open, a new one whenever none is idle, full handshakes (no session cache).
-  const agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 25, scheduling: 'lifo', maxCachedSessions: 0, ca });
-  let opened = 0;
-  const create = agent.createConnection.bind(agent);
-  agent.createConnection = (...args) => {
-    const socket = create(...args);
-    socket.once('secureConnect', () => { opened += 1; });
-    return socket;
-  };
-  return { agent, opened: () => opened };
-}
-
-function post(client, port, body) {
-  return new Promise((resolve) => {
-    const sent = performance.now();
-    const request = https.request({
-      host: HOST, port, path: '/validate', method: 'POST', agent: client.agent, timeout: REQUEST_TIMEOUT_MS,
-      headers: { 'content-type': 'application/json', accept: 'application/json, */*', 'content-length': body.length },
-    }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk) => { text += chunk; });
-      response.on('end', () => { resolve({ status: response.statusCode, text, ms: performance.now() - sent }); });
-      response.on('error', () => { resolve({ status: 0, text: '', ms: performance.now() - sent }); });
+/** One measured window: the load generator on core 1 (when pinned) against the server, its JSON result. */
+function drive(server, job, env, mode) {
+  const { settings } = env;
+  const args = ['-url', `https://${HOST}:${server.port}/validate`, '-mode', mode, '-body', job.file, `-allowed=${job.expect.allowed}`,
+    '-c', String(settings.concurrency), '-rate', String(settings.rate), '-warmup', `${settings.warmup}s`, '-d', `${settings.seconds}s`, '-pid', String(server.pid)];
+  const command = env.pin.pinned ? ['taskset', ['-c', '1', LOADGEN, ...args]] : [LOADGEN, args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0], command[1], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.stderr.on('data', (chunk) => { err += chunk; });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) { reject(new Error(`loadgen exited ${code}: ${err.slice(-2000)}`)); return; }
+      const r = JSON.parse(out);
+      resolve({ ...r, cpuUs: r.serverCpuUsPerRequest, p50: r.p50Ms, p99: r.p99Ms, lagP99: r.lagP99Ms, load: { other: env.pin.pinned ? r.otherLoadOfServerCore : undefined, steal: r.steal, client: r.clientLoad } });
     });
-    request.on('timeout', () => { request.destroy(new Error('timeout')); });
-    request.on('error', () => { resolve({ status: 0, text: '', ms: performance.now() - sent }); });
-    request.end(body);
   });
-}
-
-/** Counts failures (not 200, or a sampled answer whose uid or allowed is not what this body should get). */
-function tally(expect) {
-  const counts = { answered: 0, errors: 0, wrong: 0 };
-  return {
-    counts,
-    add(result) {
-      counts.answered += 1;
-      if (result.status !== 200) { counts.errors += 1; return; }
-      if (counts.answered % CHECK_EVERY !== 1) return;
-      const response = JSON.parse(result.text).response;
-      if (response?.uid !== expect.uid || response.allowed !== expect.allowed) counts.wrong += 1;
-    },
-  };
-}
-
-async function saturation(server, job, env) {
-  const client = makeClient(env.tls.ca);
-  const count = tally(job.expect);
-  let phase = 'warmup';
-  let total = 0;
-  const worker = async () => {
-    while (phase !== 'stop') {
-      const result = await post(client, server.port, job.body.body);
-      total += 1;
-      if (phase === 'measure') count.add(result);
-    }
-  };
-  const workers = Array.from({ length: env.settings.concurrency }, worker);
-  await sleep(env.settings.warmup * 1000);
-  const before = snapshot(server);
-  phase = 'measure';
-  await sleep(env.settings.seconds * 1000);
-  const after = snapshot(server);
-  phase = 'stop';
-  await Promise.all(workers);
-  client.agent.destroy();
-  const seconds = (after.at - before.at) / 1000;
-  return {
-    ...count.counts, total, rps: count.counts.answered / seconds, opened: client.opened(),
-    cpuUs: ((after.server - before.server) * CLOCK_TICK_US) / Math.max(1, count.counts.answered), load: windowLoad(before, after, env.pin.pinned),
-  };
-}
-
-function percentile(sorted, p) {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * (sorted.length - 1)))];
-}
-
-async function fixedRate(server, job, env) {
-  const { rate, warmup, seconds } = env.settings;
-  const client = makeClient(env.tls.ca);
-  const count = tally(job.expect);
-  const total = Math.round((warmup + seconds) * rate);
-  const first = Math.round(warmup * rate);
-  const latency = new Float64Array(total - first).fill(NaN);
-  const lag = new Float64Array(total - first);
-  const pending = new Set();
-  let inFlight = 0;
-  let skipped = 0;
-  let before;
-  const start = performance.now() + 20;
-  for (let i = 0; i < total;) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - start) * rate) / 1000) + 1);
-    for (; i < due; i += 1) {
-      if (i === first) before = snapshot(server);
-      if (inFlight >= MAX_IN_FLIGHT) { skipped += 1; continue; }
-      const slot = i - first;
-      if (slot >= 0) lag[slot] = performance.now() - (start + (i * 1000) / rate);
-      inFlight += 1;
-      const sent = post(client, server.port, job.body.body).then((result) => {
-        inFlight -= 1;
-        if (slot >= 0) { latency[slot] = result.ms; count.add(result); }
-      });
-      pending.add(sent);
-      void sent.finally(() => pending.delete(sent));
-    }
-    const next = start + (i * 1000) / rate;
-    if (i < total) await sleep(Math.max(0, next - performance.now()));
-  }
-  await Promise.all(pending); // bounded: every request times out after REQUEST_TIMEOUT_MS
-  const after = snapshot(server);
-  client.agent.destroy();
-  const sorted = latency.filter((v) => !Number.isNaN(v)).sort();
-  return {
-    ...count.counts, total, skipped, opened: client.opened(), p50: percentile(sorted, 50), p99: percentile(sorted, 99),
-    lagP99: percentile(lag.sort(), 99), cpuUs: ((after.server - before.server) * CLOCK_TICK_US) / Math.max(1, count.counts.answered),
-    load: windowLoad(before, after, env.pin.pinned),
-  };
 }
 
 async function run(kind, body, env) {
   const server = await startServer(kind, env);
-  const job = { body, expect: { uid: body.uid, allowed: kind === 'minimal' ? true : body.allowed } };
+  const job = { file: body.file, expect: { allowed: kind === 'minimal' ? true : body.allowed } };
   try {
-    const sat = await saturation(server, job, env);
-    const fixed = await fixedRate(server, job, env);
+    const sat = await drive(server, job, env, 'sat');
+    const fixed = await drive(server, job, env, 'rate');
     await stopServer(server);
     const logLines = kind === 'countersign' ? await countLines(server.log) : undefined;
-    return { kind, sat, fixed, logLines, requests: sat.total + fixed.total - fixed.skipped };
+    return { kind, sat, fixed, logLines, requests: sat.answered + fixed.answered };
   } finally {
     await stopServer(server);
     rmSync(server.log, { force: true });
@@ -415,14 +286,18 @@ async function main() {
   const settings = settingsFrom(process.argv.slice(2));
   process.on('exit', () => { for (const child of live) child.kill('SIGKILL'); });
   process.on('SIGINT', () => { process.exit(130); });
-  CLOCK_TICK_US = 1e6 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).stdout) || 100);
+  buildLoadgen();
   const perRun = 2 * (settings.warmup + settings.seconds) + REQUEST_TIMEOUT_MS / 1000 + 35;
   const deadline = settings.rounds * 6 * perRun + 60;
   setTimeout(() => { console.error(`bench:http: over its ${deadline} s deadline; stopping`); process.exit(2); }, deadline * 1000).unref();
   const dir = mkdtempSync(join(tmpdir(), 'countersign-bench-http-'));
   try {
     const env = { settings, dir, tls: certificate(dir), policy: await benchPolicy(dir), pin: pinning() };
-    const list = bodies();
+    const list = bodies().map((b) => {
+      const file = join(dir, `${b.label.replace(/ /g, '-')}.json`);
+      writeFileSync(file, b.body);
+      return { ...b, file };
+    });
     console.log(`bench:http: ${env.pin.note}; ${settings.rounds} round(s); saturation ${settings.concurrency} connections, ${settings.seconds} s;` +
       ` fixed rate ${settings.rate}/s for ${settings.seconds} s; ${settings.warmup} s warm-up before each; a fresh server per run; ECDSA P-256; HTTPS on ${HOST}`);
     console.log('  countersign: default policy with bulk thresholds raised, snapshot test/fixtures/captured/cluster.json, log line per decision to a file');

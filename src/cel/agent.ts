@@ -41,8 +41,19 @@ export class CelAgent {
   }
 }
 
-function windowed(name: string, agent: CelAgent, window: string): { counts: AgentCounts; ms: number } {
+/** Windows are literals in a policy's rules: parsed once each, not on every request (bounded by the policies' text). */
+const windowMs = new Map<string, number | undefined>();
+const WINDOWS_KEPT = 256;
+
+function parsedWindow(window: string): number | undefined {
+  if (windowMs.has(window)) return windowMs.get(window);
   const ms = parseDuration(window);
+  if (windowMs.size < WINDOWS_KEPT) windowMs.set(window, ms);
+  return ms;
+}
+
+function windowed(name: string, agent: CelAgent, window: string): { counts: AgentCounts; ms: number } {
+  const ms = parsedWindow(window);
   if (ms === undefined) throw celError(`agent.${name}: "${window}" is not a duration such as "60s", "10m" or "1h"`);
   if (agent.counts === undefined) throw celError(`agent.${name}: the agent's activity record was not read for this request`);
   if (ms > agent.counts.retentionMs) {

@@ -1,0 +1,3 @@
+module countersign.dev/test/loadgen
+
+go 1.26
