@@ -186,8 +186,8 @@ const LOADGEN = join(LOADGEN_DIR, 'bin', 'loadgen');
 
 /** Builds the load generator from its Go source (standard library only, a few seconds) when it is missing or older. */
 function buildLoadgen() {
-  const source = join(LOADGEN_DIR, 'main.go');
-  if (existsSync(LOADGEN) && statSync(LOADGEN).mtimeMs >= statSync(source).mtimeMs) return;
+  const sources = [join(LOADGEN_DIR, 'main.go'), join(LOADGEN_DIR, 'go.mod')];
+  if (existsSync(LOADGEN) && sources.every((file) => statSync(LOADGEN).mtimeMs >= statSync(file).mtimeMs)) return;
   const built = spawnSync('go', ['build', '-trimpath', '-o', LOADGEN, '.'], { cwd: LOADGEN_DIR, encoding: 'utf8', timeout: 300_000 });
   if (built.status !== 0) throw new Error(`could not build test/loadgen (needs Go): ${built.error?.message ?? built.stderr}`);
 }
@@ -196,7 +196,7 @@ function buildLoadgen() {
 function drive(server, job, env, mode) {
   const { settings } = env;
   const args = ['-url', `https://${HOST}:${server.port}/validate`, '-mode', mode, '-body', job.file, `-allowed=${job.expect.allowed}`,
-    '-c', String(settings.concurrency), '-rate', String(settings.rate), '-warmup', `${settings.warmup}s`, '-d', `${settings.seconds}s`, '-pid', String(server.pid)];
+    '-c', String(settings.concurrency), '-rate', String(settings.rate), '-warmup', `${settings.warmup}s`, '-d', `${settings.seconds}s`, '-timeout', `${REQUEST_TIMEOUT_MS}ms`, '-pid', String(server.pid)];
   const command = env.pin.pinned ? ['taskset', ['-c', '1', LOADGEN, ...args]] : [LOADGEN, args];
   return new Promise((resolve, reject) => {
     const child = spawn(command[0], command[1], { stdio: ['ignore', 'pipe', 'pipe'] });

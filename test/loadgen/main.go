@@ -333,7 +333,7 @@ func coreTimes() map[string]coreTime {
 	return cores
 }
 
-// clockTick: Linux reports /proc times in USER_HZ, 100 a second on every architecture Go runs this on.
+// clockTickUs: Linux reports /proc times in USER_HZ, 100 a second on every architecture Go runs this on.
 const clockTickUs = 1e6 / 100
 
 func window(before, after snapshot, answered int64) result {
