@@ -26,7 +26,7 @@ type pkiFiles struct {
 
 // writePKI creates a self-signed CA, an apiserver serving certificate for 127.0.0.1/localhost signed by it, and
 // an EC service-account signing key, all under dir.
-func writePKI(dir string) (*pkiFiles, error) {
+func writePKI(dir, nodeIP string) (*pkiFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func writePKI(dir string) (*pkiFiles, error) {
 		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")},
+		IPAddresses:  servingIPs(nodeIP),
 		DNSNames:     []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
 	}
 	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
@@ -143,14 +143,37 @@ var staticUsers = []tokenUser{
 	{Name: "sre-b", UID: "sre-b", Groups: []string{"sre"}},
 	{Name: "dev-a", UID: "dev-a", Groups: []string{"developers"}},
 	{Name: "system:kube-controller-manager", UID: "system:kube-controller-manager"},
+	// A node's components (used when the plane serves one): the default RBAC policy binds system:kube-scheduler
+	// and system:kube-proxy by user name; kubelets are authorized by the Node authorizer as system:node:NAME.
+	{Name: "system:kube-scheduler", UID: "system:kube-scheduler"},
+	{Name: "system:kube-proxy", UID: "system:kube-proxy"},
+}
+
+// kubeletUser is the identity a node's kubelet authenticates as.
+func kubeletUser(node string) tokenUser {
+	return tokenUser{Name: "system:node:" + node, UID: "system:node:" + node, Groups: []string{"system:nodes"}}
+}
+
+// servingIPs are the apiserver certificate's addresses: loopback, the kubernetes Service's ClusterIP (what pods'
+// in-cluster configuration dials) and, with a node, the address the Service's endpoints advertise.
+func servingIPs(nodeIP string) []net.IP {
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")}
+	if nodeIP != "" {
+		ips = append(ips, net.ParseIP(nodeIP))
+	}
+	return ips
 }
 
 // writeTokens writes a --token-auth-file CSV (token,user,uid,"group1,group2") with a fresh random token per user
 // and returns user name -> token.
-func writeTokens(path string) (map[string]string, error) {
+func writeTokens(path, node string) (map[string]string, error) {
 	tokens := map[string]string{}
 	var b strings.Builder
-	for _, u := range staticUsers {
+	users := append([]tokenUser{}, staticUsers...)
+	if node != "" {
+		users = append(users, kubeletUser(node))
+	}
+	for _, u := range users {
 		t := randomToken()
 		tokens[u.Name] = t
 		fmt.Fprintf(&b, "%s,%s,%s", t, u.Name, u.UID)

@@ -55,6 +55,28 @@ var defaultControllers = []string{
 	names.PersistentVolumeProtectionController,
 }
 
+// nodeControllers are added when the plane has a node (`--node-ip`): Services get EndpointSlices (kube-proxy and
+// the apiserver's endpoint routing read them), Jobs run (the chart's pre-delete hook), PodDisruptionBudgets get a
+// status (so an eviction can be refused), finished pods are collected, and node health is tracked as in a real
+// cluster.
+var nodeControllers = []string{
+	names.EndpointsController,
+	names.EndpointSliceController,
+	names.EndpointSliceMirroringController,
+	names.JobController,
+	names.DisruptionController,
+	names.PodGarbageCollectorController,
+	names.NodeLifecycleController,
+	names.TaintEvictionController,
+	names.TTLAfterFinishedController,
+}
+
+// nodeOptions describe the node a plane serves (`cplane run --node-ip`); zero for the host-process mode.
+type nodeOptions struct {
+	IP   string // the address pods reach the apiserver on (advertised in the kubernetes Service's endpoints)
+	Name string // the node's name; its kubelet authenticates as system:node:NAME
+}
+
 // ControlPlaneInfo is the contract written to DIR/control-plane.json.
 type ControlPlaneInfo struct {
 	Server      string            `json:"server"`
@@ -64,6 +86,7 @@ type ControlPlaneInfo struct {
 	PIDs        map[string]int    `json:"pids"`
 	Etcd        string            `json:"etcd"`
 	Version     string            `json:"version"`
+	Node        string            `json:"node,omitempty"` // the node's name, when the plane serves one
 }
 
 // logf writes cplane's own progress messages; it stays on the original stderr even after fd 2 is redirected to
@@ -81,6 +104,8 @@ func runControlPlane(args []string) int {
 	verbosity := fs.Int("v", 0, "kube-apiserver log verbosity")
 	admissionConfig := fs.String("admission-control-config-file", "", "kube-apiserver --admission-control-config-file (static admission manifests)")
 	resume := fs.Bool("resume", false, "start the cluster a previous run left in --dir again (its etcd data, PKI, tokens and apiserver port)")
+	nodeIP := fs.String("node-ip", "", "serve a node: bind all addresses, advertise this one, start kube-scheduler and the node controllers, authorize kubelets (Node,RBAC) and route webhook calls to endpoints")
+	nodeName := fs.String("node-name", "node-1", "with --node-ip: the node's name (its kubelet's identity is system:node:NAME)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,14 +113,23 @@ func runControlPlane(args []string) int {
 		fmt.Fprintln(os.Stderr, "cplane run: --dir is required")
 		return 2
 	}
-	if err := run(*dir, *controllers, *verbosity, *admissionConfig, *resume); err != nil {
+	node := nodeOptions{}
+	if *nodeIP != "" {
+		if net.ParseIP(*nodeIP) == nil {
+			fmt.Fprintf(os.Stderr, "cplane run: --node-ip %q is not an IP address\n", *nodeIP)
+			return 2
+		}
+		node = nodeOptions{IP: *nodeIP, Name: *nodeName}
+		*controllers += "," + strings.Join(nodeControllers, ",")
+	}
+	if err := run(*dir, *controllers, *verbosity, *admissionConfig, *resume, node); err != nil {
 		logf("error: %v", err)
 		return 1
 	}
 	return 0
 }
 
-func run(dir, controllers string, verbosity int, admissionConfig string, resume bool) error {
+func run(dir, controllers string, verbosity int, admissionConfig string, resume bool, node nodeOptions) error {
 	start := time.Now()
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -123,10 +157,10 @@ func run(dir, controllers string, verbosity int, admissionConfig string, resume 
 			return err
 		}
 	} else {
-		if pki, err = writePKI(filepath.Join(dir, "pki")); err != nil {
+		if pki, err = writePKI(filepath.Join(dir, "pki"), node.IP); err != nil {
 			return fmt.Errorf("pki: %w", err)
 		}
-		if tokens, err = writeTokens(tokenFile); err != nil {
+		if tokens, err = writeTokens(tokenFile, node.Name); err != nil {
 			return fmt.Errorf("tokens: %w", err)
 		}
 	}
@@ -176,6 +210,9 @@ func run(dir, controllers string, verbosity int, admissionConfig string, resume 
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 		"--v=" + strconv.Itoa(verbosity),
+	}
+	if node.IP != "" {
+		apiArgs = withNodeArgs(apiArgs, node.IP)
 	}
 	if admissionConfig != "" {
 		// Manifest-based admission (static policies loaded from files, beyond the reach of any API call). Beta and on
@@ -235,6 +272,15 @@ func run(dir, controllers string, verbosity int, admissionConfig string, resume 
 	}
 	defer kcm.stop(5 * time.Second)
 
+	kubeconfigs := map[string]string{"admin": adminKC, "kcm": kcmKC}
+	var scheduler *child
+	if node.IP != "" {
+		if scheduler, err = startNodeSide(dir, self, server, pki.CAPEM, tokens, node, resume, kubeconfigs); err != nil {
+			return err
+		}
+		defer scheduler.stop(5 * time.Second)
+	}
+
 	restCfg, err := clientcmd.BuildConfigFromFlags("", adminKC)
 	if err != nil {
 		return err
@@ -251,11 +297,12 @@ func run(dir, controllers string, verbosity int, admissionConfig string, resume 
 	info := ControlPlaneInfo{
 		Server:      server,
 		CAFile:      pki.CACert,
-		Kubeconfigs: map[string]string{"admin": adminKC, "kcm": kcmKC},
+		Kubeconfigs: kubeconfigs,
 		Tokens: map[string]string{
 			"admin": tokens["admin"], "sre-a": tokens["sre-a"], "sre-b": tokens["sre-b"], "dev-a": tokens["dev-a"],
 		},
 		PIDs:    map[string]int{"cplane": os.Getpid(), "controllerManager": kcm.cmd.Process.Pid},
+		Node:    node.Name,
 		Etcd:    etcdURL,
 		Version: kubeVersion(),
 	}
@@ -272,6 +319,7 @@ func run(dir, controllers string, verbosity int, admissionConfig string, resume 
 	case sig := <-sigs:
 		logf("received %v, shutting down", sig)
 		kcm.stop(5 * time.Second)
+		scheduler.stopIfStarted(5 * time.Second)
 		// kube-apiserver saw the same signal and is shutting down gracefully; give it a moment.
 		select {
 		case <-apiDone:
@@ -281,6 +329,8 @@ func run(dir, controllers string, verbosity int, admissionConfig string, resume 
 		return nil
 	case <-kcm.done:
 		return fmt.Errorf("kube-controller-manager exited unexpectedly: %v", kcm.err)
+	case <-scheduler.exited():
+		return fmt.Errorf("kube-scheduler exited unexpectedly: %v", scheduler.err)
 	case err := <-apiDone:
 		return fmt.Errorf("kube-apiserver exited unexpectedly: %v", err)
 	}

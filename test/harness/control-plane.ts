@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 export const ROOT = resolve(HERE, '..', '..');
-const CPLANE = join(ROOT, 'test', 'control-plane', 'bin', 'cplane');
+export const CPLANE = join(ROOT, 'test', 'control-plane', 'bin', 'cplane');
 export const KUBECTL = join(ROOT, 'test', 'control-plane', 'bin', 'kubectl');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const HELM = join(ROOT, 'test', 'helm', 'bin', 'helm');
@@ -23,7 +23,7 @@ export type Identity = (typeof IDENTITIES)[number];
 /** What Countersign logs once its cluster picture is complete. */
 const PICTURE_SYNCED = 'cluster picture synced';
 
-interface ControlPlaneInfo {
+export interface ControlPlaneInfo {
   server: string;
   caFile: string;
   tokens: Record<string, string>;
@@ -44,7 +44,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -135,12 +135,16 @@ function writeStaticSelfDefence(dir: string, config: string | undefined): string
   return file;
 }
 
-/** Starts `cplane run` on DIR/cluster and waits for its READY line (only what it logs after `since` counts). */
-async function runControlPlane(dir: string, extra: string[], since = 0): Promise<{ info: ControlPlaneInfo; pid: number; apiserverReadyAt: number }> {
+/**
+ * Starts `cplane run` on DIR/cluster and waits for its READY line (only what it logs after `since` counts). The static
+ * admission configuration is passed when `writeStaticSelfDefence` wrote one.
+ */
+export async function runControlPlane(dir: string, extra: string[], since = 0): Promise<{ info: ControlPlaneInfo; pid: number; apiserverReadyAt: number }> {
   if (!existsSync(CPLANE)) throw new Error(`${CPLANE} is missing: build it with \`npm run control-plane:build\` (bash test/control-plane/build.sh)`);
   const logFile = join(dir, 'cplane.log');
   const admissionConfig = join(dir, 'admission-configuration.yaml');
-  const pid = startDetached(CPLANE, ['run', '--dir', join(dir, 'cluster'), '--admission-control-config-file', admissionConfig, ...extra], logFile);
+  const admission = existsSync(admissionConfig) ? ['--admission-control-config-file', admissionConfig] : [];
+  const pid = startDetached(CPLANE, ['run', '--dir', join(dir, 'cluster'), ...admission, ...extra], logFile);
   let apiserverReadyAt: number | undefined;
   const infoFile = await waitFor('the control plane to report READY', 180_000, () => {
     const text = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(since) : '';
@@ -176,7 +180,7 @@ export async function resumeControlPlane(dir: string): Promise<{ apiserverReadyA
   return { apiserverReadyAt: plane.apiserverReadyAt, readyAt: Date.now() };
 }
 
-async function createIdentities(dir: string, info: ControlPlaneInfo): Promise<void> {
+export async function createIdentities(dir: string, info: ControlPlaneInfo): Promise<void> {
   for (const human of ['admin', 'sre-a', 'sre-b', 'dev-a']) {
     const token = info.tokens[human];
     if (token === undefined) throw new Error(`the control plane issued no token for ${human}`);

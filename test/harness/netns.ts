@@ -1,0 +1,116 @@
+// The test cluster with a node lives in a network namespace of its own, created here and removed afterwards, with
+// every process that talks to it (etcd, the apiserver, the kubelet, containerd, the pods, kubectl, the tests) inside.
+// Its only ways out are loopback and a dummy interface that drops what it is given: nothing a test does can reach
+// an address outside the machine, or the host's own network.
+//
+//   node test/harness/netns.ts run [--name NAME] -- COMMAND ARGS...   create NAME, run COMMAND inside, remove NAME
+//   node test/harness/netns.ts exec --name NAME -- COMMAND ARGS...    run COMMAND inside an existing NAME
+//
+// Processes join it with `nsenter --net` (not `ip netns exec`, which also unshares the mount namespace: the kubelet's
+// volume mounts must be visible to containerd and runc).
+import { execFileSync, spawn } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The node's address: on the dummy interface, advertised by the apiserver, where pods reach it. */
+export const NODE_IP = '10.201.0.1';
+/** Set for processes started inside a namespace by this wrapper: the harness refuses to bring a node up elsewhere. */
+export const NETNS_ENV = 'COUNTERSIGN_NETNS';
+
+function ip(args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export function netnsPath(name: string): string {
+  return `/var/run/netns/${name}`;
+}
+
+/** Creates NAME with loopback up, the node's address on a dummy interface and a default route into it. */
+export function createNetns(name: string): void {
+  if (process.getuid?.() !== 0) throw new Error('a network namespace (and a kubelet) needs root');
+  ip(['netns', 'add', name]);
+  try {
+    ip(['-n', name, 'link', 'set', 'lo', 'up']);
+    ip(['-n', name, 'link', 'add', 'node0', 'type', 'dummy']);
+    ip(['-n', name, 'addr', 'add', `${NODE_IP}/32`, 'dev', 'node0']);
+    ip(['-n', name, 'link', 'set', 'node0', 'up']);
+    // Components look for a default route to pick their address; this one leads nowhere (a dummy drops everything).
+    ip(['-n', name, 'route', 'add', 'default', 'dev', 'node0']);
+  } catch (error: unknown) {
+    deleteNetns(name);
+    throw error;
+  }
+}
+
+function pidsIn(name: string): number[] {
+  try {
+    return execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split('\n').filter((line) => line.trim() !== '').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Kills whatever still runs inside NAME and removes it. */
+export function deleteNetns(name: string): void {
+  for (const pid of pidsIn(name)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  try {
+    ip(['netns', 'delete', name]);
+  } catch {
+    // never created, or already removed
+  }
+}
+
+/** True when this process runs in a network namespace other than the host's (pid 1's). */
+export function insideOwnNetns(): boolean {
+  return process.env[NETNS_ENV] !== undefined && readlinkSync('/proc/self/ns/net') !== readlinkSync('/proc/1/ns/net');
+}
+
+/** Runs COMMAND inside NAME; resolves with its exit code. */
+export function runIn(name: string, command: string[]): Promise<number> {
+  return new Promise((done, fail) => {
+    const child = spawn('nsenter', [`--net=${netnsPath(name)}`, '--', ...command], {
+      stdio: 'inherit',
+      env: { ...process.env, [NETNS_ENV]: name },
+    });
+    child.once('error', fail);
+    child.once('exit', (code, signal) => { done(code ?? (signal === null ? 1 : 128)); });
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const split = argv.indexOf('--');
+  if (split < 0 || split === argv.length - 1) throw new Error('usage: netns.ts (run|exec) [--name NAME] -- COMMAND ARGS...');
+  const [verb, ...options] = argv.slice(0, split);
+  const command = argv.slice(split + 1);
+  const nameAt = options.indexOf('--name');
+  const given = nameAt >= 0 ? options[nameAt + 1] : undefined;
+  if (verb === 'exec') {
+    if (given === undefined) throw new Error('exec needs --name NAME');
+    return runIn(given, command);
+  }
+  if (verb !== 'run') throw new Error(`unknown verb ${String(verb)}`);
+  const name = given ?? `countersign-${process.pid}`;
+  createNetns(name);
+  const stop = (): void => { deleteNetns(name); process.exit(130); };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await runIn(name, command);
+  } finally {
+    deleteNetns(name);
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(fileURLToPath(import.meta.url))) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {
+    process.stderr.write(`netns: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,212 @@
+// The chart as users run it: `helm install` with default values on a cluster with a real node (kubelet, containerd,
+// runc, bridge CNI, kube-proxy), the image built from the Dockerfile, two pods serving the webhook through its
+// Service. Then what operators do to it: a pod evicted and a rolling upgrade under an agent's traffic, uninstall with
+// its hook, and manifests/ on the same cluster.
+import { describe, expect, it } from '@jest/globals';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KUBECTL, ROOT, kubeconfigPath, requireHelm } from '../harness/control-plane.ts';
+import { NODE_BIN, type NodeInfo } from '../harness/node-cluster.ts';
+import { NODE_DIR } from './dir.ts';
+import { REFUSED_BY_COUNTERSIGN, agentTraffic, clusterOf, tokenOf, type Tally } from './traffic.ts';
+
+const CHART = join(ROOT, 'charts', 'countersign');
+const RELEASE = 'cs';
+const NAMESPACE = 'countersign';
+const IMAGE = 'ghcr.io/countersign/countersign';
+const SELECTOR = `app.kubernetes.io/name=countersign,app.kubernetes.io/instance=${RELEASE}`;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], input?: string): Run {
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 400_000, ...(input === undefined ? {} : { input }) });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+function kubectl(identity: string, args: string[], input?: string): Run {
+  return run(KUBECTL, ['--kubeconfig', kubeconfigPath(NODE_DIR, identity), ...args], input);
+}
+
+function must(result: Run, what: string): string {
+  if (result.code !== 0) throw new Error(`${what} failed (${result.code}): ${result.stderr}`);
+  return result.stdout;
+}
+
+function admin(args: string[], input?: string): string {
+  return must(kubectl('admin', args, input), `kubectl ${args.join(' ')}`);
+}
+
+function helm(args: string[]): string {
+  return must(run(requireHelm(), [...args, '--kubeconfig', kubeconfigPath(NODE_DIR, 'admin')]), `helm ${args.join(' ')}`);
+}
+
+function ctr(args: string[]): string {
+  const node = JSON.parse(readFileSync(join(NODE_DIR, 'node.json'), 'utf8')) as NodeInfo;
+  return execFileSync(join(NODE_BIN, 'ctr'), ['--address', node.socket, '--namespace', 'k8s.io', ...args], { encoding: 'utf8' });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+async function eventually<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(500);
+  }
+}
+
+interface Pod {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { containers: { image: string }[] };
+  status: { phase: string; containerStatuses?: { ready: boolean; imageID: string }[] };
+}
+
+function pods(): Pod[] {
+  return (JSON.parse(admin(['get', 'pods', '-n', NAMESPACE, '-l', SELECTOR, '-o', 'json'])) as { items: Pod[] }).items;
+}
+
+function readyPods(image?: string): Pod[] {
+  return pods().filter((pod) => pod.metadata.deletionTimestamp === undefined && pod.status.phase === 'Running'
+    && (pod.status.containerStatuses ?? []).every((status) => status.ready)
+    && (image === undefined || pod.spec.containers[0]?.image === image));
+}
+
+const target = { devNamespace: 'shop-dev', prodNamespace: 'shop-prod', victim: 'victim' };
+
+function figures(what: string, tally: Tally): string {
+  return `${what}: sent ${tally.sent}, allowed ${tally.allowed}, refused ${tally.refused}, wrongly allowed ${tally.wronglyAllowed}, failed ${tally.failed}`;
+}
+
+function expectClean(tally: Tally): void {
+  expect(tally.failures).toEqual([]);
+  expect(tally.wronglyAllowed).toBe(0);
+  expect(tally.failed).toBe(0);
+  expect(tally.refused).toBeGreaterThan(10);
+  expect(tally.allowed).toBeGreaterThan(10);
+}
+
+/** Evicts a pod through the Eviction API (what `kubectl drain` does); returns the HTTP status. */
+function evict(pod: string): string {
+  const eviction = JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: NAMESPACE } });
+  const result = kubectl('admin', ['create', '--raw', `/api/v1/namespaces/${NAMESPACE}/pods/${pod}/eviction`, '-f', '-'], eviction);
+  return result.code === 0 ? 'evicted' : result.stderr;
+}
+
+describe('the chart on a real node', () => {
+  it('installs with default values: two pods Running and Ready, uid 65532, read-only root filesystem', async () => {
+    // The image built from the Dockerfile carries the chart's default name as well (test/node/images/build.sh).
+    expect(ctr(['images', 'ls', '-q'])).toContain(`${IMAGE}:0.1.0`);
+    helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--wait', '--timeout', '300s']);
+    const ready = await eventually('two ready pods', 120_000, () => (readyPods().length === 2 ? readyPods() : undefined));
+    process.stdout.write(`${admin(['get', 'pods', '-n', NAMESPACE, '-o', 'wide'])}\n`);
+    for (const pod of ready) {
+      const probe = "try { require('fs').writeFileSync('/probe', 'x'); console.log(process.getuid(), 'writable') } catch (e) { console.log(process.getuid(), e.code) }";
+      expect(admin(['exec', '-n', NAMESPACE, pod.metadata.name, '--', 'node', '-e', probe]).trim()).toBe('65532 EROFS');
+    }
+  }, 420_000);
+
+  it('minted its serving certificate for the Service\'s names and published its CA to the webhook configuration', () => {
+    const secret = JSON.parse(admin(['get', 'secret', `${RELEASE}-tls`, '-n', NAMESPACE, '-o', 'json'])) as { data: Record<string, string> };
+    const decode = (key: string): string => Buffer.from(secret.data[key] ?? '', 'base64').toString('utf8');
+    const serving = new X509Certificate(decode('tls.crt'));
+    expect(serving.subjectAltName).toContain(`DNS:${RELEASE}.${NAMESPACE}.svc`);
+    const webhook = JSON.parse(admin(['get', 'validatingwebhookconfiguration', RELEASE, '-o', 'json'])) as { webhooks: { clientConfig: { caBundle: string; service?: { name: string } } }[] };
+    expect(webhook.webhooks.length).toBeGreaterThan(0);
+    for (const hook of webhook.webhooks) {
+      expect(hook.clientConfig.service?.name).toBe(RELEASE);
+      const bundle = Buffer.from(hook.clientConfig.caBundle, 'base64').toString('utf8');
+      const cas = bundle.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((pem) => pem.trim() !== '').map((pem) => new X509Certificate(pem));
+      expect(cas.some((ca) => serving.checkIssued(ca) && serving.verify(ca.publicKey))).toBe(true);
+    }
+  });
+
+  it('refuses an agent\'s production delete and allows a human\'s, through the pods, which log the decisions', async () => {
+    for (const [name, environment] of [[target.devNamespace, 'development'], [target.prodNamespace, 'production']] as const) {
+      admin(['create', 'namespace', name]);
+      admin(['label', 'namespace', name, `environment=${environment}`]);
+    }
+    admin(['create', 'configmap', target.victim, '-n', target.prodNamespace, '--from-literal=keep=1']);
+    admin(['create', 'configmap', 'old-settings', '-n', target.prodNamespace, '--from-literal=drop=1']);
+    const refused = kubectl('coder', ['delete', 'configmap', target.victim, '-n', target.prodNamespace]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(REFUSED_BY_COUNTERSIGN);
+    must(kubectl('sre-a', ['delete', 'configmap', 'old-settings', '-n', target.prodNamespace]), 'the human\'s delete');
+    const logs = await eventually('the decision in the pods\' logs', 30_000, () => {
+      const text = admin(['logs', '-n', NAMESPACE, '-l', SELECTOR, '--tail=-1', '--prefix']);
+      return text.split('\n').some((line) => line.includes('"msg":"decision"') && line.includes(`"name":"${target.victim}"`)) ? text : undefined;
+    });
+    const line = logs.split('\n').find((entry) => entry.includes('"msg":"decision"') && entry.includes(`"name":"${target.victim}"`)) ?? '';
+    const decision = JSON.parse(line.slice(line.indexOf('{'))) as { operation: string; agent: boolean; environment: string; decision: string };
+    expect(decision).toMatchObject({ operation: 'DELETE', agent: true, environment: 'production' });
+    expect(decision.decision).not.toBe('allow');
+    process.stdout.write(`${line}\n`);
+  }, 60_000);
+
+  it('loses nothing when a pod is evicted under an agent\'s traffic, and the PodDisruptionBudget refuses a second eviction', async () => {
+    const cluster = clusterOf(NODE_DIR);
+    const stop = agentTraffic(cluster, tokenOf(NODE_DIR, 'coder'), target);
+    await sleep(3_000);
+    const [first, second] = readyPods();
+    if (first === undefined || second === undefined) throw new Error('expected two ready pods');
+    expect(evict(first.metadata.name)).toBe('evicted');
+    expect(evict(second.metadata.name)).toMatch(/disruption budget/);
+    await eventually('a replacement pod Ready', 120_000, () => (readyPods().length === 2 && !readyPods().some((pod) => pod.metadata.name === first.metadata.name) ? true : undefined));
+    await sleep(3_000);
+    const tally = await stop();
+    process.stdout.write(`${figures('pod evicted', tally)}\n`);
+    expectClean(tally);
+  }, 240_000);
+
+  it('upgrades to a new image tag under an agent\'s traffic without a failed or wrongly allowed request', async () => {
+    ctr(['images', 'tag', `${IMAGE}:0.1.0`, `${IMAGE}:0.1.0-upgrade`]);
+    const stop = agentTraffic(clusterOf(NODE_DIR), tokenOf(NODE_DIR, 'coder'), target);
+    await sleep(3_000);
+    helm(['upgrade', RELEASE, CHART, '--namespace', NAMESPACE, '--reuse-values', '--set', 'image.tag=0.1.0-upgrade', '--wait', '--timeout', '300s']);
+    await eventually('only upgraded pods', 120_000, () => (readyPods(`${IMAGE}:0.1.0-upgrade`).length === 2 && pods().length === 2 ? true : undefined));
+    await sleep(3_000);
+    const tally = await stop();
+    process.stdout.write(`${figures('helm upgrade', tally)}\n`);
+    expectClean(tally);
+  }, 420_000);
+
+  it('uninstalls through its pre-delete hook Job and leaves nothing of Countersign behind', async () => {
+    helm(['uninstall', RELEASE, '--namespace', NAMESPACE, '--wait', '--timeout', '300s']);
+    const events = JSON.parse(admin(['get', 'events', '-n', NAMESPACE, '-o', 'json'])) as { items: { reason: string; involvedObject: { kind: string; name: string } }[] };
+    const hook = events.items.filter((event) => event.involvedObject.name.startsWith(`${RELEASE}-uninstall`));
+    process.stdout.write(`${hook.map((event) => `${event.involvedObject.kind}/${event.involvedObject.name} ${event.reason}`).join('\n')}\n`);
+    expect(hook.some((event) => event.involvedObject.kind === 'Job' && event.reason === 'Completed')).toBe(true);
+    expect(hook.some((event) => event.involvedObject.kind === 'Pod' && event.reason === 'Started')).toBe(true);
+    const left = await eventually('nothing of the release left', 60_000, () => {
+      const found = admin(['get', 'validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,clusterroles,clusterrolebindings', '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'name'])
+        + admin(['get', 'all,configmaps,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets', '-n', NAMESPACE, '-o', 'name']).split('\n').filter((name) => name.includes(`/${RELEASE}`)).join('\n');
+      return found.trim() === '' ? found : undefined;
+    });
+    expect(left.trim()).toBe('');
+    expect(kubectl('admin', ['get', 'validatingwebhookconfiguration', RELEASE]).stderr).toContain('NotFound');
+  }, 360_000);
+
+  it('serves from manifests/ on the same cluster', async () => {
+    const manifests = join(ROOT, 'manifests', 'countersign.yaml');
+    admin(['apply', '-f', manifests]);
+    await eventually('the manifests\' pods ready', 180_000, () => {
+      const status = kubectl('admin', ['get', 'deployment', 'countersign', '-n', NAMESPACE, '-o', 'jsonpath={.status.readyReplicas}']).stdout;
+      return status === '2' ? true : undefined;
+    });
+    const refused = await eventually('the agent refused through the manifests\' pods', 60_000, () => {
+      const attempt = kubectl('coder', ['delete', 'configmap', target.victim, '-n', target.prodNamespace]);
+      return attempt.stderr.includes(REFUSED_BY_COUNTERSIGN) ? attempt : undefined;
+    });
+    expect(refused.code).not.toBe(0);
+    admin(['delete', '-f', manifests, '--wait=true', '--timeout=120s']);
+  }, 360_000);
+});
