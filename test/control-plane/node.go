@@ -12,6 +12,7 @@ import (
 // network namespace (the harness runs the whole cluster inside one), advertises the node's address in the
 // kubernetes Service's endpoints (lease reconciler), authorizes kubelets with the Node authorizer, and calls
 // webhooks and aggregated APIs on their Services' endpoints (no kube-proxy rules needed on the apiserver's side).
+// The node's address may be on loopback (see test/harness/netns.ts); binding all addresses covers it.
 func withNodeArgs(apiArgs []string, nodeIP string) []string {
 	replaced := map[string]string{
 		"--bind-address":             "0.0.0.0",
@@ -27,7 +28,8 @@ func withNodeArgs(apiArgs []string, nodeIP string) []string {
 		}
 		out = append(out, arg)
 	}
-	return append(out, "--enable-aggregator-routing=true")
+	// The kubelet is reached on the node's InternalIP: the namespace has no DNS for node names (and no way out).
+	return append(out, "--enable-aggregator-routing=true", "--kubelet-preferred-address-types=InternalIP")
 }
 
 // startNodeSide writes the node components' kubeconfigs (scheduler, kubelet, kube-proxy; the harness starts the

@@ -188,7 +188,12 @@ export async function createIdentities(dir: string, info: ControlPlaneInfo): Pro
   }
   // The approval resources first: the identities' RBAC refers to them.
   kubectl(dir, 'admin', ['apply', '-f', join(ROOT, 'charts', 'countersign', 'crds')]);
-  kubectl(dir, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/approvals.countersign.dev', 'crd/approvalrequests.countersign.dev', 'crd/agentactivities.countersign.dev']);
+  // Polled rather than `kubectl wait`: a CRD read before the apiserver gave it any condition makes wait fail at once.
+  const crds = ['approvals', 'approvalrequests', 'agentactivities'].map((plural) => `crd/${plural}.countersign.dev`);
+  await waitFor('the approval resources to be Established', 60_000, () => {
+    const established = kubectl(dir, 'admin', ['get', ...crds, '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}']);
+    return established.trim().split(' ').filter((status) => status === 'True').length === crds.length ? true : undefined;
+  });
   // Established is not yet servable: the storage answers 429 "(re)initializing" for a moment.
   await waitFor('the approval resources to be served', 30_000, () => {
     try {

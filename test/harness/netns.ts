@@ -1,19 +1,21 @@
 // The test cluster with a node lives in a network namespace of its own, created here and removed afterwards, with
 // every process that talks to it (etcd, the apiserver, the kubelet, containerd, the pods, kubectl, the tests) inside.
-// Its only ways out are loopback and a dummy interface that drops what it is given: nothing a test does can reach
-// an address outside the machine, or the host's own network.
+// It has loopback and nothing else (the pods' bridge is added inside it), and its default route is a blackhole:
+// nothing a test does can reach an address outside the machine, or the host's own network.
 //
 //   node test/harness/netns.ts run [--name NAME] -- COMMAND ARGS...   create NAME, run COMMAND inside, remove NAME
+//   node test/harness/netns.ts create --name NAME                     create NAME and leave it (for a session by hand)
 //   node test/harness/netns.ts exec --name NAME -- COMMAND ARGS...    run COMMAND inside an existing NAME
+//   node test/harness/netns.ts delete --name NAME                     kill what runs inside NAME and remove it
 //
 // Processes join it with `nsenter --net` (not `ip netns exec`, which also unshares the mount namespace: the kubelet's
 // volume mounts must be visible to containerd and runc).
 import { execFileSync, spawn } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The node's address: on the dummy interface, advertised by the apiserver, where pods reach it. */
+/** The node's address: on the namespace's loopback, advertised by the apiserver, where pods reach it. */
 export const NODE_IP = '10.201.0.1';
 /** Set for processes started inside a namespace by this wrapper: the harness refuses to bring a node up elsewhere. */
 export const NETNS_ENV = 'COUNTERSIGN_NETNS';
@@ -26,17 +28,18 @@ export function netnsPath(name: string): string {
   return `/var/run/netns/${name}`;
 }
 
-/** Creates NAME with loopback up, the node's address on a dummy interface and a default route into it. */
+/**
+ * Creates NAME with loopback up and carrying the node's address (local delivery answers it from any interface,
+ * the pods' bridge included), and a blackhole default route. (These VMs' kernels have no dummy interfaces.)
+ */
 export function createNetns(name: string): void {
   if (process.getuid?.() !== 0) throw new Error('a network namespace (and a kubelet) needs root');
   ip(['netns', 'add', name]);
   try {
     ip(['-n', name, 'link', 'set', 'lo', 'up']);
-    ip(['-n', name, 'link', 'add', 'node0', 'type', 'dummy']);
-    ip(['-n', name, 'addr', 'add', `${NODE_IP}/32`, 'dev', 'node0']);
-    ip(['-n', name, 'link', 'set', 'node0', 'up']);
-    // Components look for a default route to pick their address; this one leads nowhere (a dummy drops everything).
-    ip(['-n', name, 'route', 'add', 'default', 'dev', 'node0']);
+    ip(['-n', name, 'addr', 'add', `${NODE_IP}/32`, 'dev', 'lo']);
+    // Components look for a default route; this one leads nowhere.
+    ip(['-n', name, 'route', 'add', 'blackhole', 'default']);
   } catch (error: unknown) {
     deleteNetns(name);
     throw error;
@@ -67,9 +70,10 @@ export function deleteNetns(name: string): void {
   }
 }
 
-/** True when this process runs in a network namespace other than the host's (pid 1's). */
+/** True when this process runs inside the namespace the wrapper named in its environment (net:[inode] matches). */
 export function insideOwnNetns(): boolean {
-  return process.env[NETNS_ENV] !== undefined && readlinkSync('/proc/self/ns/net') !== readlinkSync('/proc/1/ns/net');
+  const name = process.env[NETNS_ENV];
+  return name !== undefined && readlinkSync('/proc/self/ns/net') === `net:[${String(statSync(netnsPath(name)).ino)}]`;
 }
 
 /** Runs COMMAND inside NAME; resolves with its exit code. */
@@ -84,18 +88,25 @@ export function runIn(name: string, command: string[]): Promise<number> {
   });
 }
 
+const USAGE = 'usage: netns.ts run [--name NAME] -- COMMAND ARGS... | create --name NAME | exec --name NAME -- COMMAND ARGS... | delete --name NAME';
+
 async function main(argv: string[]): Promise<number> {
-  const split = argv.indexOf('--');
-  if (split < 0 || split === argv.length - 1) throw new Error('usage: netns.ts (run|exec) [--name NAME] -- COMMAND ARGS...');
+  const split = argv.includes('--') ? argv.indexOf('--') : argv.length;
   const [verb, ...options] = argv.slice(0, split);
   const command = argv.slice(split + 1);
   const nameAt = options.indexOf('--name');
   const given = nameAt >= 0 ? options[nameAt + 1] : undefined;
+  if ((verb === 'create' || verb === 'delete') && given !== undefined) {
+    if (verb === 'create') createNetns(given);
+    else deleteNetns(given);
+    return 0;
+  }
+  if (command.length === 0) throw new Error(USAGE);
   if (verb === 'exec') {
     if (given === undefined) throw new Error('exec needs --name NAME');
     return runIn(given, command);
   }
-  if (verb !== 'run') throw new Error(`unknown verb ${String(verb)}`);
+  if (verb !== 'run') throw new Error(USAGE);
   const name = given ?? `countersign-${process.pid}`;
   createNetns(name);
   const stop = (): void => { deleteNetns(name); process.exit(130); };

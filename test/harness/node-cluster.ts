@@ -22,8 +22,8 @@ const POD_CIDR = '10.244.0.0/24';
 /** What the pods of the cluster are called in containerd (CRI's namespace). */
 const CRI_NAMESPACE = 'k8s.io';
 const CGROUP_ROOT = '/sys/fs/cgroup';
-/** The sandbox image kubelet 1.37 and containerd 2.4 expect; built locally as test/node/images/out/pause.tar. */
-const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.1';
+/** The sandbox image kubeadm 1.37 pins and containerd 2.4 defaults to; built locally as test/node/images/out/pause.tar. */
+const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.2';
 
 export interface NodeInfo {
   netns: string;
@@ -119,7 +119,7 @@ mode: iptables
 clusterCIDR: ${POD_CIDR}
 # The namespace's conntrack table is the kernel's: leave its size alone.
 conntrack: {maxPerCore: 0, min: 0}
-metricsBindAddress: 127.0.0.1:0
+metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: ""
 `;
 }
@@ -152,9 +152,21 @@ async function startContainerd(dir: string): Promise<{ pid: number; socket: stri
   return { pid, socket, shimSockets };
 }
 
+/** The image the chart runs by default: its repository at the chart's appVersion. */
+export function chartDefaultImage(): string {
+  const appVersion = /^appVersion:\s*"?([^"\s]+)"?/m.exec(readFileSync(join(ROOT, 'charts', 'countersign', 'Chart.yaml'), 'utf8'))?.[1];
+  const repository = /^image:\n(?:\s+#.*\n)*\s+repository:\s*(\S+)/m.exec(readFileSync(join(ROOT, 'charts', 'countersign', 'values.yaml'), 'utf8'))?.[1];
+  if (appVersion === undefined || repository === undefined) throw new Error('cannot read the chart\'s default image (values.yaml image.repository, Chart.yaml appVersion)');
+  return `${repository}:${appVersion}`;
+}
+
+/**
+ * The pause image and Countersign's (the base image is only a build input). Countersign's also gets the name the
+ * chart's default values pull (nothing is pulled: IfNotPresent finds it), so `helm install` needs no image values.
+ */
 function importImages(socket: string): string[] {
-  const archives = readdirSync(requireFile(IMAGES, 'npm run node:build')).filter((name) => name.endsWith('.tar'));
-  for (const archive of archives) ctr(socket, ['images', 'import', '--no-unpack=false', join(IMAGES, archive)]);
+  for (const archive of ['pause.tar', 'countersign-dev.tar']) ctr(socket, ['images', 'import', requireFile(join(IMAGES, archive), 'npm run node:build')]);
+  ctr(socket, ['images', 'tag', '--force', 'docker.io/library/countersign:dev', chartDefaultImage()]);
   return ctr(socket, ['images', 'ls', '-q']).split('\n').filter((line) => line !== '');
 }
 

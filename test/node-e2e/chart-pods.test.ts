@@ -5,17 +5,20 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
 import { KUBECTL, ROOT, kubeconfigPath, requireHelm } from '../harness/control-plane.ts';
-import { NODE_BIN, type NodeInfo } from '../harness/node-cluster.ts';
+import { NODE_BIN, chartDefaultImage, type NodeInfo } from '../harness/node-cluster.ts';
 import { NODE_DIR } from './dir.ts';
 import { REFUSED_BY_COUNTERSIGN, agentTraffic, clusterOf, tokenOf, type Tally } from './traffic.ts';
 
 const CHART = join(ROOT, 'charts', 'countersign');
 const RELEASE = 'cs';
 const NAMESPACE = 'countersign';
-const IMAGE = 'ghcr.io/countersign/countersign';
+const DEFAULT_IMAGE = chartDefaultImage();
+const IMAGE = DEFAULT_IMAGE.slice(0, DEFAULT_IMAGE.lastIndexOf(':'));
 const SELECTOR = `app.kubernetes.io/name=countersign,app.kubernetes.io/instance=${RELEASE}`;
 
 interface Run {
@@ -95,6 +98,20 @@ function expectClean(tally: Tally): void {
   expect(tally.allowed).toBeGreaterThan(10);
 }
 
+/** A CA and a serving certificate for `host` (what cert-manager's self-signed Issuer and Certificate would make). */
+function mintServingCert(host: string): { ca: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'countersign-manifests-'));
+  const ca = join(dir, 'ca.crt');
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', join(dir, 'ca.key'), '-out', ca, '-days', '2', '-subj', '/CN=countersign-manifests-ca'], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', ...ec, '-keyout', key, '-out', join(dir, 'tls.csr'), '-subj', `/CN=${host}`], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'tls.ext'), `subjectAltName=DNS:${host}\nextendedKeyUsage=serverAuth\n`);
+  execFileSync('openssl', ['x509', '-req', '-in', join(dir, 'tls.csr'), '-CA', ca, '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', join(dir, 'tls.ext')], { stdio: 'ignore' });
+  return { ca, cert, key };
+}
+
 /** Evicts a pod through the Eviction API (what `kubectl drain` does); returns the HTTP status. */
 function evict(pod: string): string {
   const eviction = JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: NAMESPACE } });
@@ -104,8 +121,8 @@ function evict(pod: string): string {
 
 describe('the chart on a real node', () => {
   it('installs with default values: two pods Running and Ready, uid 65532, read-only root filesystem', async () => {
-    // The image built from the Dockerfile carries the chart's default name as well (test/node/images/build.sh).
-    expect(ctr(['images', 'ls', '-q'])).toContain(`${IMAGE}:0.1.0`);
+    // The image built from the Dockerfile, imported under the chart's default name as well (node-cluster.ts).
+    expect(ctr(['images', 'ls', '-q'])).toContain(DEFAULT_IMAGE);
     helm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--wait', '--timeout', '300s']);
     const ready = await eventually('two ready pods', 120_000, () => (readyPods().length === 2 ? readyPods() : undefined));
     process.stdout.write(`${admin(['get', 'pods', '-n', NAMESPACE, '-o', 'wide'])}\n`);
@@ -168,7 +185,7 @@ describe('the chart on a real node', () => {
   }, 240_000);
 
   it('upgrades to a new image tag under an agent\'s traffic without a failed or wrongly allowed request', async () => {
-    ctr(['images', 'tag', `${IMAGE}:0.1.0`, `${IMAGE}:0.1.0-upgrade`]);
+    ctr(['images', 'tag', DEFAULT_IMAGE, `${IMAGE}:0.1.0-upgrade`]);
     const stop = agentTraffic(clusterOf(NODE_DIR), tokenOf(NODE_DIR, 'coder'), target);
     await sleep(3_000);
     helm(['upgrade', RELEASE, CHART, '--namespace', NAMESPACE, '--reuse-values', '--set', 'image.tag=0.1.0-upgrade', '--wait', '--timeout', '300s']);
@@ -195,9 +212,21 @@ describe('the chart on a real node', () => {
     expect(kubectl('admin', ['get', 'validatingwebhookconfiguration', RELEASE]).stderr).toContain('NotFound');
   }, 360_000);
 
-  it('serves from manifests/ on the same cluster', async () => {
-    const manifests = join(ROOT, 'manifests', 'countersign.yaml');
-    admin(['apply', '-f', manifests]);
+  it('serves from manifests/ on the same cluster (the test stands in for cert-manager)', async () => {
+    // manifests/ takes its serving certificate from cert-manager, which this cluster does not run: the test does
+    // cert-manager's two jobs itself (the Secret from the Certificate, the CA injected into the webhook configuration)
+    // and applies everything else exactly as rendered.
+    const rendered = parseAllDocuments(readFileSync(join(ROOT, 'manifests', 'countersign.yaml'), 'utf8')).map((doc) => doc.toJS() as { kind?: string } | null);
+    const standIn = rendered.filter((doc): doc is { kind: string } => doc !== null && (doc.kind === 'Certificate' || doc.kind === 'Issuer'));
+    expect(standIn.map((doc) => doc.kind).sort()).toEqual(['Certificate', 'Issuer']);
+    const applied = rendered.filter((doc) => doc !== null && !standIn.includes(doc as { kind: string }));
+    const tls = mintServingCert(`countersign.${NAMESPACE}.svc`);
+    admin(['create', 'secret', 'generic', 'countersign-tls', '-n', NAMESPACE, `--from-file=tls.crt=${tls.cert}`, `--from-file=tls.key=${tls.key}`, `--from-file=ca.crt=${tls.ca}`]);
+    admin(['apply', '-f', '-'], applied.map((doc) => stringify(doc)).join('---\n'));
+    const caBundle = readFileSync(tls.ca).toString('base64');
+    const hooks = (JSON.parse(admin(['get', 'validatingwebhookconfiguration', 'countersign', '-o', 'json'])) as { webhooks: unknown[] }).webhooks;
+    const patch = hooks.map((_, i) => ({ op: 'add', path: `/webhooks/${String(i)}/clientConfig/caBundle`, value: caBundle }));
+    admin(['patch', 'validatingwebhookconfiguration', 'countersign', '--type', 'json', '-p', JSON.stringify(patch)]);
     await eventually('the manifests\' pods ready', 180_000, () => {
       const status = kubectl('admin', ['get', 'deployment', 'countersign', '-n', NAMESPACE, '-o', 'jsonpath={.status.readyReplicas}']).stdout;
       return status === '2' ? true : undefined;
@@ -207,6 +236,6 @@ describe('the chart on a real node', () => {
       return attempt.stderr.includes(REFUSED_BY_COUNTERSIGN) ? attempt : undefined;
     });
     expect(refused.code).not.toBe(0);
-    admin(['delete', '-f', manifests, '--wait=true', '--timeout=120s']);
+    admin(['delete', '-f', '-', '--wait=true', '--timeout=120s'], applied.map((doc) => stringify(doc)).join('---\n'));
   }, 360_000);
 });

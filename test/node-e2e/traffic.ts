@@ -66,11 +66,21 @@ function send(caller: Caller, method: string, path: string, body?: string): Prom
   });
 }
 
+/** The apiserver's Status message, or '' when the body is not a Status. */
+function statusMessage(body: string): string {
+  try {
+    const status = JSON.parse(body) as { message?: unknown };
+    return typeof status.message === 'string' ? status.message : '';
+  } catch {
+    return '';
+  }
+}
+
 function classify(tally: Tally, kind: 'create' | 'delete', answer: Answer): void {
   tally.sent += 1;
   if (kind === 'create' && answer.status === 201) {
     tally.allowed += 1;
-  } else if (kind === 'delete' && answer.status === 403 && answer.body.includes(REFUSED_BY_COUNTERSIGN)) {
+  } else if (kind === 'delete' && answer.status === 403 && statusMessage(answer.body).startsWith(REFUSED_BY_COUNTERSIGN)) {
     tally.refused += 1;
   } else if (kind === 'delete' && (answer.status === 200 || answer.status === 202 || answer.status === 404)) {
     // 404: an earlier delete went through, so this one found nothing: counted as wrongly allowed as well.
