@@ -1,7 +1,7 @@
 # Countersign's image: multi-stage, Node 24 LTS pinned by version, production dependencies only, a non-root
 # numeric user, nothing written at run time (works with readOnlyRootFilesystem), no npm or other build tools in
 # the final stage. The build stage runs docker/build-bundle.sh, the same script CI runs on the host
-# (npm run test:bundle), since our machines have no container engine.
+# (npm run test:bundle); CI also builds this file with buildah (test/node/images/build.sh) and runs its pods.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build

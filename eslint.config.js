@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import layers from './eslint/layers.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/control-plane/**', 'test/node/**', 'charts/**', 'manifests/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/control-plane/**', 'test/node/**', '.run/**', 'charts/**', 'manifests/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -285,6 +285,9 @@ export async function nodeDown(dir: string): Promise<void> {
   await stopProcess(info.pids.cplane, 20_000);
   rmSync(info.shimSockets, { recursive: true, force: true });
   unmountUnder(dir);
+  // The logs stay for reading; the unpacked images and the pods' volumes go (hundreds of MB).
+  rmSync(join(dir, 'containerd', 'root'), { recursive: true, force: true });
+  rmSync(join(dir, 'kubelet'), { recursive: true, force: true });
   for (const hierarchy of hierarchies()) removeCgroupTree(join(CGROUP_ROOT, hierarchy, info.cgroupParent));
   rmSync(join(dir, 'READY'), { force: true });
   log(`stopped the node and the plane in ${dir}`);
