@@ -143,10 +143,17 @@ var staticUsers = []tokenUser{
 	{Name: "sre-b", UID: "sre-b", Groups: []string{"sre"}},
 	{Name: "dev-a", UID: "dev-a", Groups: []string{"developers"}},
 	{Name: "system:kube-controller-manager", UID: "system:kube-controller-manager"},
-	// A node's components (used when the plane serves one): the default RBAC policy binds system:kube-scheduler
-	// and system:kube-proxy by user name; kubelets are authorized by the Node authorizer as system:node:NAME.
-	{Name: "system:kube-scheduler", UID: "system:kube-scheduler"},
-	{Name: "system:kube-proxy", UID: "system:kube-proxy"},
+}
+
+// nodeUsers are a node's components, in tokens.csv only when the plane serves a node: the default RBAC policy
+// binds system:kube-scheduler and system:kube-proxy by user name; the kubelet is authorized by the Node authorizer
+// as system:node:NAME.
+func nodeUsers(node string) []tokenUser {
+	return []tokenUser{
+		{Name: "system:kube-scheduler", UID: "system:kube-scheduler"},
+		{Name: "system:kube-proxy", UID: "system:kube-proxy"},
+		kubeletUser(node),
+	}
 }
 
 // kubeletUser is the identity a node's kubelet authenticates as.
@@ -171,7 +178,7 @@ func writeTokens(path, node string) (map[string]string, error) {
 	var b strings.Builder
 	users := append([]tokenUser{}, staticUsers...)
 	if node != "" {
-		users = append(users, kubeletUser(node))
+		users = append(users, nodeUsers(node)...)
 	}
 	for _, u := range users {
 		t := randomToken()

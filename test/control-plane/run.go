@@ -120,7 +120,7 @@ func runControlPlane(args []string) int {
 			return 2
 		}
 		node = nodeOptions{IP: *nodeIP, Name: *nodeName}
-		*controllers += "," + strings.Join(nodeControllers, ",")
+		*controllers = strings.Trim(*controllers+","+strings.Join(nodeControllers, ","), ",")
 	}
 	if err := run(*dir, *controllers, *verbosity, *admissionConfig, *resume, node); err != nil {
 		logf("error: %v", err)

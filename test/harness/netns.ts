@@ -88,6 +88,13 @@ export function runIn(name: string, command: string[]): Promise<number> {
   });
 }
 
+/** Removes NAME after sweeping a node started inside it (its pods live in namespaces of their own, with mounts and cgroups). */
+async function removeWithNode(name: string): Promise<void> {
+  const { sweepNode } = await import('./node-cluster.ts');
+  await sweepNode(name, true);
+  deleteNetns(name);
+}
+
 const USAGE = 'usage: netns.ts run [--name NAME] -- COMMAND ARGS... | create --name NAME | exec --name NAME -- COMMAND ARGS... | delete --name NAME';
 
 async function main(argv: string[]): Promise<number> {
@@ -98,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
   const given = nameAt >= 0 ? options[nameAt + 1] : undefined;
   if ((verb === 'create' || verb === 'delete') && given !== undefined) {
     if (verb === 'create') createNetns(given);
-    else deleteNetns(given);
+    else await removeWithNode(given);
     return 0;
   }
   if (command.length === 0) throw new Error(USAGE);
@@ -109,13 +116,14 @@ async function main(argv: string[]): Promise<number> {
   if (verb !== 'run') throw new Error(USAGE);
   const name = given ?? `countersign-${process.pid}`;
   createNetns(name);
-  const stop = (): void => { deleteNetns(name); process.exit(130); };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const cleanUp = (): Promise<void> => removeWithNode(name);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => { void cleanUp().finally(() => process.exit(130)); });
+  }
   try {
     return await runIn(name, command);
   } finally {
-    deleteNetns(name);
+    await cleanUp();
   }
 }
 

@@ -26,12 +26,20 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.2';
 
 export interface NodeInfo {
+  dir: string;
   netns: string;
   cgroupParent: string;
   pids: { containerd: number; cplane: number; kubelet: number; kubeProxy: number };
   socket: string;
   shimSockets: string;
+  /** The host's kernel settings before the kubelet changed them (it sets panic, overcommit and keys limits). */
+  sysctls: Record<string, string>;
 }
+
+/** Where a node's state is also kept outside its directory, so the namespace wrapper can clean up after a crash. */
+const STATE_DIR = '/run/countersign-node';
+/** What the kubelet sets on the host (pkg/kubelet/cm setupKernelTunables); put back by sweepNode. */
+const KUBELET_SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
 
 function log(message: string): void {
   process.stderr.write(`[node-cluster] ${message}\n`);
@@ -124,23 +132,32 @@ healthzBindAddress: ""
 `;
 }
 
-/** cgroup v1: one directory per hierarchy; the kubelet wants its root to exist in each. */
+/** cgroup v1: one directory per hierarchy; the kubelet wants its root to exist in each (not in the empty v2 mount). */
 function hierarchies(): string[] {
-  return readdirSync(CGROUP_ROOT).filter((name) => name !== 'unified' && existsSync(join(CGROUP_ROOT, name, 'cgroup.procs')));
+  return allHierarchies().filter((name) => name !== 'unified');
 }
 
-async function startContainerd(dir: string): Promise<{ pid: number; socket: string; shimSockets: string }> {
+/** Every cgroup mount, the (hybrid) v2 one included: the kubelet creates its tree there too. */
+function allHierarchies(): string[] {
+  return readdirSync(CGROUP_ROOT).filter((name) => existsSync(join(CGROUP_ROOT, name, 'cgroup.procs')));
+}
+
+function stateFile(netns: string): string {
+  return join(STATE_DIR, `${netns}.json`);
+}
+
+async function startContainerd(dir: string, shimSockets: string, started: (pid: number) => void): Promise<{ pid: number; socket: string }> {
   const containerd = requireFile(join(NODE_BIN, 'containerd'), 'npm run node:build');
   const socket = join(dir, 'containerd', 'containerd.sock');
   mkdirSync(join(dir, 'cni', 'net.d'), { recursive: true });
   mkdirSync(join(dir, 'containerd'), { recursive: true });
   writeFileSync(join(dir, 'cni', 'net.d', '10-countersign.conflist'), cniConfig(dir));
   const config = join(dir, 'containerd', 'config.toml');
-  // Unix socket paths are short (containerd allows the shims' directory 42 characters): one under /tmp per netns.
-  const shimSockets = join('/tmp', `cs-shim-${process.env[NETNS_ENV] ?? 'x'}`).slice(0, 42);
+  // Unix socket paths are short (containerd allows the shims' directory 42 characters): hence one under /tmp.
   writeFileSync(config, containerdConfig(dir, socket, shimSockets));
   // The shim is looked up on PATH.
   const pid = startDetached('env', [`PATH=${NODE_BIN}:${process.env.PATH ?? ''}`, containerd, '--config', config], join(dir, 'containerd.log'));
+  started(pid);
   await waitFor('containerd to serve', 60_000, () => {
     try {
       ctr(socket, ['version']);
@@ -149,7 +166,7 @@ async function startContainerd(dir: string): Promise<{ pid: number; socket: stri
       return undefined;
     }
   });
-  return { pid, socket, shimSockets };
+  return { pid, socket };
 }
 
 /** The image the chart runs by default: its repository at the chart's appVersion. */
@@ -181,23 +198,37 @@ function nodeReady(dir: string): true | undefined {
 
 export async function nodeUp(dir: string): Promise<NodeInfo> {
   if (!insideOwnNetns()) throw new Error(`refusing to start a node outside a network namespace of its own: run it through test/harness/netns.ts (${NETNS_ENV} unset or the host's namespace)`);
+  // A previous run's mounts under DIR must go before DIR does.
+  unmountUnder(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'kubeconfigs'), { recursive: true });
   const started = Date.now();
   const netns = process.env[NETNS_ENV] ?? '';
   const cgroupParent = `/countersign-${netns}`;
+  const shimSockets = join('/tmp', `cs-shim-${netns}`).slice(0, 42);
+  const sysctls = Object.fromEntries(KUBELET_SYSCTLS.map((key) => [key, readFileSync(join('/proc/sys', key), 'utf8').trim()]));
+  const info: NodeInfo = { dir, netns, cgroupParent, socket: '', shimSockets, sysctls, pids: { containerd: 0, cplane: 0, kubelet: 0, kubeProxy: 0 } };
+  // Saved before anything starts, and after each start: whatever fails from here on, sweepNode finds it all.
+  const save = (): void => {
+    const text = `${JSON.stringify(info, null, 2)}\n`;
+    writeFileSync(join(dir, 'node.json'), text);
+    mkdirSync(STATE_DIR, { recursive: true });
+    writeFileSync(stateFile(netns), text);
+  };
+  save();
   for (const hierarchy of hierarchies()) mkdirSync(join(CGROUP_ROOT, hierarchy, cgroupParent), { recursive: true });
-  const runtime = await startContainerd(dir);
+  const runtime = await startContainerd(dir, shimSockets, (pid) => { info.pids.containerd = pid; save(); });
+  info.socket = runtime.socket;
+  save();
   const images = importImages(runtime.socket);
   log(`containerd ${runtime.pid} with ${images.length} images (${Date.now() - started} ms)`);
 
   // No static admission configuration here: the chart's own self-defence is what is under test.
   const plane = await runControlPlane(dir, ['--node-ip', NODE_IP, '--node-name', NODE_NAME]);
+  info.pids.cplane = plane.pid;
+  save();
   log(`control plane ${plane.info.version} at ${plane.info.server} (${Date.now() - started} ms)`);
   const kubeconfigs = (JSON.parse(readFileSync(join(dir, 'cluster', 'control-plane.json'), 'utf8')) as { kubeconfigs: Record<string, string> }).kubeconfigs;
-  const info: NodeInfo = { netns, cgroupParent, socket: runtime.socket, shimSockets: runtime.shimSockets, pids: { containerd: runtime.pid, cplane: plane.pid, kubelet: 0, kubeProxy: 0 } };
-  const save = (): void => { writeFileSync(join(dir, 'node.json'), `${JSON.stringify(info, null, 2)}\n`); };
-  save();
 
   writeFileSync(join(dir, 'kubelet.yaml'), kubeletConfig(runtime.socket, cgroupParent));
   info.pids.kubelet = startDetached(CPLANE, [
@@ -214,11 +245,6 @@ export async function nodeUp(dir: string): Promise<NodeInfo> {
   writeFileSync(join(dir, 'READY'), `${new Date().toISOString()}\n`);
   log(`node ${NODE_NAME} Ready in ${Date.now() - started} ms`);
   return info;
-}
-
-function readNode(dir: string): NodeInfo | undefined {
-  const file = join(dir, 'node.json');
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as NodeInfo : undefined;
 }
 
 /** Every process in a cgroup tree (v1: the pids hierarchy sees them all). */
@@ -264,32 +290,81 @@ function unmountUnder(dir: string): void {
   }
 }
 
-export async function nodeDown(dir: string): Promise<void> {
-  const info = readNode(dir);
-  if (info === undefined) return;
-  await stopProcess(info.pids.kubeProxy);
-  await stopProcess(info.pids.kubelet);
-  // The pods' processes are not children of anything we started: find them by cgroup and stop them.
-  const pods = join(CGROUP_ROOT, 'pids', info.cgroupParent);
-  for (const pid of processesUnder(pods)) {
+/** Stops a process we started, if `pid` still is that process (a pid can be reused after it exits). */
+async function stopOurs(pid: number, marker: string, graceMs = 10_000): Promise<void> {
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(join('/proc', String(pid), 'cmdline'), 'utf8');
+  } catch {
+    return;
+  }
+  if (cmdline.includes(marker)) await stopProcess(pid, graceMs);
+}
+
+function kill(pids: number[]): void {
+  for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // gone
     }
   }
-  await waitFor('the pods\' processes to exit', 20_000, () => (processesUnder(pods).length === 0 ? true : undefined));
-  await stopProcess(info.pids.containerd);
-  // Shims outlive containerd by design (so containers survive its restart): stop this node's ones too.
-  for (const pid of shimsOf(info.socket)) await stopProcess(pid, 5_000);
-  await stopProcess(info.pids.cplane, 20_000);
-  rmSync(info.shimSockets, { recursive: true, force: true });
-  unmountUnder(dir);
+}
+
+function netnsPids(netns: string): number[] {
+  try {
+    return execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).split('\n').filter((line) => line !== '').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Removes every trace of the node started in network namespace `netns`, whatever state it was left in (a test
+ * that failed half-way, an interrupted run): the pods' processes (found by their cgroups: they live in network
+ * namespaces of their own), the shims, everything still running in `netns`, the mounts under its directory, the
+ * unpacked images and volumes, the cgroup trees, the shims' sockets, and the kernel settings the kubelet changed.
+ * `everythingInNetns` is for the namespace's owner once its command has ended (inside, it would kill the caller).
+ */
+export async function sweepNode(netns: string, everythingInNetns: boolean): Promise<void> {
+  const file = stateFile(netns);
+  if (!existsSync(file)) return;
+  const info = JSON.parse(readFileSync(file, 'utf8')) as NodeInfo;
+  const pods = join(CGROUP_ROOT, 'pids', info.cgroupParent);
+  const leftovers = (): number[] => [...processesUnder(pods), ...(info.socket === '' ? [] : shimsOf(info.socket)), ...(everythingInNetns ? netnsPids(netns) : [])];
+  kill(leftovers());
+  try {
+    await waitFor('the node\'s processes to exit', 20_000, () => (leftovers().length === 0 ? true : undefined));
+  } catch (error: unknown) {
+    log(`${error instanceof Error ? error.message : String(error)}: still running ${leftovers().join(' ')}; cleaning up the rest anyway`);
+  }
+  unmountUnder(info.dir);
   // The logs stay for reading; the unpacked images and the pods' volumes go (hundreds of MB).
-  rmSync(join(dir, 'containerd', 'root'), { recursive: true, force: true });
-  rmSync(join(dir, 'kubelet'), { recursive: true, force: true });
-  for (const hierarchy of hierarchies()) removeCgroupTree(join(CGROUP_ROOT, hierarchy, info.cgroupParent));
-  rmSync(join(dir, 'READY'), { force: true });
+  rmSync(join(info.dir, 'containerd', 'root'), { recursive: true, force: true });
+  rmSync(join(info.dir, 'kubelet'), { recursive: true, force: true });
+  for (const hierarchy of allHierarchies()) removeCgroupTree(join(CGROUP_ROOT, hierarchy, info.cgroupParent));
+  rmSync(info.shimSockets, { recursive: true, force: true });
+  for (const [key, value] of Object.entries(info.sysctls)) {
+    try {
+      writeFileSync(join('/proc/sys', key), value);
+    } catch (error: unknown) {
+      log(`could not restore ${key}=${value}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  rmSync(join(info.dir, 'READY'), { force: true });
+  rmSync(file, { force: true });
+}
+
+/** Stops the node's daemons in order (kubelet and kube-proxy first, so nothing restarts pods), then sweeps. */
+export async function nodeDown(dir: string): Promise<void> {
+  const file = join(dir, 'node.json');
+  if (!existsSync(file)) return;
+  const info = JSON.parse(readFileSync(file, 'utf8')) as NodeInfo;
+  await stopOurs(info.pids.kubeProxy, 'kube-proxy');
+  await stopOurs(info.pids.kubelet, 'kubelet');
+  await stopOurs(info.pids.containerd, 'containerd');
+  await stopOurs(info.pids.cplane, 'cplane', 20_000);
+  await sweepNode(info.netns, false);
   log(`stopped the node and the plane in ${dir}`);
 }
 

@@ -29,8 +29,8 @@ function quiet(identity: string, args: string[]): string {
 
 async function main(): Promise<void> {
   say('== A node (kubelet, containerd, runc, bridge CNI, kube-proxy) and the control plane, in a network namespace of their own');
-  await nodeUp(DIR);
   try {
+    await nodeUp(DIR);
     show('admin', 'kubectl', ['get', 'nodes', '-o', 'wide'], 'the node');
     show('admin', 'helm', ['install', 'cs', join(ROOT, 'charts', 'countersign'), '--namespace', 'countersign', '--wait', '--timeout', '300s'], 'default values; the image was built from the Dockerfile');
     show('admin', 'kubectl', ['get', 'pods', '-n', 'countersign', '-o', 'wide'], 'two replicas, Running and Ready');

@@ -7,6 +7,8 @@ import { kubeconfigPath } from '../harness/control-plane.ts';
 
 /** Countersign's refusal, as the apiserver words it. */
 export const REFUSED_BY_COUNTERSIGN = 'admission webhook "agents.countersign.dev" denied the request';
+/** The refusal the production delete must get: pending a human's approval (not, say, "not ready to judge"). */
+export const PENDING_APPROVAL = `${REFUSED_BY_COUNTERSIGN}: Countersign requires a human approval for this request (rule production-delete)`;
 
 export interface Tally {
   sent: number;
@@ -80,7 +82,7 @@ function classify(tally: Tally, kind: 'create' | 'delete', answer: Answer): void
   tally.sent += 1;
   if (kind === 'create' && answer.status === 201) {
     tally.allowed += 1;
-  } else if (kind === 'delete' && answer.status === 403 && statusMessage(answer.body).startsWith(REFUSED_BY_COUNTERSIGN)) {
+  } else if (kind === 'delete' && answer.status === 403 && statusMessage(answer.body).startsWith(PENDING_APPROVAL)) {
     tally.refused += 1;
   } else if (kind === 'delete' && (answer.status === 200 || answer.status === 202 || answer.status === 404)) {
     // 404: an earlier delete went through, so this one found nothing: counted as wrongly allowed as well.
