@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchPolicy } from './bench-policy.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = join(dirname(SELF), '..');
@@ -89,18 +90,6 @@ function bodies() {
   Object.assign(human, { name: 'delete-production-deployment as dev-a', allowed: true });
   return [pick('audited create', 'create-production-configmap', 'audit'), pick('gated delete', 'delete-production-deployment', 'require-approval'), human]
     .map((b) => ({ ...b, uid: b.review.request.uid, body: Buffer.from(JSON.stringify(b.review)) }));
-}
-
-async function benchPolicy(dir) {
-  const { DEFAULT_CONFIG_URL } = await import('../dist/config/load.js');
-  let replaced = 0;
-  const text = readFileSync(fileURLToPath(DEFAULT_CONFIG_URL), 'utf8')
-    .replace(/(deletesPerMinute|maxChangesPer5m|maxChangesPerHour): \d+/g, (_m, name) => { replaced += 1; return `${name}: 1000000000`; })
-    .replace(/maxRemovedPerHour: [0-9.]+/, () => { replaced += 1; return 'maxRemovedPerHour: 1.0'; });
-  if (replaced !== 4) throw new Error(`the default policy's bulk thresholds were not all found (${replaced} of 4)`);
-  const file = join(dir, 'policy.yaml');
-  writeFileSync(file, text);
-  return file;
 }
 
 function certificate(dir) {
