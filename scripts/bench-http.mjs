@@ -63,6 +63,8 @@ function settingsFrom(argv) {
     options: {
       rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, rate: { type: 'string', default: '1000' },
       concurrency: { type: 'string', default: '32' }, warmup: { type: 'string', default: '1' },
+      // Node flags for both servers alike (e.g. --node-flag=--single-threaded-gc), to test where CPU goes.
+      'node-flag': { type: 'string', multiple: true, default: [] },
     },
   });
   const number = (name, min, max) => {
@@ -73,6 +75,7 @@ function settingsFrom(argv) {
   return {
     rounds: Math.round(number('rounds', 1, 10)), seconds: number('seconds', 1, 60), rate: number('rate', 10, 5000),
     concurrency: Math.round(number('concurrency', 1, 256)), warmup: number('warmup', 0, 10),
+    nodeFlags: values['node-flag'],
   };
 }
 
@@ -135,10 +138,10 @@ const live = new Set();
 async function startServer(kind, env) {
   const port = await freePort();
   const log = join(env.dir, `${kind}.log`);
-  const args = kind === 'minimal'
+  const args = [...env.settings.nodeFlags, ...(kind === 'minimal'
     ? [SELF, '--minimal-server', env.tls.cert, env.tls.key, String(port)]
     : [join(ROOT, 'dist', 'cli', 'main.js'), 'serve', '--tls-cert', env.tls.cert, '--tls-key', env.tls.key, '--cluster', join(CAPTURED, 'cluster.json'),
-        '--config', env.policy, '--address', HOST, '--port', String(port)];
+        '--config', env.policy, '--address', HOST, '--port', String(port)])];
   const out = openSync(log, 'w');
   const command = env.pin.pinned ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
   const child = spawn(command[0], command[1], { cwd: ROOT, stdio: ['ignore', out, out] });
