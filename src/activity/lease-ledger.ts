@@ -7,13 +7,6 @@ import type { ActivityStore } from './activity-store.js';
 
 /** Units taken per counter and lease: few, so an idle replica holds little of a budget. */
 export const LEASE_UNITS = 4;
-/**
- * Larger leases, tried first, for an agent far from every limit: one record write per 64 counted requests instead
- * of per 4. A size is taken only if the request would still be allowed with the whole lease counted as spent, so
- * the units another replica counts in full never push it into a refusal the smaller lease would not (near a limit,
- * leases shrink back to LEASE_UNITS).
- */
-export const LARGER_LEASES = [64, 16] as const;
 /** A lease lives seconds: long enough to serve a burst, short enough that a dead replica's units come back soon. */
 export const LEASE_MS = 5_000;
 /** A replica stops spending this long before its lease expires, so clock skew cannot push a spend past it. */
@@ -97,10 +90,10 @@ export class LeaseLedger {
     if (held !== undefined) held.folding -= 1;
   }
 
-  /** After a successful write: the record as written, and a fresh lease of `units` of which this request spent one. */
-  afterWrite(agent: string, written: ActivityRecord, leased: { counters: readonly string[]; units: number }, now: number): void {
+  /** After a successful write: the record as written, and a fresh lease of which this request spent one unit. */
+  afterWrite(agent: string, written: ActivityRecord, leased: readonly string[], now: number): void {
     const own = new Map<string, OwnLease>();
-    for (const counter of leased.counters) own.set(counter, { units: leased.units, expires: now + this.leaseMs, spent: [now] });
+    for (const counter of leased) own.set(counter, { units: this.leaseUnits, expires: now + this.leaseMs, spent: [now] });
     const previous = this.agents.get(agent);
     if (previous !== undefined) previous.retired = true;
     this.agents.set(agent, { snapshot: written, own, folding: 0, retired: false });

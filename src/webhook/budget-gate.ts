@@ -5,10 +5,8 @@
 // request counts in (no API call), deciding with: the record as it read it at its last lease (every other replica's
 // leased units counted as spent) + its own units spent since + 1. Without a live lease (or when that local decision
 // refuses, or the request lowers replicas and must record a peak), it reads the record, decides with the fresh count,
-// and only if the request is still allowed takes a lease per counter by compare-and-swap, the whole lease counted as
-// spent (at its expiry) in the record from that moment. The lease is LEASE_UNITS, or larger (LARGER_LEASES) when the
-// request would still be allowed with the larger lease counted in full: far from every limit a replica writes the
-// record once per 64 counted requests, near one the leases are small again.
+// and only if the request is still allowed takes a lease of LEASE_UNITS per counter by compare-and-swap, the whole
+// lease counted as spent (at its expiry) in the record from that moment.
 //
 // Why replicas together never overspend (for rules that refuse above a count): every unit a replica can spend is
 // in a lease every other replica counted in full when it last leased, and a replica's own spends are checked one by
@@ -34,7 +32,7 @@ import type { Decision } from '../core/decide.js';
 import { replicaChange } from '../core/replica-change.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ActivityStore } from '../activity/activity-store.js';
-import { LARGER_LEASES, LeaseLedger, type AgentLeases } from '../activity/lease-ledger.js';
+import { LeaseLedger, type AgentLeases } from '../activity/lease-ledger.js';
 import { present } from '../kube/present.js';
 
 export interface BudgetDeps {
@@ -51,9 +49,6 @@ export interface BudgetDeps {
  * (decideWithBudget records the request first, then uses them).
  */
 export type DecideWith = (activity: AgentActivity | ActivityUnavailable | undefined) => Promise<Decision | ApprovalsFound>;
-
-/** The core's decision alone (no approval gate, no side effect) with a given activity: would it allow? */
-export type WouldAllow = (activity: AgentActivity) => boolean;
 
 /** Approvals found for a gated decision, with the decision's environment (the counters depend on it). */
 export type ApprovalsFound = ApprovalsToUse & { environment: string };
@@ -133,23 +128,8 @@ async function unrecordable(error: unknown, decideWith: DecideWith): Promise<Dec
   return answer;
 }
 
-/**
- * The largest lease this request can take without a refusal it would not otherwise get: each larger size is tried
- * by the core's decision alone with that many units counted as spent now (no approval gate, no API call), else
- * LEASE_UNITS.
- */
-function leaseSize(record: ActivityRecord, counters: readonly string[], wouldAllow: WouldAllow, at: { now: number; ledger: LeaseLedger; retentionMs: number }): number {
-  for (const units of LARGER_LEASES) {
-    if (units <= at.ledger.leaseUnits) break;
-    let leased = record;
-    for (const counter of counters) leased = { ...leased, buckets: addUnits(leased.buckets, counter, at.now, units) };
-    if (wouldAllow(activityView(leased, at.ledger.replica, at.now, at.retentionMs))) return units;
-  }
-  return at.ledger.leaseUnits;
-}
-
 /** Judges an agent's counted write (CREATE, UPDATE, DELETE) under bulk budgets. */
-export async function decideWithBudget(request: AdmissionRequest, { decideWith, wouldAllow }: { decideWith: DecideWith; wouldAllow: WouldAllow }, deps: BudgetDeps): Promise<Decision> {
+export async function decideWithBudget(request: AdmissionRequest, decideWith: DecideWith, deps: BudgetDeps): Promise<Decision> {
   const agent = request.userInfo.username;
   const ledger = ledgerOf(deps);
   const held = ledger.agents.get(agent);
@@ -175,11 +155,10 @@ export async function decideWithBudget(request: AdmissionRequest, { decideWith, 
       if (!('use' in answer) && (!answer.allowed || answer.dryRun)) return answer;
       const counters = countersOf(request, answer.environment);
       // An approved request is the human's call: counted as committed whatever the count, then the approval used.
-      const units = 'use' in answer ? 0 : leaseSize(flushed, counters, wouldAllow, { now, ledger, retentionMs: deps.retentionMs });
-      const lease = 'use' in answer ? undefined : { replica: ledger.replica, units, expires: now + ledger.leaseMs };
+      const lease = 'use' in answer ? undefined : { replica: ledger.replica, units: ledger.leaseUnits, expires: now + ledger.leaseMs };
       const next = counted(flushed, request, counters, { now, ...present({ lease }) });
       if (await deps.store.write(agent, next, version)) {
-        ledger.afterWrite(agent, next, { counters: lease === undefined ? [] : counters, units }, now);
+        ledger.afterWrite(agent, next, lease === undefined ? [] : counters, now);
         noteCounted(request, deps);
         return 'use' in answer ? await answer.use() : answer;
       }

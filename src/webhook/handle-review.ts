@@ -14,8 +14,8 @@ import type { FailClosedReason, Metrics } from '../observability/metrics.js';
 import { recordDecision } from '../observability/record-decision.js';
 import { admitOwnResource, isOwnResource } from '../approvals/admit-own-resources.js';
 import { checkApprovalGate, type GateDeps } from '../approvals/approval-gate.js';
-import { isCountedWrite, type AgentActivity } from '../core/activity.js';
-import { decideWithBudget, type BudgetDeps, type DecideWith, type WouldAllow } from './budget-gate.js';
+import { isCountedWrite } from '../core/activity.js';
+import { decideWithBudget, type BudgetDeps, type DecideWith } from './budget-gate.js';
 import { decodeReview, decodeReviewText } from './decode.js';
 import { reviewResponse } from './response.js';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReviewResponse, KubeObject } from '../kube/types.js';
@@ -161,21 +161,20 @@ function judgeWithApprovals(input: DecisionInput, judge: Judge, deps: ReviewDeps
 }
 
 /** Stage 3, count: under the policy's budgets, the request is recorded before any approval is used. */
-async function withinBudget(request: AdmissionRequest, judge: Judge, deps: ReviewDeps, { judged, wouldAllow }: { judged: DecideWith; wouldAllow: WouldAllow }): Promise<Decision> {
+async function withinBudget(request: AdmissionRequest, judge: Judge, deps: ReviewDeps, judged: DecideWith): Promise<Decision> {
   if (!judge.policy.usesBudgets || !isCountedWrite(request.operation) || deps.activity === undefined) {
     const answer = await judged(undefined);
     return 'use' in answer ? answer.use() : answer;
   }
   const budgets = { ...deps.activity, retentionMs: judge.policy.config.activity.retentionSeconds * 1000, metrics: deps.metrics };
-  return stage('budget-unavailable', () => decideWithBudget(request, { decideWith: judged, wouldAllow }, budgets));
+  return stage('budget-unavailable', () => decideWithBudget(request, judged, budgets));
 }
 
 /** An agent's request through the stages; whatever fails, the agent is refused with the reason (fail closed). */
 async function decideAgent(request: AdmissionRequest, judge: Judge, deps: ReviewDeps): Promise<Judgement> {
   try {
     const input = await gatherInput(request, judge, deps);
-    const wouldAllow = (activity: AgentActivity): boolean => decideTagged(judge, { ...input, activity }).allowed;
-    return { decision: await withinBudget(request, judge, deps, { judged: judgeWithApprovals(input, judge, deps), wouldAllow }) };
+    return { decision: await withinBudget(request, judge, deps, judgeWithApprovals(input, judge, deps)) };
   } catch (error: unknown) {
     const failure = error instanceof Unjudgeable ? error.reason : 'internal-error';
     deps.log.error({ err: error instanceof Unjudgeable ? error.cause : error, uid: request.uid, failure }, 'cannot judge an agent request; refusing it');

@@ -97,25 +97,6 @@ describe('leases', () => {
     expect(store.calls).toBe(2 + 1 + 2);
   });
 
-  it('grow far from a limit (64 units: one read and one write per 64 requests) and shrink near it, never past it', async () => {
-    const store = memoryActivityStore();
-    const clock = { now: START };
-    const judge = judgeFrom(POLICY.replace('maxChanges: 10', 'maxChanges: 100'));
-    const deps = { ...replica(store, clock), judge: () => judge };
-    const sizes = async (): Promise<number[]> => (await stored(store)).leases.map((lease) => lease.units);
-    for (let i = 0; i < 64; i++) expect((await judged(deps, setImage(`far${String(i)}`))).allowed).toBe(true);
-    expect(store.calls).toBe(2);
-    expect(await sizes()).toEqual([64]);
-    // 64 spent: the next lease is the largest that keeps this request allowed with all of it counted (16 of the 36 left).
-    expect((await judged(deps, setImage('near'))).allowed).toBe(true);
-    expect(await sizes()).toEqual([16]);
-    let allowed = 65;
-    for (let i = 0; i < 60; i++) if ((await judged(deps, setImage(`more${String(i)}`))).allowed) allowed += 1;
-    // The limit holds whatever the lease size: 100 changes in 5 minutes, the 101st refused.
-    expect(allowed).toBe(100);
-    expect(await productionChanges(store, clock.now)).toBeLessThanOrEqual(104);
-  });
-
   it('expire: a replica stops spending a second before expiry, and a dead holder\'s lease counts in full at expiry, folded after a grace', async () => {
     const store = memoryActivityStore();
     const clock = { now: START };

@@ -239,9 +239,8 @@ describe('bulk budgets', () => {
     await review(deps, fixture('agent-dry-run-delete-production-deployment'));
     await review(deps, fixture('agent-delete-production-deployment'));
     expect(await sampleSum(deps.metrics, 'countersign_budget_deletes_total', { agent: CODER })).toBe(3);
-    // One write (a lease of 16, after losing one race: with 64 counted as spent the default 20 deletes a minute
-    // would refuse); the next two deletes spent the lease locally.
+    // One write (a lease of 4, after losing one race); the next two deletes spent the lease locally.
     expect(await sampleSum(deps.metrics, 'countersign_budget_conflicts_total')).toBe(1);
-    expect((await inner.read(CODER)).leases.filter((l) => l.counter === 'deletes').map((l) => l.units)).toEqual([16]);
+    expect((await inner.read(CODER)).leases.filter((l) => l.counter === 'deletes').map((l) => l.units)).toEqual([4]);
   });
 });
