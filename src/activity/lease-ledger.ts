@@ -81,17 +81,6 @@ export class LeaseLedger {
     return { ...record, buckets, leases: record.leases.filter((l) => l.replica !== this.replica) };
   }
 
-  /**
-   * After a write whose outcome is unknown (it threw: a timeout may have committed it): `held` is never spent from
-   * again. If the write committed, the record no longer holds that lease and spends from it would be forgotten; if
-   * it did not, the record still counts the lease in full at expiry. Either way nothing is lost.
-   */
-  forget(agent: string, held: AgentLeases | undefined): void {
-    if (held === undefined) return;
-    held.retired = true;
-    if (this.agents.get(agent) === held) this.agents.delete(agent);
-  }
-
   /** Stops local spending from `held` while a write that folds it is in flight; `release` when it is done. */
   hold(held: AgentLeases | undefined): void {
     if (held !== undefined) held.folding += 1;
@@ -132,9 +121,7 @@ export class LeaseLedger {
           this.agents.delete(agent);
         }
       } catch {
-        // Unavailable, or a write whose answer was lost: the leases stay counted in full in the record (or were
-        // handed back); spending from them again could be forgotten, so they are dropped.
-        this.forget(agent, held);
+        // Unavailable: the leases stay counted in full in the record; nothing is forgotten, the next flush retries.
       } finally {
         this.release(held);
       }

@@ -128,16 +128,6 @@ async function unrecordable(error: unknown, decideWith: DecideWith): Promise<Dec
   return answer;
 }
 
-/** The record written by compare-and-swap; a write that throws (it may have committed) retires the lease it replaced. */
-async function writeOrForget(write: { agent: string; record: ActivityRecord; version: string | undefined; held: AgentLeases | undefined }, ledger: LeaseLedger, store: ActivityStore): Promise<boolean> {
-  try {
-    return await store.write(write.agent, write.record, write.version);
-  } catch (error: unknown) {
-    ledger.forget(write.agent, write.held);
-    throw error;
-  }
-}
-
 /** Judges an agent's counted write (CREATE, UPDATE, DELETE) under bulk budgets. */
 export async function decideWithBudget(request: AdmissionRequest, decideWith: DecideWith, deps: BudgetDeps): Promise<Decision> {
   const agent = request.userInfo.username;
@@ -167,7 +157,7 @@ export async function decideWithBudget(request: AdmissionRequest, decideWith: De
       // An approved request is the human's call: counted as committed whatever the count, then the approval used.
       const lease = 'use' in answer ? undefined : { replica: ledger.replica, units: ledger.leaseUnits, expires: now + ledger.leaseMs };
       const next = counted(flushed, request, counters, { now, ...present({ lease }) });
-      if (await writeOrForget({ agent, record: next, version, held }, ledger, deps.store)) {
+      if (await deps.store.write(agent, next, version)) {
         ledger.afterWrite(agent, next, lease === undefined ? [] : counters, now);
         noteCounted(request, deps);
         return 'use' in answer ? await answer.use() : answer;

@@ -97,33 +97,6 @@ describe('leases', () => {
     expect(store.calls).toBe(2 + 1 + 2);
   });
 
-  it('are never spent from again after a write whose answer was lost (it committed, then threw)', async () => {
-    const inner = memoryActivityStore();
-    let loseNextAnswer = false;
-    let reads = 0;
-    const store: ActivityStore = {
-      read: (agent) => { reads += 1; return inner.read(agent); },
-      write: async (agent, record, version) => {
-        const written = await inner.write(agent, record, version);
-        if (!loseNextAnswer) return written;
-        loseNextAnswer = false;
-        throw new Error('timed out waiting for the apiserver (the write went through)');
-      },
-    };
-    const clock = { now: START };
-    const ledger = new LeaseLedger('replica-a');
-    const deps = replica(store, clock, ledger);
-    expect((await judged(deps, setImage('d0'))).allowed).toBe(true);
-    expect(reads).toBe(1);
-    // A scale-down goes to the record (its peak is recorded); its write commits but the answer is lost: refused.
-    loseNextAnswer = true;
-    expect((await judged(deps, scale('web', 3, 2))).allowed).toBe(false);
-    expect(ledger.agents.get(AGENT)).toBeUndefined();
-    // The old lease (3 units left) is gone: the next request reads the record instead of spending from it.
-    expect((await judged(deps, setImage('d1'))).allowed).toBe(true);
-    expect(reads).toBe(3);
-  });
-
   it('expire: a replica stops spending a second before expiry, and a dead holder\'s lease counts in full at expiry, folded after a grace', async () => {
     const store = memoryActivityStore();
     const clock = { now: START };
