@@ -33,12 +33,6 @@ function admin(dir, args, input) {
   return harness.kubectl(dir, 'admin', args, input);
 }
 
-function tokenOf(dir, identity) {
-  const match = /token: "([^"]+)"/.exec(readFileSync(harness.kubeconfigPath(dir, identity), 'utf8'));
-  if (match === null) throw new Error(`no token in ${identity}'s kubeconfig`);
-  return match[1];
-}
-
 function send(target, method, path, body) {
   return new Promise((done, fail) => {
     const started = performance.now();
@@ -138,7 +132,7 @@ try {
   admin(runDir, ['create', 'namespace', NAMESPACE]);
   admin(runDir, ['label', 'namespace', NAMESPACE, 'environment=development']);
   const info = JSON.parse(readFileSync(join(runDir, 'cluster', 'control-plane.json'), 'utf8'));
-  const target = { server: info.server, ca: readFileSync(info.caFile), token: tokenOf(runDir, 'coder'), agent: new Agent({ keepAlive: true, maxSockets: 1 }) };
+  const target = { server: info.server, ca: readFileSync(info.caFile), token: harness.tokenOf(runDir, 'coder'), agent: new Agent({ keepAlive: true, maxSockets: 1 }) };
   const results = {};
   const judged = {};
 

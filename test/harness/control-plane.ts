@@ -71,6 +71,13 @@ export function kubeconfigPath(dir: string, identity: string): string {
   return join(dir, 'kubeconfigs', `${identity}.kubeconfig`);
 }
 
+/** The bearer token in an identity's kubeconfig (as the harness wrote it), for clients that call the apiserver directly. */
+export function tokenOf(dir: string, identity: string): string {
+  const match = /token: "([^"]+)"/.exec(readFileSync(kubeconfigPath(dir, identity), 'utf8'));
+  if (match?.[1] === undefined) throw new Error(`no token in ${identity}'s kubeconfig`);
+  return match[1];
+}
+
 /** Runs the kubectl built with the control plane (the same version as the server) and returns stdout. */
 export function kubectl(dir: string, identity: string, args: string[], input?: string): string {
   return execFileSync(KUBECTL, ['--kubeconfig', kubeconfigPath(dir, identity), ...args], {

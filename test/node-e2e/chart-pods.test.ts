@@ -9,10 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { KUBECTL, ROOT, kubeconfigPath, requireHelm } from '../harness/control-plane.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KUBECTL, ROOT, kubeconfigPath, requireHelm, tokenOf, waitFor as eventually } from '../harness/control-plane.ts';
 import { NODE_BIN, chartDefaultImage, type NodeInfo } from '../harness/node-cluster.ts';
 import { NODE_DIR } from './dir.ts';
-import { PENDING_APPROVAL, REFUSED_BY_COUNTERSIGN, agentTraffic, clusterOf, tokenOf, type Tally } from './traffic.ts';
+import { PENDING_APPROVAL, REFUSED_BY_COUNTERSIGN, agentTraffic, clusterOf, type Tally } from './traffic.ts';
 
 const CHART = join(ROOT, 'charts', 'countersign');
 const RELEASE = 'cs';
@@ -52,20 +53,6 @@ function helm(args: string[]): string {
 function ctr(args: string[]): string {
   const node = JSON.parse(readFileSync(join(NODE_DIR, 'node.json'), 'utf8')) as NodeInfo;
   return execFileSync(join(NODE_BIN, 'ctr'), ['--address', node.socket, '--namespace', 'k8s.io', ...args], { encoding: 'utf8' });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
-}
-
-async function eventually<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(500);
-  }
 }
 
 interface Pod {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
-import { kubeconfigPath } from '../harness/control-plane.ts';
+
 
 /** Countersign's refusal, as the apiserver words it. */
 export const REFUSED_BY_COUNTERSIGN = 'admission webhook "agents.countersign.dev" denied the request';
@@ -36,12 +36,6 @@ export interface Cluster {
 export function clusterOf(dir: string): Cluster {
   const info = JSON.parse(readFileSync(join(dir, 'cluster', 'control-plane.json'), 'utf8')) as { server: string; caFile: string };
   return { server: info.server, ca: readFileSync(info.caFile, 'utf8') };
-}
-
-export function tokenOf(dir: string, identity: string): string {
-  const match = /token: "([^"]+)"/.exec(readFileSync(kubeconfigPath(dir, identity), 'utf8'));
-  if (match?.[1] === undefined) throw new Error(`no token in ${identity}'s kubeconfig`);
-  return match[1];
 }
 
 interface Caller {
